@@ -1,0 +1,127 @@
+/**
+ * The thin adapter over @google/genai: one client per key, no retries of its own
+ * (the pool decides), results reduced to what the pool needs.
+ */
+import { GoogleGenAI, type GenerateContentResponse } from '@google/genai';
+import type { ChatTurn, TokenUsage } from '../pool/types.ts';
+import { classifyBlocked, type Classified } from './classify.ts';
+
+export interface AdapterRequest {
+  model: string;
+  contents: ChatTurn[];
+  temperature?: number;
+  systemInstruction?: string;
+  maxOutputTokens?: number;
+}
+
+/** One complete answer, or a refusal that came back as a 200. */
+export interface AdapterAnswer {
+  text: string;
+  usage: TokenUsage;
+  finishReason?: string;
+  blocked?: Classified;
+}
+
+/** A piece of a streamed answer; the last one carries usage and finish reason. */
+export interface AdapterChunk {
+  text: string;
+  usage?: TokenUsage;
+  finishReason?: string;
+  blocked?: Classified;
+}
+
+/** What the pool calls for one key. Implemented over the SDK; injectable for tests and benches. */
+export interface GeminiClient {
+  generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterAnswer>;
+  stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<AdapterChunk>;
+  /** A cheap authenticated call (lists models): resolves when the key works. */
+  check(signal: AbortSignal): Promise<void>;
+}
+
+export interface ClientOptions {
+  /** Where the SDK sends requests; undefined means Google's endpoint. */
+  baseUrl?: string;
+  apiVersion: string;
+}
+
+export type ClientFactory = (apiKey: string, options: ClientOptions) => GeminiClient;
+
+const EMPTY_USAGE: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
+
+function usageOf(r: GenerateContentResponse): TokenUsage | undefined {
+  const u = r.usageMetadata;
+  if (!u) return undefined;
+  const promptTokens = u.promptTokenCount ?? 0;
+  const outputTokens = u.candidatesTokenCount ?? 0;
+  return { promptTokens, outputTokens, totalTokens: u.totalTokenCount ?? promptTokens + outputTokens };
+}
+
+/** Text of the first candidate, without the SDK's warning about non-text parts. */
+function textOf(r: GenerateContentResponse): string {
+  const parts = r.candidates?.[0]?.content?.parts ?? [];
+  let text = '';
+  for (const p of parts) if (typeof p.text === 'string' && !p.thought) text += p.text;
+  return text;
+}
+
+function configOf(req: AdapterRequest, signal: AbortSignal) {
+  return {
+    abortSignal: signal,
+    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    ...(req.systemInstruction !== undefined ? { systemInstruction: req.systemInstruction } : {}),
+    ...(req.maxOutputTokens !== undefined ? { maxOutputTokens: req.maxOutputTokens } : {}),
+  };
+}
+
+/** The real client: @google/genai bound to one key. */
+export class SdkGeminiClient implements GeminiClient {
+  readonly #ai: GoogleGenAI;
+
+  constructor(apiKey: string, options: ClientOptions) {
+    this.#ai = new GoogleGenAI({
+      apiKey,
+      apiVersion: options.apiVersion,
+      // No retryOptions: the SDK must not retry behind the pool's back.
+      ...(options.baseUrl !== undefined ? { httpOptions: { baseUrl: options.baseUrl } } : {}),
+    });
+  }
+
+  async generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterAnswer> {
+    const r = await this.#ai.models.generateContent({
+      model: req.model,
+      contents: req.contents,
+      config: configOf(req, signal),
+    });
+    const finishReason = r.candidates?.[0]?.finishReason;
+    const answer: AdapterAnswer = { text: textOf(r), usage: usageOf(r) ?? EMPTY_USAGE };
+    if (finishReason) answer.finishReason = finishReason;
+    const blocked = classifyBlocked(r);
+    if (blocked) answer.blocked = blocked;
+    return answer;
+  }
+
+  async *stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<AdapterChunk> {
+    const it = await this.#ai.models.generateContentStream({
+      model: req.model,
+      contents: req.contents,
+      config: configOf(req, signal),
+    });
+    for await (const r of it) {
+      const chunk: AdapterChunk = { text: textOf(r) };
+      const usage = usageOf(r);
+      if (usage) chunk.usage = usage;
+      const finishReason = r.candidates?.[0]?.finishReason;
+      if (finishReason) chunk.finishReason = finishReason;
+      const blocked = classifyBlocked(r);
+      if (blocked) chunk.blocked = blocked;
+      yield chunk;
+    }
+  }
+
+  async check(signal: AbortSignal): Promise<void> {
+    const pager = await this.#ai.models.list({ config: { pageSize: 1, abortSignal: signal } });
+    void pager;
+  }
+}
+
+export const sdkClientFactory: ClientFactory = (apiKey, options) => new SdkGeminiClient(apiKey, options);

@@ -1,0 +1,8 @@
+/** The library surface: the pool, its configuration and its types. */
+export { GeminiAPIPool, PoolChat, type GeminiAPIPoolOptions, type PoolStream } from './pool/GeminiAPIPool.ts';
+export { loadConfig, loadDotEnv, ConfigError, isConfigError, type Config, type GeminiConfig } from './config.ts';
+export { classifyError, classifyHttp, type Classified } from './gemini/classify.ts';
+export type { ClientFactory, GeminiClient } from './gemini/adapter.ts';
+export { describeKey, type KeySpec, type PoolKey } from './pool/keys.ts';
+export { nextPacificMidnight, pacificDay, type Clock } from './pool/time.ts';
+export * from './pool/types.ts';

@@ -1,0 +1,1112 @@
+/**
+ * GeminiAPIPool: many Gemini API keys spread over a pool of model instances. It picks the
+ * healthiest instance, fails over on rate limits, dead keys and outages, and reports what
+ * it is doing. Results are values; an API failure never throws.
+ */
+import { EventEmitter } from 'node:events';
+import type { Config } from '../config.ts';
+import PQueue from 'p-queue';
+import pino, { type Logger } from 'pino';
+import { sdkClientFactory, type AdapterChunk, type AdapterRequest, type ClientFactory, type GeminiClient } from '../gemini/adapter.ts';
+import { AttemptTimeoutError, CancelledError, classifyError, type Classified } from '../gemini/classify.ts';
+import { KeyRing, describeKey, type KeySpec, type PoolKey } from './keys.ts';
+import { PushQueue } from './queue.ts';
+import { DEFAULT_ROTATION_RULES, findUnhealthyKeys, selectInstance, type InstanceView, type RotationRules } from './select.ts';
+import { nextPacificMidnight, pacificDay, systemClock, type Clock } from './time.ts';
+import {
+  STRATEGIES,
+  type ChatTurn,
+  type ErrorKind,
+  type GenerateRequest,
+  type KeyModelStats,
+  type KeyState,
+  type KeyStats,
+  type KeyStatsReport,
+  type PoolEvents,
+  type PoolFailure,
+  type PoolResult,
+  type PoolStatsReport,
+  type Strategy,
+  type TokenUsage,
+} from './types.ts';
+
+/** Options of {@link GeminiAPIPool}. Every duration is in ms. */
+export interface GeminiAPIPoolOptions {
+  /** API keys, as `key`, `group:key` or `{ key, group }`. Duplicates are dropped. */
+  keys: ReadonlyArray<string | KeySpec>;
+  /** Models served; the first is the default. @default ['gemini-2.5-flash'] */
+  models?: string[];
+  /** Instances per model. @default 5 */
+  poolSize?: number;
+  /** @default 'health' */
+  strategy?: Strategy;
+  /** Gemini endpoint; undefined means Google's. */
+  baseUrl?: string;
+  /** @default 'v1beta' */
+  apiVersion?: string;
+  /** One attempt may take this long. @default 30_000 */
+  attemptTimeoutMs?: number;
+  /** A whole request, retries and waits included, may take this long. @default 60_000 */
+  deadlineMs?: number;
+  /** @default 4 */
+  maxAttempts?: number;
+  /** Health rotation runs at most this often. @default 300_000 */
+  rotationIntervalMs?: number;
+  /** Disabled keys are re-checked this often. @default 3_600_000 */
+  recheckIntervalMs?: number;
+  /** Cooldown for a per-minute 429 without RetryInfo. @default 60_000 */
+  rateLimitCooldownMs?: number;
+  /** First cooldown for a 429 without details; doubles on each repeat. @default 30_000 */
+  bareRateLimitCooldownMs?: number;
+  /** Cap of the growing 429 cooldown. @default 600_000 */
+  maxCooldownMs?: number;
+  /** Cooldown after repeated server errors on one key. @default 30_000 */
+  transientCooldownMs?: number;
+  /** Consecutive server errors on one key before it cools. @default 3 */
+  transientFailuresBeforeCooldown?: number;
+  /** Backoff base when the same key must be retried: 2 s, 4 s, 8 s with jitter. @default 2_000 */
+  retryBackoffMs?: number;
+  /** Backoff base after a 503 (model overloaded). @default 1_000 */
+  overloadedBackoffMs?: number;
+  /** Consecutive failures of one instance before it is rebuilt. @default 3 */
+  instanceFailuresBeforeRebuild?: number;
+  /** Thresholds of the health rotation. */
+  rotationRules?: Partial<RotationRules>;
+  /** Injected time and randomness. */
+  clock?: Partial<Clock>;
+  /** pino logger; silent when omitted. */
+  logger?: Logger;
+  /** Builds the client of one instance. @default the @google/genai adapter */
+  clientFactory?: ClientFactory;
+  /** Run rotation and re-checks on interval timers too (they also run on the request path). @default true */
+  timers?: boolean;
+}
+
+/** Options after defaults. */
+type Resolved = Required<Omit<GeminiAPIPoolOptions, 'keys' | 'baseUrl' | 'clock' | 'logger' | 'clientFactory' | 'rotationRules'>> & {
+  baseUrl: string | undefined;
+  rotationRules: RotationRules;
+};
+
+interface Instance {
+  model: string;
+  slot: number;
+  keyIndex: number;
+  client: GeminiClient | undefined;
+  inFlight: number;
+  usage: number;
+  errors: number;
+  consecutiveFailures: number;
+  rebuilds: number;
+}
+
+/** Counters of one key for one model. */
+interface Counters {
+  usage: number;
+  completed: number;
+  errors: number;
+  totalLatencyMs: number;
+  consecutiveFailures: number;
+  day: string;
+  requestsToday: number;
+  tokensToday: number;
+}
+
+type Cooling = Extract<KeyState, { status: 'cooling' }>;
+type Disabled = Extract<KeyState, { status: 'disabled' }>;
+
+/** A streamed answer: iterate for text deltas, await `result` for the outcome. */
+export interface PoolStream extends AsyncIterable<string> {
+  readonly result: Promise<PoolResult>;
+}
+
+type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Classified; committed: boolean; partialText?: string };
+type Attempt<T> = (client: GeminiClient, signal: AbortSignal, key: PoolKey) => Promise<AttemptOutcome<T>>;
+
+interface Answer {
+  text: string;
+  usage: TokenUsage;
+  finishReason?: string;
+}
+
+const positiveInt = (name: string, v: number): number => {
+  if (!Number.isInteger(v) || v < 1) throw new TypeError(`GeminiAPIPool: \`${name}\` must be an integer >= 1 (got ${v})`);
+  return v;
+};
+const nonNegative = (name: string, v: number): number => {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError(`GeminiAPIPool: \`${name}\` must be a number >= 0 (got ${v})`);
+  return v;
+};
+
+/** Kinds that say nothing bad about the key: no error counted against it. */
+const NO_PENALTY: ReadonlySet<ErrorKind> = new Set(['bad_request', 'blocked', 'overloaded']);
+
+/**
+ * The pooled Gemini client. See DESIGN.md section 2 for the policy it follows.
+ */
+export class GeminiAPIPool {
+  readonly models: readonly string[];
+  readonly defaultModel: string;
+  readonly options: Readonly<Resolved>;
+  readonly #ring: KeyRing;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #factory: ClientFactory;
+  readonly #events = new EventEmitter();
+  readonly #instances = new Map<string, Instance[]>();
+  readonly #cursor = new Map<string, number>();
+  /** key index -> model -> counters */
+  readonly #counters: Map<string, Counters>[] = [];
+  readonly #keyDisabled = new Map<number, Disabled>();
+  readonly #groupDisabled = new Map<string, Disabled>();
+  /** `${group}\0${model}` -> cooling (quota is per project and model) */
+  readonly #groupCooling = new Map<string, Cooling>();
+  /** `${keyIndex}\0${model}` -> cooling (server errors on one key) */
+  readonly #keyCooling = new Map<string, Cooling>();
+  /** `${group}\0${model}` -> how many bare 429s in a row (growing backoff) */
+  readonly #bareLevel = new Map<string, number>();
+  readonly #groupKeys = new Map<string, number[]>();
+  /** Requests per key in the current rotation window. */
+  #window: { requests: number; errors: number }[] = [];
+  #nextExpiry = Infinity;
+  #lastRotation: number;
+  #lastRecheck: number;
+  #recheckRunning: Promise<void> | undefined;
+  readonly #unavailable = new Set<string>();
+  #totalRequests = 0;
+  #failedRequests = 0;
+  #inFlight = 0;
+  #closed = false;
+  readonly #timers: NodeJS.Timeout[] = [];
+
+  constructor(options: GeminiAPIPoolOptions) {
+    if (!options || !Array.isArray(options.keys)) throw new TypeError('GeminiAPIPool: `keys` must be an array of API keys');
+    this.#ring = new KeyRing(options.keys);
+    const models = (options.models ?? ['gemini-2.5-flash']).map((m) => m.trim()).filter(Boolean);
+    if (models.length === 0) throw new TypeError('GeminiAPIPool: `models` must name at least one model');
+    this.models = [...new Set(models)];
+    this.defaultModel = this.models[0]!;
+    const strategy = options.strategy ?? 'health';
+    if (!STRATEGIES.includes(strategy)) {
+      throw new TypeError(`GeminiAPIPool: \`strategy\` must be one of ${STRATEGIES.join(', ')} (got ${String(strategy)})`);
+    }
+    this.options = {
+      models: this.models as string[],
+      poolSize: positiveInt('poolSize', options.poolSize ?? 5),
+      strategy,
+      baseUrl: options.baseUrl,
+      apiVersion: options.apiVersion ?? 'v1beta',
+      attemptTimeoutMs: positiveInt('attemptTimeoutMs', options.attemptTimeoutMs ?? 30_000),
+      deadlineMs: positiveInt('deadlineMs', options.deadlineMs ?? 60_000),
+      maxAttempts: positiveInt('maxAttempts', options.maxAttempts ?? 4),
+      rotationIntervalMs: positiveInt('rotationIntervalMs', options.rotationIntervalMs ?? 300_000),
+      recheckIntervalMs: positiveInt('recheckIntervalMs', options.recheckIntervalMs ?? 3_600_000),
+      rateLimitCooldownMs: nonNegative('rateLimitCooldownMs', options.rateLimitCooldownMs ?? 60_000),
+      bareRateLimitCooldownMs: nonNegative('bareRateLimitCooldownMs', options.bareRateLimitCooldownMs ?? 30_000),
+      maxCooldownMs: nonNegative('maxCooldownMs', options.maxCooldownMs ?? 600_000),
+      transientCooldownMs: nonNegative('transientCooldownMs', options.transientCooldownMs ?? 30_000),
+      transientFailuresBeforeCooldown: positiveInt('transientFailuresBeforeCooldown', options.transientFailuresBeforeCooldown ?? 3),
+      retryBackoffMs: nonNegative('retryBackoffMs', options.retryBackoffMs ?? 2_000),
+      overloadedBackoffMs: nonNegative('overloadedBackoffMs', options.overloadedBackoffMs ?? 1_000),
+      instanceFailuresBeforeRebuild: positiveInt('instanceFailuresBeforeRebuild', options.instanceFailuresBeforeRebuild ?? 3),
+      rotationRules: { ...DEFAULT_ROTATION_RULES, ...options.rotationRules },
+      timers: options.timers ?? true,
+    };
+    this.#clock = { ...systemClock, ...options.clock };
+    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'pool' });
+    this.#factory = options.clientFactory ?? sdkClientFactory;
+    for (const k of this.#ring.keys) {
+      this.#counters.push(new Map());
+      const list = this.#groupKeys.get(k.group) ?? [];
+      list.push(k.index);
+      this.#groupKeys.set(k.group, list);
+    }
+    this.#resetWindow();
+    for (const model of this.models) this.#buildInstances(model);
+    const now = this.#clock.now();
+    this.#lastRotation = now;
+    this.#lastRecheck = now;
+    if (this.options.timers) {
+      const rotate = setInterval(() => this.#maintain(), Math.min(this.options.rotationIntervalMs, this.options.recheckIntervalMs));
+      rotate.unref();
+      this.#timers.push(rotate);
+    }
+    this.#log.info({ keys: this.#ring.keys.length, models: this.models, poolSize: this.options.poolSize, strategy }, 'pool ready');
+  }
+
+  /** A pool built from the typed configuration (see `loadConfig`). */
+  static fromConfig(config: Config, extra: Pick<GeminiAPIPoolOptions, 'logger' | 'clock' | 'clientFactory' | 'timers'> = {}): GeminiAPIPool {
+    const g = config.gemini;
+    return new GeminiAPIPool({ ...g, ...extra });
+  }
+
+  /** Keys as the pool shows them (no secrets). */
+  get keys(): readonly PoolKey[] {
+    return this.#ring.keys;
+  }
+
+  // ---------------------------------------------------------------- events
+
+  on<E extends keyof PoolEvents>(event: E, listener: (payload: PoolEvents[E]) => void): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  off<E extends keyof PoolEvents>(event: E, listener: (payload: PoolEvents[E]) => void): this {
+    this.#events.off(event, listener);
+    return this;
+  }
+
+  #emit<E extends keyof PoolEvents>(event: E, payload: PoolEvents[E]): void {
+    try {
+      this.#events.emit(event, payload);
+    } catch (err) {
+      // A listener's bug must not break a request.
+      this.#log.error({ event, err: this.#ring.redact(String(err)) }, 'event listener failed');
+    }
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** One answer, with failover. Never throws for an API failure. */
+  async generateContent(req: GenerateRequest): Promise<PoolResult> {
+    const prepared = this.#prepare(req);
+    if ('error' in prepared) return prepared.error;
+    return this.#run<Answer>(prepared.adapter, req, async (client, signal) => {
+      const a = await client.generate(prepared.adapter, signal);
+      if (a.blocked) return { ok: false, error: a.blocked, committed: false };
+      const out: Answer = { text: a.text, usage: a.usage };
+      if (a.finishReason) out.finishReason = a.finishReason;
+      return { ok: true, value: out };
+    });
+  }
+
+  /**
+   * A streamed answer: text deltas as they arrive, then `result`. Fails over to another key
+   * only before the first delta; the iterator never throws.
+   */
+  generateContentStream(req: GenerateRequest): PoolStream {
+    const queue = new PushQueue<string>();
+    const prepared = this.#prepare(req);
+    const result: Promise<PoolResult> =
+      'error' in prepared
+        ? Promise.resolve(prepared.error)
+        : this.#run<Answer>(prepared.adapter, req, async (client, signal) => {
+            let text = '';
+            let usage: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
+            let finishReason: string | undefined;
+            try {
+              for await (const chunk of client.stream(prepared.adapter, signal) as AsyncIterable<AdapterChunk>) {
+                if (chunk.blocked) return { ok: false, error: { ...chunk.blocked }, committed: text.length > 0 };
+                if (chunk.usage) usage = chunk.usage;
+                if (chunk.finishReason) finishReason = chunk.finishReason;
+                if (chunk.text) {
+                  text += chunk.text;
+                  queue.push(chunk.text);
+                }
+              }
+            } catch (err) {
+              return { ok: false, error: this.#classify(err, signal), committed: text.length > 0, partialText: text };
+            }
+            const out: Answer = { text, usage };
+            if (finishReason) out.finishReason = finishReason;
+            return { ok: true, value: out };
+          });
+    void result.finally(() => queue.end());
+    return {
+      result,
+      [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
+    };
+  }
+
+  /** A chat whose history the pool keeps, so it survives the failure of any key. */
+  createChat(options: { model?: string; history?: ChatTurn[]; systemInstruction?: string } = {}): PoolChat {
+    return new PoolChat(this, options);
+  }
+
+  /** Many prompts at once, at most `concurrency` in flight; results in input order. */
+  async generateMany(
+    prompts: ReadonlyArray<string | GenerateRequest>,
+    options: { concurrency?: number; model?: string } = {},
+  ): Promise<PoolResult[]> {
+    const concurrency = positiveInt('concurrency', options.concurrency ?? 4);
+    const queue = new PQueue({ concurrency });
+    return Promise.all(
+      prompts.map((p) =>
+        queue.add(() =>
+          this.generateContent(
+            typeof p === 'string' ? { prompt: p, ...(options.model ? { model: options.model } : {}) } : p,
+          ),
+        ) as Promise<PoolResult>,
+      ),
+    );
+  }
+
+  /** Checks one key now with a cheap call (lists models). Never throws. */
+  async checkKey(index: number, timeoutMs = this.options.attemptTimeoutMs): Promise<{ ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: Classified }> {
+    const key = this.#ring.keys[index];
+    if (!key) throw new RangeError(`no key at index ${index}`);
+    const client = this.#factory(this.#ring.secret(index), { baseUrl: this.options.baseUrl, apiVersion: this.options.apiVersion });
+    const started = this.#clock.now();
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
+    try {
+      await client.check(ctl.signal);
+      return { ok: true, latencyMs: this.#clock.now() - started };
+    } catch (err) {
+      return { ok: false, latencyMs: this.#clock.now() - started, error: this.#classify(err, ctl.signal) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Re-checks every disabled key now; a key that answers again is re-enabled. */
+  async recheckDisabledKeys(): Promise<void> {
+    if (this.#recheckRunning) return this.#recheckRunning;
+    this.#lastRecheck = this.#clock.now();
+    this.#recheckRunning = this.#recheck().finally(() => (this.#recheckRunning = undefined));
+    return this.#recheckRunning;
+  }
+
+  /** Runs the health rotation now (it also runs by itself every `rotationIntervalMs`). */
+  rotate(): void {
+    const now = this.#clock.now();
+    this.#lastRotation = now;
+    const windows = this.#ring.keys.map((k) => ({
+      index: k.index,
+      requests: this.#window[k.index]!.requests,
+      errors: this.#window[k.index]!.errors,
+      usable: !this.#isDisabled(k),
+    }));
+    const unhealthy = findUnhealthyKeys(windows, this.options.rotationRules);
+    this.#resetWindow();
+    for (const model of this.models) {
+      const moved = this.#rebind(model, (k) => unhealthy.has(k) || !this.#usable(k, model, now), unhealthy);
+      if (moved > 0) this.#log.info({ model, moved, unhealthy: [...unhealthy].map((i) => this.#ring.keys[i]!.id) }, 'rotation moved instances off unhealthy keys');
+      this.#balance(model, unhealthy, now);
+    }
+  }
+
+  /** Rebuilds the instances of one model, or of all, in the initial cycle. Cooldowns and disabled keys stay: they are Google's answers. */
+  resetPool(model?: string): void {
+    const models = model === undefined ? this.models : [this.#model(model)];
+    for (const m of models) {
+      this.#buildInstances(m);
+      for (const k of this.#ring.keys) {
+        this.#keyCooling.delete(`${k.index}\0${m}`);
+        const c = this.#counters[k.index]!.get(m);
+        if (c) c.consecutiveFailures = 0;
+      }
+    }
+    this.#log.info({ models }, 'pool reset');
+  }
+
+  /** Clears usage, error and latency counters. Today's request counts stay: they mirror Google's quota. */
+  resetStats(): void {
+    for (const perModel of this.#counters) {
+      for (const c of perModel.values()) {
+        c.usage = 0;
+        c.completed = 0;
+        c.errors = 0;
+        c.totalLatencyMs = 0;
+      }
+    }
+    for (const list of this.#instances.values()) for (const i of list) (i.usage = 0), (i.errors = 0);
+    this.#totalRequests = 0;
+    this.#failedRequests = 0;
+    this.#resetWindow();
+    this.#log.info('stats reset');
+  }
+
+  /** Stops timers. Requests in flight finish; new ones are refused. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers.length = 0;
+    await this.#recheckRunning;
+  }
+
+  // ---------------------------------------------------------------- stats
+
+  getPoolStats(): PoolStatsReport {
+    const now = this.#clock.now();
+    const models: PoolStatsReport['models'] = {};
+    for (const model of this.models) {
+      const list = this.#instances.get(model)!;
+      const keyDistribution: Record<string, number> = {};
+      let active = 0;
+      for (const inst of list) {
+        const id = this.#ring.keys[inst.keyIndex]!.id;
+        keyDistribution[id] = (keyDistribution[id] ?? 0) + 1;
+        if (this.#usable(inst.keyIndex, model, now) && inst.consecutiveFailures === 0) active++;
+      }
+      models[model] = {
+        poolSize: list.length,
+        activeInstances: active,
+        errorInstances: list.length - active,
+        totalUsage: list.reduce((s, i) => s + i.usage, 0),
+        usageDistribution: list.map((i) => i.usage),
+        keyDistribution,
+      };
+    }
+    return {
+      models,
+      strategy: this.options.strategy,
+      totalRequests: this.#totalRequests,
+      failedRequests: this.#failedRequests,
+      inFlight: this.#inFlight,
+    };
+  }
+
+  getKeyStats(): KeyStatsReport {
+    const now = this.#clock.now();
+    const today = pacificDay(now);
+    const keys: KeyStats[] = [];
+    const totals: KeyStatsReport['totals'] = {
+      keys: this.#ring.keys.length,
+      active: 0,
+      cooling: 0,
+      disabled: 0,
+      totalRequests: this.#totalRequests,
+      failedRequests: this.#failedRequests,
+      usage: 0,
+      errors: 0,
+      requestsToday: 0,
+      tokensToday: 0,
+    };
+    for (const k of this.#ring.keys) {
+      const models: Record<string, KeyModelStats> = {};
+      let usage = 0;
+      let errors = 0;
+      let completed = 0;
+      let latency = 0;
+      let requestsToday = 0;
+      let tokensToday = 0;
+      let cooldownRemainingMs = 0;
+      let anyCooling = false;
+      for (const model of this.models) {
+        const c = this.#counters[k.index]!.get(model);
+        const st = this.keyState(k.index, model, now);
+        const today1 = c && c.day === today ? c : undefined;
+        const remaining = st.status === 'cooling' ? Math.max(0, st.until - now) : 0;
+        if (st.status === 'cooling') anyCooling = true;
+        cooldownRemainingMs = Math.max(cooldownRemainingMs, remaining);
+        const m: KeyModelStats = {
+          state: st.status,
+          cooldownRemainingMs: remaining,
+          usage: c?.usage ?? 0,
+          errors: c?.errors ?? 0,
+          requestsToday: today1?.requestsToday ?? 0,
+          tokensToday: today1?.tokensToday ?? 0,
+        };
+        if (st.status !== 'active') m.reason = st.reason;
+        models[model] = m;
+        usage += m.usage;
+        errors += m.errors;
+        completed += c?.completed ?? 0;
+        latency += c?.totalLatencyMs ?? 0;
+        requestsToday += m.requestsToday;
+        tokensToday += m.tokensToday;
+      }
+      const disabled = this.#isDisabled(k);
+      const state = disabled ? 'disabled' : anyCooling ? 'cooling' : 'active';
+      const s: KeyStats = {
+        id: k.id,
+        hint: k.hint,
+        group: k.groupLabel,
+        state,
+        cooldownRemainingMs,
+        usage,
+        errors,
+        errorRate: completed > 0 ? errors / completed : 0,
+        avgTimeMs: completed > 0 ? Math.round(latency / completed) : 0,
+        requestsToday,
+        tokensToday,
+        models,
+      };
+      if (disabled) s.disabledReason = disabled.reason;
+      keys.push(s);
+      totals[state]++;
+      totals.usage += usage;
+      totals.errors += errors;
+      totals.requestsToday += requestsToday;
+      totals.tokensToday += tokensToday;
+    }
+    return { keys, totals };
+  }
+
+  /** State of one key for one model at `now`. */
+  keyState(index: number, model: string, now = this.#clock.now()): KeyState {
+    const k = this.#ring.keys[index];
+    if (!k) throw new RangeError(`no key at index ${index}`);
+    const disabled = this.#isDisabled(k);
+    if (disabled) return disabled;
+    const g = this.#groupCooling.get(`${k.group}\0${model}`);
+    const kc = this.#keyCooling.get(`${index}\0${model}`);
+    const live = [g, kc].filter((c): c is Cooling => c !== undefined && c.until > now);
+    if (live.length === 0) return { status: 'active' };
+    return live.reduce((a, b) => (b.until > a.until ? b : a));
+  }
+
+  // ---------------------------------------------------------------- the request loop
+
+  #model(model: string | undefined): string {
+    const m = model ?? this.defaultModel;
+    if (!this.models.includes(m)) throw new TypeError(`GeminiAPIPool: model ${m} is not served (configured: ${this.models.join(', ')})`);
+    return m;
+  }
+
+  #prepare(req: GenerateRequest): { adapter: AdapterRequest } | { error: PoolFailure } {
+    if (this.#closed) throw new Error('GeminiAPIPool: the pool is closed');
+    const model = req.model ?? this.defaultModel;
+    const fail = (message: string): { error: PoolFailure } => ({
+      error: { ok: false, attempts: 0, model, error: { kind: 'bad_request', message } },
+    });
+    if (!this.models.includes(model)) return fail(`model ${model} is not served here (available: ${this.models.join(', ')})`);
+    const contents = req.contents ?? (typeof req.prompt === 'string' ? [{ role: 'user' as const, parts: [{ text: req.prompt }] }] : undefined);
+    if (!contents || contents.length === 0 || (req.prompt !== undefined && req.prompt.trim() === '')) return fail('the prompt is empty');
+    if (req.temperature !== undefined && !(req.temperature >= 0 && req.temperature <= 2)) return fail('temperature must be between 0 and 2');
+    const adapter: AdapterRequest = { model, contents };
+    if (req.temperature !== undefined) adapter.temperature = req.temperature;
+    if (req.systemInstruction !== undefined) adapter.systemInstruction = req.systemInstruction;
+    if (req.maxOutputTokens !== undefined) adapter.maxOutputTokens = req.maxOutputTokens;
+    return { adapter };
+  }
+
+  #classify(err: unknown, signal: AbortSignal): Classified {
+    // The SDK surfaces our abort as its own error; the abort reason tells why.
+    const reason: unknown = signal.aborted ? signal.reason : undefined;
+    const c = classifyError(reason instanceof Error && (reason.name === 'AttemptTimeoutError' || reason.name === 'CancelledError') ? reason : err);
+    return { ...c, message: this.#ring.redact(c.message) };
+  }
+
+  async #run<T extends Answer>(adapter: AdapterRequest, req: GenerateRequest, attempt: Attempt<T>): Promise<PoolResult> {
+    const model = adapter.model;
+    const clock = this.#clock;
+    const started = clock.now();
+    const deadlineAt = started + (req.deadlineMs ?? this.options.deadlineMs);
+    const tried = new Set<number>();
+    let attempts = 0;
+    let lastKey = -1;
+    let lastError: Classified | undefined;
+    let sameKeyRetries = 0;
+    let overloaded = 0;
+    this.#totalRequests++;
+    this.#inFlight++;
+    const fail = (error: PoolFailure['error'], partialText?: string): PoolFailure => {
+      this.#failedRequests++;
+      const out: PoolFailure = { ok: false, error: { ...error, message: this.#ring.redact(error.message) }, attempts, model };
+      if (partialText) out.partialText = partialText;
+      return out;
+    };
+    try {
+      while (attempts < this.options.maxAttempts) {
+        if (req.signal?.aborted) return fail({ kind: 'timeout', message: 'the request was cancelled' });
+        const now = clock.now();
+        this.#maintain(now);
+        const choice = this.#choose(model, tried, now);
+        if (choice.kind === 'none') {
+          if (choice.retryAt === undefined) {
+            this.#markUnavailable(model, choice.errorKind);
+            return fail({ kind: choice.errorKind, message: 'no usable API key: every key is disabled (invalid, suspended or without billing); add working keys' });
+          }
+          const waitMs = choice.retryAt - now;
+          this.#markUnavailable(model, choice.errorKind, waitMs);
+          if (choice.retryAt > deadlineAt) {
+            return fail({
+              kind: choice.errorKind,
+              message: choice.errorKind === 'quota_exhausted' ? 'every key has used up its daily quota; try again later or add keys' : 'all keys are rate-limited; try again later',
+              retryAfterMs: waitMs,
+            });
+          }
+          this.#log.info({ model, waitMs }, 'every key is cooling; waiting for the first to recover');
+          await clock.sleep(waitMs, req.signal);
+          continue;
+        }
+        const inst = choice.instance;
+        const key = this.#ring.keys[inst.keyIndex]!;
+        // Switching keys needs no sleep; retrying the same key (single-key pools) backs off.
+        let waitMs = 0;
+        if (inst.keyIndex === lastKey) waitMs = this.options.retryBackoffMs * 2 ** sameKeyRetries++;
+        if (lastError?.kind === 'overloaded') waitMs = Math.max(waitMs, this.options.overloadedBackoffMs * 2 ** (overloaded - 1));
+        if (waitMs > 0) {
+          waitMs = Math.round(waitMs * (0.75 + 0.5 * clock.random()));
+          if (now + waitMs >= deadlineAt) return fail(lastError ?? { kind: 'timeout', message: 'deadline reached' });
+          await clock.sleep(waitMs, req.signal);
+          if (req.signal?.aborted) return fail({ kind: 'timeout', message: 'the request was cancelled' });
+        }
+        const remaining = deadlineAt - clock.now();
+        if (remaining <= 0) return fail(lastError ?? { kind: 'timeout', message: 'deadline reached' });
+        attempts++;
+        const outcome = await this.#attemptOn(inst, key, Math.min(this.options.attemptTimeoutMs, remaining), req.signal, attempt);
+        if (outcome.ok) {
+          this.#serviceBack(model);
+          return {
+            ok: true,
+            text: outcome.value.text,
+            keyId: key.id,
+            model,
+            attempts,
+            latencyMs: clock.now() - started,
+            usage: outcome.value.usage,
+            ...(outcome.value.finishReason ? { finishReason: outcome.value.finishReason } : {}),
+          };
+        }
+        const err = outcome.error;
+        if (err.reason === 'CANCELLED') return fail({ kind: 'timeout', message: 'the request was cancelled' });
+        const partial = outcome.partialText;
+        if (err.kind === 'bad_request' || err.kind === 'blocked' || outcome.committed) {
+          return fail({ kind: err.kind, message: err.message, ...(err.reason && err.kind === 'blocked' ? { reason: err.reason } : {}) }, partial);
+        }
+        if (err.kind === 'overloaded') overloaded++;
+        tried.add(inst.keyIndex);
+        lastKey = inst.keyIndex;
+        lastError = err;
+        if (attempts < this.options.maxAttempts) {
+          this.#log.info({ model, key: key.id, kind: err.kind, attempt: attempts }, `retrying after ${err.kind}`);
+        }
+      }
+      return fail(lastError ?? { kind: 'transient', message: 'no attempt was made' });
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  async #attemptOn<T extends Answer>(inst: Instance, key: PoolKey, timeoutMs: number, outer: AbortSignal | undefined, attempt: Attempt<T>): Promise<AttemptOutcome<T>> {
+    const model = inst.model;
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
+    const onAbort = () => ctl.abort(new CancelledError());
+    outer?.addEventListener('abort', onAbort, { once: true });
+    const c = this.#countersOf(inst.keyIndex, model);
+    const started = this.#clock.now();
+    inst.inFlight++;
+    inst.usage++;
+    c.usage++;
+    this.#window[inst.keyIndex]!.requests++;
+    this.#countToday(c, started, 1, 0);
+    inst.client ??= this.#factory(this.#ring.secret(inst.keyIndex), { baseUrl: this.options.baseUrl, apiVersion: this.options.apiVersion });
+    let outcome: AttemptOutcome<T>;
+    try {
+      outcome = await attempt(inst.client, ctl.signal, key);
+      if (!outcome.ok) outcome = { ...outcome, error: { ...outcome.error, message: this.#ring.redact(outcome.error.message) } };
+    } catch (err) {
+      outcome = { ok: false, error: this.#classify(err, ctl.signal), committed: false };
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+      inst.inFlight--;
+    }
+    const now = this.#clock.now();
+    c.completed++;
+    c.totalLatencyMs += now - started;
+    if (outcome.ok) {
+      c.consecutiveFailures = 0;
+      inst.consecutiveFailures = 0;
+      this.#bareLevel.delete(`${key.group}\0${model}`);
+      this.#countToday(c, now, 0, outcome.value.usage.totalTokens);
+    } else if (outcome.error.reason !== 'CANCELLED') {
+      this.#applyPolicy(inst, key, outcome.error, now);
+    }
+    return outcome;
+  }
+
+  /** The policy table of DESIGN.md section 2, acting on the kind of one failed attempt. */
+  #applyPolicy(inst: Instance, key: PoolKey, err: Classified, now: number): void {
+    const model = inst.model;
+    const c = this.#countersOf(key.index, model);
+    if (!NO_PENALTY.has(err.kind)) {
+      c.errors++;
+      inst.errors++;
+      this.#window[key.index]!.errors++;
+      inst.consecutiveFailures++;
+    }
+    const groupModel = `${key.group}\0${model}`;
+    switch (err.kind) {
+      case 'rate_limited': {
+        let ms: number;
+        if (err.retryDelayMs !== undefined) ms = err.retryDelayMs;
+        else if (err.quotaScope === 'minute') ms = this.options.rateLimitCooldownMs;
+        else {
+          const level = this.#bareLevel.get(groupModel) ?? 0;
+          this.#bareLevel.set(groupModel, level + 1);
+          ms = Math.min(this.options.maxCooldownMs, this.options.bareRateLimitCooldownMs * 2 ** level);
+        }
+        this.#coolGroup(key, model, now + ms, err);
+        break;
+      }
+      case 'quota_exhausted':
+        this.#coolGroup(key, model, nextPacificMidnight(now), err);
+        break;
+      case 'auth':
+        this.#disableKey(key, err, now);
+        break;
+      case 'billing':
+        this.#disableGroup(key, err, now);
+        break;
+      case 'transient': {
+        c.consecutiveFailures++;
+        if (c.consecutiveFailures >= this.options.transientFailuresBeforeCooldown) {
+          c.consecutiveFailures = 0;
+          const until = now + this.options.transientCooldownMs;
+          this.#keyCooling.set(`${key.index}\0${model}`, { status: 'cooling', until, reason: err.message, kind: 'transient' });
+          this.#nextExpiry = Math.min(this.#nextExpiry, until);
+          this.#log.warn({ key: key.id, model, cooldownMs: this.options.transientCooldownMs }, 'key cooling after repeated server errors');
+          this.#emit('keyCooldown', { keyId: key.id, keyIds: [key.id], group: key.groupLabel, model, untilMs: until, reason: err.message, kind: 'transient' });
+          this.#rebind(model, (k) => k === key.index);
+        }
+        break;
+      }
+      default:
+        // overloaded, timeout, bad_request, blocked: not the key's fault, no cooldown.
+        break;
+    }
+    if (inst.consecutiveFailures >= this.options.instanceFailuresBeforeRebuild) this.#rebuild(inst, now);
+  }
+
+  #coolGroup(key: PoolKey, model: string, until: number, err: Classified): void {
+    const k = `${key.group}\0${model}`;
+    const prev = this.#groupCooling.get(k);
+    if (prev && prev.until >= until) return;
+    this.#groupCooling.set(k, { status: 'cooling', until, reason: err.message, kind: err.kind });
+    this.#nextExpiry = Math.min(this.#nextExpiry, until);
+    const members = this.#groupKeys.get(key.group)!;
+    const keyIds = members.map((i) => this.#ring.keys[i]!.id);
+    const now = this.#clock.now();
+    this.#log.warn({ key: key.id, keys: keyIds, group: key.groupLabel, model, kind: err.kind, cooldownMs: until - now }, 'quota group cooling');
+    this.#emit('keyCooldown', { keyId: key.id, keyIds, group: key.groupLabel, model, untilMs: until, reason: err.message, kind: err.kind });
+    const set = new Set(members);
+    this.#rebind(model, (i) => set.has(i));
+  }
+
+  #disableKey(key: PoolKey, err: Classified, now: number): void {
+    if (this.#keyDisabled.has(key.index)) return;
+    const reason = err.reason ? `${err.message} (${err.reason})` : err.message;
+    this.#keyDisabled.set(key.index, { status: 'disabled', since: now, reason, kind: err.kind });
+    this.#log.error({ key: describeKey(key), reason }, 'key disabled until a re-check succeeds');
+    this.#emit('keyDisabled', { keyId: key.id, keyIds: [key.id], reason, kind: err.kind });
+    for (const model of this.models) this.#rebind(model, (i) => i === key.index);
+  }
+
+  #disableGroup(key: PoolKey, err: Classified, now: number): void {
+    if (this.#groupDisabled.has(key.group)) return;
+    this.#groupDisabled.set(key.group, { status: 'disabled', since: now, reason: err.message, kind: err.kind });
+    const members = this.#groupKeys.get(key.group)!;
+    const keyIds = members.map((i) => this.#ring.keys[i]!.id);
+    this.#log.error({ key: key.id, keys: keyIds, group: key.groupLabel }, 'quota group disabled (billing) until a re-check succeeds');
+    this.#emit('keyDisabled', { keyId: key.id, keyIds, reason: err.message, kind: err.kind });
+    const set = new Set(members);
+    for (const model of this.models) this.#rebind(model, (i) => set.has(i));
+  }
+
+  #isDisabled(k: PoolKey): Disabled | undefined {
+    return this.#keyDisabled.get(k.index) ?? this.#groupDisabled.get(k.group);
+  }
+
+  #usable(index: number, model: string, now: number): boolean {
+    const k = this.#ring.keys[index]!;
+    if (this.#keyDisabled.has(index) || this.#groupDisabled.has(k.group)) return false;
+    const g = this.#groupCooling.get(`${k.group}\0${model}`);
+    if (g && g.until > now) return false;
+    const kc = this.#keyCooling.get(`${index}\0${model}`);
+    return !(kc && kc.until > now);
+  }
+
+  #choose(
+    model: string,
+    tried: ReadonlySet<number>,
+    now: number,
+  ): { kind: 'instance'; instance: Instance } | { kind: 'none'; retryAt: number | undefined; errorKind: ErrorKind } {
+    const list = this.#instances.get(model)!;
+    let views = this.#views(list, model, tried, now);
+    if (views.length === 0 && this.#rebind(model, (k) => !this.#usable(k, model, now)) > 0) {
+      views = this.#views(list, model, tried, now);
+    }
+    if (views.length === 0) return { kind: 'none', ...this.#earliestRecovery(model, now) };
+    const cursor = this.#cursor.get(model) ?? 0;
+    const pos = selectInstance(this.options.strategy, views, cursor, this.#clock.random);
+    const slot = views[pos]!.slot;
+    this.#cursor.set(model, (slot + 1) % list.length);
+    return { kind: 'instance', instance: list[slot]! };
+  }
+
+  #views(list: Instance[], model: string, tried: ReadonlySet<number>, now: number): InstanceView[] {
+    const views: InstanceView[] = [];
+    for (const inst of list) {
+      if (!this.#usable(inst.keyIndex, model, now)) continue;
+      const c = this.#counters[inst.keyIndex]!.get(model);
+      views.push({
+        slot: inst.slot,
+        inFlight: inst.inFlight,
+        keyUsage: c?.usage ?? 0,
+        keyErrorRate: c && c.completed > 0 ? c.errors / c.completed : 0,
+        tried: tried.has(inst.keyIndex),
+      });
+    }
+    return views;
+  }
+
+  /** When no key is usable: the earliest end of a cooldown, and what kind of outage it is. */
+  #earliestRecovery(model: string, now: number): { retryAt: number | undefined; errorKind: ErrorKind } {
+    let retryAt: number | undefined;
+    let errorKind: ErrorKind = 'auth';
+    for (const k of this.#ring.keys) {
+      const disabled = this.#isDisabled(k);
+      if (disabled) {
+        if (retryAt === undefined) errorKind = disabled.kind;
+        continue;
+      }
+      const st = this.keyState(k.index, model, now);
+      if (st.status === 'cooling' && (retryAt === undefined || st.until < retryAt)) {
+        retryAt = st.until;
+        errorKind = st.kind === 'quota_exhausted' ? 'quota_exhausted' : 'rate_limited';
+      }
+    }
+    return { retryAt, errorKind };
+  }
+
+  #markUnavailable(model: string, kind: ErrorKind, retryAfterMs?: number): void {
+    if (this.#unavailable.has(model)) return;
+    this.#unavailable.add(model);
+    this.#log.error({ model, kind, retryAfterMs }, 'no key is usable for this model');
+    this.#emit('allKeysUnavailable', { model, kind, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+  }
+
+  #serviceBack(model: string): void {
+    if (!this.#unavailable.delete(model)) return;
+    this.#log.info({ model }, 'service recovered');
+    this.#emit('serviceRecovered', { model });
+  }
+
+  // ---------------------------------------------------------------- instances
+
+  #buildInstances(model: string): void {
+    const K = this.#ring.keys.length;
+    const list: Instance[] = [];
+    for (let slot = 0; slot < this.options.poolSize; slot++) {
+      list.push({ model, slot, keyIndex: slot % K, client: undefined, inFlight: 0, usage: 0, errors: 0, consecutiveFailures: 0, rebuilds: 0 });
+    }
+    this.#instances.set(model, list);
+    this.#cursor.set(model, 0);
+  }
+
+  /**
+   * Moves instances whose key matches `off` to the best usable keys, preferring keys with
+   * no instance of this model yet. Returns how many moved.
+   */
+  #rebind(model: string, off: (keyIndex: number) => boolean, avoid: ReadonlySet<number> = new Set()): number {
+    const list = this.#instances.get(model)!;
+    const now = this.#clock.now();
+    const bound = new Map<number, number>();
+    for (const inst of list) bound.set(inst.keyIndex, (bound.get(inst.keyIndex) ?? 0) + 1);
+    let moved = 0;
+    for (const inst of list) {
+      if (!off(inst.keyIndex)) continue;
+      const target = this.#bestKey(model, now, bound, (k) => !off(k) && !avoid.has(k));
+      if (target === undefined || target === inst.keyIndex) continue;
+      bound.set(inst.keyIndex, bound.get(inst.keyIndex)! - 1);
+      bound.set(target, (bound.get(target) ?? 0) + 1);
+      this.#bind(inst, target);
+      moved++;
+    }
+    return moved;
+  }
+
+  /** The usable key with the fewest instances of this model, then the best health score. */
+  #bestKey(model: string, now: number, bound: ReadonlyMap<number, number>, allowed: (k: number) => boolean): number | undefined {
+    let best: number | undefined;
+    let bestBound = Infinity;
+    let bestScore = -Infinity;
+    for (const k of this.#ring.keys) {
+      if (!allowed(k.index) || !this.#usable(k.index, model, now)) continue;
+      const n = bound.get(k.index) ?? 0;
+      const c = this.#counters[k.index]!.get(model);
+      const score = c ? (1 / (c.usage + 1)) * (1 - (c.completed > 0 ? c.errors / c.completed : 0)) : 1;
+      if (n < bestBound || (n === bestBound && score > bestScore)) {
+        best = k.index;
+        bestBound = n;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  /** After rotation: a healthy key left with no instance takes one from the most crowded key. */
+  #balance(model: string, unhealthy: ReadonlySet<number>, now: number): void {
+    const list = this.#instances.get(model)!;
+    for (let guard = 0; guard < list.length; guard++) {
+      const bound = new Map<number, number>();
+      for (const inst of list) bound.set(inst.keyIndex, (bound.get(inst.keyIndex) ?? 0) + 1);
+      const idle = this.#bestKey(model, now, bound, (k) => !unhealthy.has(k) && !bound.has(k));
+      if (idle === undefined) return;
+      let crowded: Instance | undefined;
+      for (const inst of list) if (bound.get(inst.keyIndex)! >= 2 && (!crowded || bound.get(inst.keyIndex)! > bound.get(crowded.keyIndex)!)) crowded = inst;
+      if (!crowded) return;
+      this.#bind(crowded, idle);
+    }
+  }
+
+  #bind(inst: Instance, keyIndex: number): void {
+    inst.keyIndex = keyIndex;
+    inst.client = undefined;
+    inst.consecutiveFailures = 0;
+  }
+
+  /** An instance that keeps failing gets a fresh client (on a usable key if its own is not). */
+  #rebuild(inst: Instance, now: number): void {
+    inst.rebuilds++;
+    const from = this.#ring.keys[inst.keyIndex]!.id;
+    if (!this.#usable(inst.keyIndex, inst.model, now)) this.#rebind(inst.model, (k) => k === inst.keyIndex);
+    inst.client = undefined;
+    inst.consecutiveFailures = 0;
+    this.#log.warn({ model: inst.model, instance: inst.slot, from, to: this.#ring.keys[inst.keyIndex]!.id }, 'instance rebuilt after repeated failures');
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  #maintain(now = this.#clock.now()): void {
+    if (now >= this.#nextExpiry) this.#sweep(now);
+    if (now - this.#lastRotation >= this.options.rotationIntervalMs) this.rotate();
+    if (!this.#closed && now - this.#lastRecheck >= this.options.recheckIntervalMs && (this.#keyDisabled.size > 0 || this.#groupDisabled.size > 0)) {
+      void this.recheckDisabledKeys();
+    }
+  }
+
+  /** Clears expired cooldowns and reports the keys that are back. */
+  #sweep(now: number): void {
+    let next = Infinity;
+    const back: Array<{ keys: number[]; model: string }> = [];
+    for (const [k, c] of this.#groupCooling) {
+      if (c.until > now) next = Math.min(next, c.until);
+      else {
+        this.#groupCooling.delete(k);
+        const [group, model] = k.split('\0') as [string, string];
+        back.push({ keys: this.#groupKeys.get(group)!, model });
+      }
+    }
+    for (const [k, c] of this.#keyCooling) {
+      if (c.until > now) next = Math.min(next, c.until);
+      else {
+        this.#keyCooling.delete(k);
+        const [idx, model] = k.split('\0') as [string, string];
+        back.push({ keys: [Number(idx)], model });
+      }
+    }
+    this.#nextExpiry = next;
+    for (const b of back) {
+      for (const i of b.keys) {
+        if (!this.#usable(i, b.model, now)) continue;
+        const key = this.#ring.keys[i]!;
+        this.#log.info({ key: key.id, model: b.model }, 'key recovered from cooldown');
+        this.#emit('keyRecovered', { keyId: key.id, model: b.model });
+      }
+    }
+  }
+
+  async #recheck(): Promise<void> {
+    const targets = new Set<number>(this.#keyDisabled.keys());
+    for (const group of this.#groupDisabled.keys()) {
+      const first = this.#groupKeys.get(group)!.find((i) => !this.#keyDisabled.has(i));
+      if (first !== undefined) targets.add(first);
+    }
+    for (const index of targets) {
+      const key = this.#ring.keys[index]!;
+      const r = await this.checkKey(index);
+      if (r.ok) {
+        const wasGroup = this.#groupDisabled.delete(key.group);
+        this.#keyDisabled.delete(index);
+        const ids = wasGroup ? this.#groupKeys.get(key.group)!.filter((i) => !this.#keyDisabled.has(i)) : [index];
+        for (const i of ids) {
+          const k = this.#ring.keys[i]!;
+          this.#log.info({ key: describeKey(k) }, 're-check passed; key enabled again');
+          this.#emit('keyRecovered', { keyId: k.id, model: null });
+        }
+      } else if (r.error.kind === 'auth' || r.error.kind === 'billing') {
+        this.#log.info({ key: key.id, kind: r.error.kind }, 're-check failed; key stays disabled');
+      } else {
+        // Rate limited or a network hiccup says nothing about the key itself: try next time.
+        this.#log.info({ key: key.id, kind: r.error.kind }, 're-check inconclusive; key stays disabled');
+      }
+    }
+  }
+
+  #resetWindow(): void {
+    this.#window = this.#ring.keys.map(() => ({ requests: 0, errors: 0 }));
+  }
+
+  #countersOf(index: number, model: string): Counters {
+    const perModel = this.#counters[index]!;
+    let c = perModel.get(model);
+    if (!c) {
+      c = { usage: 0, completed: 0, errors: 0, totalLatencyMs: 0, consecutiveFailures: 0, day: '', requestsToday: 0, tokensToday: 0 };
+      perModel.set(model, c);
+    }
+    return c;
+  }
+
+  #countToday(c: Counters, now: number, requests: number, tokens: number): void {
+    const day = pacificDay(now);
+    if (c.day !== day) {
+      c.day = day;
+      c.requestsToday = 0;
+      c.tokensToday = 0;
+    }
+    c.requestsToday += requests;
+    c.tokensToday += tokens;
+  }
+}
+
+/**
+ * A multi-turn chat. The history lives here, not in an SDK chat object, so when a key fails
+ * the next message simply goes out on another key with the same history.
+ */
+export class PoolChat {
+  readonly model: string;
+  readonly systemInstruction: string | undefined;
+  #history: ChatTurn[];
+  /** The key that answered last (`key#N`), for display. */
+  lastKeyId: string | undefined;
+
+  constructor(
+    private readonly pool: GeminiAPIPool,
+    options: { model?: string; history?: ChatTurn[]; systemInstruction?: string },
+  ) {
+    this.model = options.model ?? pool.defaultModel;
+    this.systemInstruction = options.systemInstruction;
+    this.#history = structuredClone(options.history ?? []);
+  }
+
+  /** A copy of the history so far. */
+  get history(): ChatTurn[] {
+    return structuredClone(this.#history);
+  }
+
+  #request(text: string, extra: Partial<GenerateRequest>): GenerateRequest {
+    const req: GenerateRequest = { ...extra, model: this.model, contents: [...this.#history, { role: 'user', parts: [{ text }] }] };
+    if (this.systemInstruction !== undefined) req.systemInstruction = this.systemInstruction;
+    return req;
+  }
+
+  #commit(text: string, result: PoolResult): void {
+    if (!result.ok) return;
+    this.lastKeyId = result.keyId;
+    this.#history.push({ role: 'user', parts: [{ text }] }, { role: 'model', parts: [{ text: result.text }] });
+  }
+
+  /** Sends one user turn; the history grows only when the answer arrives. */
+  async sendMessage(text: string, extra: Partial<GenerateRequest> = {}): Promise<PoolResult> {
+    const result = await this.pool.generateContent(this.#request(text, extra));
+    this.#commit(text, result);
+    return result;
+  }
+
+  /** Streams one user turn. */
+  sendMessageStream(text: string, extra: Partial<GenerateRequest> = {}): PoolStream {
+    const stream = this.pool.generateContentStream(this.#request(text, extra));
+    const result = stream.result.then((r) => {
+      this.#commit(text, r);
+      return r;
+    });
+    return { result, [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator]() };
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Public types of the pool: results are values, states are discriminated unions.
+ */
+
+/** Every way a Gemini call can fail, after classification (see `gemini/classify.ts`). */
+export const ERROR_KINDS = [
+  'rate_limited',
+  'quota_exhausted',
+  'auth',
+  'billing',
+  'overloaded',
+  'transient',
+  'timeout',
+  'bad_request',
+  'blocked',
+] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+/** Key-selection strategies. `health` is the default. */
+export const STRATEGIES = ['health', 'round-robin', 'random', 'least-busy'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+/** Token usage reported by Gemini for one answer. */
+export interface TokenUsage {
+  promptTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+}
+
+/** A failure the caller can show: never contains a key. */
+export interface PoolError {
+  kind: ErrorKind;
+  message: string;
+  /** When every key is cooling: how long until one is usable again. */
+  retryAfterMs?: number;
+  /** For `blocked`: Gemini's reason (SAFETY, RECITATION, ...). */
+  reason?: string;
+}
+
+export interface PoolSuccess {
+  ok: true;
+  text: string;
+  /** `key#N`, never the key. */
+  keyId: string;
+  model: string;
+  attempts: number;
+  latencyMs: number;
+  usage: TokenUsage;
+  finishReason?: string;
+}
+
+export interface PoolFailure {
+  ok: false;
+  error: PoolError;
+  attempts: number;
+  model: string;
+  /** Streams only: the text delivered before the failure. */
+  partialText?: string;
+}
+
+export type PoolResult = PoolSuccess | PoolFailure;
+
+/** One turn of a conversation, in Gemini's `Content` shape. */
+export interface ChatTurn {
+  role: 'user' | 'model';
+  parts: Array<{ text: string }>;
+}
+
+/** State of a key for one model. */
+export type KeyState =
+  | { status: 'active' }
+  | { status: 'cooling'; until: number; reason: string; kind: ErrorKind }
+  | { status: 'disabled'; since: number; reason: string; kind: ErrorKind };
+
+export type KeyStatus = KeyState['status'];
+
+/** A request to the pool. Either `prompt` or `contents`. */
+export interface GenerateRequest {
+  prompt?: string;
+  contents?: ChatTurn[];
+  /** Defaults to the first configured model. */
+  model?: string;
+  temperature?: number;
+  systemInstruction?: string;
+  maxOutputTokens?: number;
+  /** Cancels the request (all attempts). */
+  signal?: AbortSignal;
+  /** Overrides the pool's deadline for this request. */
+  deadlineMs?: number;
+}
+
+export interface KeyModelStats {
+  state: KeyStatus;
+  /** Remaining cooldown, when cooling. */
+  cooldownRemainingMs: number;
+  reason?: string;
+  usage: number;
+  errors: number;
+  requestsToday: number;
+  tokensToday: number;
+}
+
+/** Per-key statistics. Keys appear as `key#N` with the last four characters as `hint`. */
+export interface KeyStats {
+  id: string;
+  hint: string;
+  /** Quota group label: the configured project name, or `own` when the key is its own group. */
+  group: string;
+  state: KeyStatus;
+  /** Largest remaining cooldown over the models, 0 when none. */
+  cooldownRemainingMs: number;
+  disabledReason?: string;
+  usage: number;
+  errors: number;
+  errorRate: number;
+  avgTimeMs: number;
+  requestsToday: number;
+  tokensToday: number;
+  models: Record<string, KeyModelStats>;
+}
+
+export interface KeyStatsReport {
+  keys: KeyStats[];
+  totals: {
+    keys: number;
+    active: number;
+    cooling: number;
+    disabled: number;
+    totalRequests: number;
+    failedRequests: number;
+    usage: number;
+    errors: number;
+    requestsToday: number;
+    tokensToday: number;
+  };
+}
+
+export interface ModelPoolStats {
+  poolSize: number;
+  activeInstances: number;
+  errorInstances: number;
+  totalUsage: number;
+  /** Usage per instance, by instance index. */
+  usageDistribution: number[];
+  /** Number of instances bound to each key (`key#N`). */
+  keyDistribution: Record<string, number>;
+}
+
+export interface PoolStatsReport {
+  models: Record<string, ModelPoolStats>;
+  strategy: Strategy;
+  totalRequests: number;
+  failedRequests: number;
+  inFlight: number;
+}
+
+/** Events the pool emits; payloads never contain a key. */
+export interface PoolEvents {
+  keyCooldown: { keyId: string; keyIds: string[]; group: string; model: string; untilMs: number; reason: string; kind: ErrorKind };
+  keyDisabled: { keyId: string; keyIds: string[]; reason: string; kind: ErrorKind };
+  keyRecovered: { keyId: string; model: string | null };
+  allKeysUnavailable: { model: string; retryAfterMs?: number; kind: ErrorKind };
+  serviceRecovered: { model: string };
+}

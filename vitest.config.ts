@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+    // Network tests only ever talk to 127.0.0.1; keep workers few on 2 cores.
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
