@@ -11,7 +11,7 @@ import { sdkClientFactory, type AdapterChunk, type AdapterRequest, type ClientFa
 import { AttemptTimeoutError, CancelledError, classifyError, type Classified } from '../gemini/classify.ts';
 import { KeyRing, describeKey, type KeySpec, type PoolKey } from './keys.ts';
 import { PushQueue } from './queue.ts';
-import { DEFAULT_ROTATION_RULES, findUnhealthyKeys, selectInstance, type InstanceView, type RotationRules } from './select.ts';
+import { DEFAULT_ROTATION_RULES, findUnhealthyKeys, healthScore, selectInstance, type InstanceView, type RotationRules } from './select.ts';
 import { nextPacificMidnight, pacificDay, systemClock, type Clock } from './time.ts';
 import {
   STRATEGIES,
@@ -107,6 +107,11 @@ interface Counters {
   errors: number;
   totalLatencyMs: number;
   consecutiveFailures: number;
+  /** Decaying counts behind the health score: halved at every rotation, so a blip fades
+   * and a key back from a long cooldown does not take every request to catch up. */
+  scoreUsage: number;
+  scoreCompleted: number;
+  scoreErrors: number;
   day: string;
   requestsToday: number;
   tokensToday: number;
@@ -137,6 +142,12 @@ const nonNegative = (name: string, v: number): number => {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError(`GeminiAPIPool: \`${name}\` must be a number >= 0 (got ${v})`);
   return v;
 };
+
+/**
+ * Error rate for the health score, with one imaginary success added: a single failure is
+ * weak evidence, so one blip halves a key's score instead of shutting it out for good.
+ */
+const smoothedErrorRate = (c: Counters): number => c.scoreErrors / (c.scoreCompleted + 1);
 
 /** Kinds that say nothing bad about the key: no error counted against it. */
 const NO_PENALTY: ReadonlySet<ErrorKind> = new Set(['bad_request', 'blocked', 'overloaded']);
@@ -380,8 +391,15 @@ export class GeminiAPIPool {
     }));
     const unhealthy = findUnhealthyKeys(windows, this.options.rotationRules);
     this.#resetWindow();
+    for (const perModel of this.#counters) {
+      for (const c of perModel.values()) {
+        c.scoreUsage /= 2;
+        c.scoreCompleted /= 2;
+        c.scoreErrors /= 2;
+      }
+    }
     for (const model of this.models) {
-      const moved = this.#rebind(model, (k) => unhealthy.has(k) || !this.#usable(k, model, now), unhealthy);
+      const moved = this.#rebind(model, (k) => unhealthy.has(k) || !this.#usable(k, model, now), unhealthy, false);
       if (moved > 0) this.#log.info({ model, moved, unhealthy: [...unhealthy].map((i) => this.#ring.keys[i]!.id) }, 'rotation moved instances off unhealthy keys');
       this.#balance(model, unhealthy, now);
     }
@@ -409,6 +427,9 @@ export class GeminiAPIPool {
         c.completed = 0;
         c.errors = 0;
         c.totalLatencyMs = 0;
+        c.scoreUsage = 0;
+        c.scoreCompleted = 0;
+        c.scoreErrors = 0;
       }
     }
     for (const list of this.#instances.values()) for (const i of list) (i.usage = 0), (i.errors = 0);
@@ -621,6 +642,8 @@ export class GeminiAPIPool {
           }
           this.#log.info({ model, waitMs }, 'every key is cooling; waiting for the first to recover');
           await clock.sleep(waitMs, req.signal);
+          // The wait was the backoff: the recovered key needs no second one.
+          lastKey = -1;
           continue;
         }
         const inst = choice.instance;
@@ -683,6 +706,7 @@ export class GeminiAPIPool {
     inst.inFlight++;
     inst.usage++;
     c.usage++;
+    c.scoreUsage++;
     this.#window[inst.keyIndex]!.requests++;
     this.#countToday(c, started, 1, 0);
     inst.client ??= this.#factory(this.#ring.secret(inst.keyIndex), { baseUrl: this.options.baseUrl, apiVersion: this.options.apiVersion });
@@ -699,6 +723,7 @@ export class GeminiAPIPool {
     }
     const now = this.#clock.now();
     c.completed++;
+    c.scoreCompleted++;
     c.totalLatencyMs += now - started;
     if (outcome.ok) {
       c.consecutiveFailures = 0;
@@ -717,6 +742,7 @@ export class GeminiAPIPool {
     const c = this.#countersOf(key.index, model);
     if (!NO_PENALTY.has(err.kind)) {
       c.errors++;
+      c.scoreErrors++;
       inst.errors++;
       this.#window[key.index]!.errors++;
       inst.consecutiveFailures++;
@@ -838,8 +864,8 @@ export class GeminiAPIPool {
       views.push({
         slot: inst.slot,
         inFlight: inst.inFlight,
-        keyUsage: c?.usage ?? 0,
-        keyErrorRate: c && c.completed > 0 ? c.errors / c.completed : 0,
+        keyUsage: c?.scoreUsage ?? 0,
+        keyErrorRate: c ? smoothedErrorRate(c) : 0,
         tried: tried.has(inst.keyIndex),
       });
     }
@@ -891,10 +917,10 @@ export class GeminiAPIPool {
   }
 
   /**
-   * Moves instances whose key matches `off` to the best usable keys, preferring keys with
-   * no instance of this model yet. Returns how many moved.
+   * Moves instances whose key matches `off` to the best usable keys: with `spareOnly`, only
+   * to keys that have no instance of this model yet. Returns how many moved.
    */
-  #rebind(model: string, off: (keyIndex: number) => boolean, avoid: ReadonlySet<number> = new Set()): number {
+  #rebind(model: string, off: (keyIndex: number) => boolean, avoid: ReadonlySet<number> = new Set(), spareOnly = true): number {
     const list = this.#instances.get(model)!;
     const now = this.#clock.now();
     const bound = new Map<number, number>();
@@ -902,7 +928,9 @@ export class GeminiAPIPool {
     let moved = 0;
     for (const inst of list) {
       if (!off(inst.keyIndex)) continue;
-      const target = this.#bestKey(model, now, bound, (k) => !off(k) && !avoid.has(k));
+      // Outside rotation only spare keys (no instance of this model yet) take an instance:
+      // piling onto busy keys would leave the cooled key idle once it recovers.
+      const target = this.#bestKey(model, now, bound, (k) => !off(k) && !avoid.has(k) && (spareOnly ? !bound.get(k) : true));
       if (target === undefined || target === inst.keyIndex) continue;
       bound.set(inst.keyIndex, bound.get(inst.keyIndex)! - 1);
       bound.set(target, (bound.get(target) ?? 0) + 1);
@@ -921,7 +949,7 @@ export class GeminiAPIPool {
       if (!allowed(k.index) || !this.#usable(k.index, model, now)) continue;
       const n = bound.get(k.index) ?? 0;
       const c = this.#counters[k.index]!.get(model);
-      const score = c ? (1 / (c.usage + 1)) * (1 - (c.completed > 0 ? c.errors / c.completed : 0)) : 1;
+      const score = c ? healthScore(c.scoreUsage, smoothedErrorRate(c)) : 1;
       if (n < bestBound || (n === bestBound && score > bestScore)) {
         best = k.index;
         bestBound = n;
@@ -1038,7 +1066,7 @@ export class GeminiAPIPool {
     const perModel = this.#counters[index]!;
     let c = perModel.get(model);
     if (!c) {
-      c = { usage: 0, completed: 0, errors: 0, totalLatencyMs: 0, consecutiveFailures: 0, day: '', requestsToday: 0, tokensToday: 0 };
+      c = { usage: 0, completed: 0, errors: 0, totalLatencyMs: 0, consecutiveFailures: 0, scoreUsage: 0, scoreCompleted: 0, scoreErrors: 0, day: '', requestsToday: 0, tokensToday: 0 };
       perModel.set(model, c);
     }
     return c;

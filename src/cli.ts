@@ -1,0 +1,155 @@
+/**
+ * Command line: `ask`, `keys check`, `stats`. Same configuration as the bot.
+ *
+ *   npm run cli -- ask "prompt" [--model M] [--json]
+ *   npm run cli -- keys check [--json]
+ *   npm run cli -- stats [--json]
+ */
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { isConfigError, loadConfig, loadDotEnv, type Config } from './config.ts';
+import { GeminiAPIPool } from './pool/GeminiAPIPool.ts';
+import type { Classified } from './gemini/classify.ts';
+
+const USAGE = `Usage:
+  npm run cli -- ask "prompt" [--model M] [--json]   answer through the pool
+  npm run cli -- keys check [--json]                 check every key with a cheap call
+  npm run cli -- stats [--json]                      key and pool statistics`;
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** What a key check found, in words an operator knows. */
+export function checkVerdict(error: Classified | undefined): string {
+  if (!error) return 'valid';
+  if (error.kind === 'auth') return error.reason === 'API_KEY_INVALID' || error.status === 400 || error.status === 401 ? 'invalid' : 'suspended';
+  if (error.kind === 'billing') return 'billing';
+  if (error.kind === 'rate_limited' || error.kind === 'quota_exhausted') return 'rate-limited';
+  return `error (${error.kind})`;
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
+}
+
+async function ask(pool: GeminiAPIPool, prompt: string, model: string | undefined, json: boolean, io: CliIo): Promise<number> {
+  const result = await pool.generateContent({ prompt, ...(model ? { model } : {}) });
+  if (json) io.out(JSON.stringify(result, null, 2));
+  else if (result.ok) {
+    io.out(result.text);
+    io.err(`-- ${result.model} via ${result.keyId}, ${result.attempts} attempt(s), ${result.latencyMs} ms`);
+  } else {
+    const wait = result.error.retryAfterMs !== undefined ? ` (try again in ~${Math.ceil(result.error.retryAfterMs / 1000)} s)` : '';
+    io.err(`error: ${result.error.kind}: ${result.error.message}${wait}`);
+  }
+  return result.ok ? 0 : 1;
+}
+
+async function keysCheck(pool: GeminiAPIPool, json: boolean, io: CliIo): Promise<number> {
+  const results = await Promise.all(
+    pool.keys.map(async (k) => {
+      const r = await pool.checkKey(k.index);
+      return { key: k.id, hint: k.hint, group: k.groupLabel, status: checkVerdict(r.ok ? undefined : r.error), latencyMs: r.latencyMs };
+    }),
+  );
+  const working = results.filter((r) => r.status === 'valid' || r.status === 'rate-limited').length;
+  if (json) io.out(JSON.stringify({ keys: results, working }, null, 2));
+  else {
+    const rows = [['key', 'hint', 'group', 'status', 'latency'], ...results.map((r) => [r.key, `...${r.hint}`, r.group, r.status, `${r.latencyMs} ms`])];
+    for (const line of table(rows)) io.out(line);
+    io.out(`${working} of ${results.length} keys work`);
+  }
+  return working > 0 ? 0 : 1;
+}
+
+function stats(pool: GeminiAPIPool, json: boolean, io: CliIo): number {
+  const keys = pool.getKeyStats();
+  const poolStats = pool.getPoolStats();
+  if (json) {
+    io.out(JSON.stringify({ keys, pool: poolStats }, null, 2));
+    return 0;
+  }
+  const rows = [
+    ['key', 'hint', 'state', 'usage', 'errors', 'error rate', 'avg ms', 'today', 'tokens today'],
+    ...keys.keys.map((k) => [k.id, `...${k.hint}`, k.state, String(k.usage), String(k.errors), `${(k.errorRate * 100).toFixed(1)}%`, String(k.avgTimeMs), String(k.requestsToday), String(k.tokensToday)]),
+  ];
+  for (const line of table(rows)) io.out(line);
+  const t = keys.totals;
+  io.out(`${t.keys} keys: ${t.active} active, ${t.cooling} cooling, ${t.disabled} disabled; ${t.requestsToday} requests today`);
+  for (const [model, m] of Object.entries(poolStats.models)) {
+    io.out(`${model}: ${m.activeInstances}/${m.poolSize} instances active, usage ${m.totalUsage}`);
+  }
+  return 0;
+}
+
+/** Runs one command line; returns the exit code. */
+export async function runCli(argv: string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { model: { type: 'string', short: 'm' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    io.err(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const [command, sub, ...rest] = parsed.positionals;
+  if (parsed.values.help || !command) {
+    io.out(USAGE);
+    return command || parsed.values.help ? 0 : 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (isConfigError(err)) {
+      io.err(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = pino({ level: env.LOG_LEVEL ? config.logLevel : 'warn' }, pino.destination(2));
+  const pool = GeminiAPIPool.fromConfig(config, { logger, timers: false });
+  try {
+    const json = parsed.values.json ?? false;
+    if (command === 'ask') {
+      const prompt = [sub, ...rest].filter((s) => s !== undefined).join(' ').trim();
+      if (!prompt) {
+        io.err(`ask needs a prompt\n${USAGE}`);
+        return 2;
+      }
+      const model = parsed.values.model;
+      if (model !== undefined && !pool.models.includes(model)) {
+        io.err(`unknown model ${model}; configured: ${pool.models.join(', ')}`);
+        return 2;
+      }
+      return await ask(pool, prompt, model, json, io);
+    }
+    if (command === 'keys' && sub === 'check') return await keysCheck(pool, json, io);
+    if (command === 'stats') return stats(pool, json, io);
+    io.err(`unknown command: ${[command, sub].filter(Boolean).join(' ')}\n${USAGE}`);
+    return 2;
+  } finally {
+    await pool.close();
+  }
+}
+
+const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/src/cli.ts');
+if (isMain) {
+  loadDotEnv();
+  runCli(process.argv.slice(2), process.env, {
+    out: (l) => process.stdout.write(`${l}\n`),
+    err: (l) => process.stderr.write(`${l}\n`),
+  }).then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      process.stderr.write(`unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,1069 @@
+/**
+ * A fake Gemini API (generativelanguage.googleapis.com) on 127.0.0.1, for tests that drive
+ * the REAL `@google/genai` SDK:
+ *
+ * ```ts
+ * const fake = await FakeGemini.start({ quotas: { rpm: 2 } });
+ * const ai = new GoogleGenAI({ apiKey: 'k1', apiVersion: 'v1beta', httpOptions: { baseUrl: fake.url } });
+ * await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }); // text "echo: hi"
+ * await fake.close();
+ * ```
+ *
+ * It speaks the routes, bodies and error shapes of the real service (DESIGN.md section 3):
+ * per-project-per-model quotas (RPM sliding window, RPD day bucket, input TPM), invalid /
+ * suspended / billing keys, and injectable faults (HTTP errors, 429s, hangs, resets,
+ * malformed bodies, cut streams, blocked prompts, odd finish reasons, latency).
+ *
+ * Order of checks for every request: key validity, then injected faults, then route and
+ * model, then quota, then the answer. Every request is recorded in {@link FakeGemini.requests}.
+ */
+import http from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** One API key the fake knows. */
+export interface FakeKey {
+  /** The key string, as sent in `x-goog-api-key` (or `?key=`). */
+  key: string;
+  /** Google Cloud project of the key; quota is shared by all keys of a project. Default: the key itself. */
+  project?: string;
+  /** Default `'valid'`. `invalid` → 400 API_KEY_INVALID, `suspended` → 403 CONSUMER_SUSPENDED, `billing` → 402. */
+  status?: 'valid' | 'invalid' | 'suspended' | 'billing';
+}
+
+/** Quota limits of one project for one model. Missing fields mean "no limit". */
+export interface QuotaLimits {
+  /** Requests per minute (sliding window of `minuteMs`). */
+  rpm?: number;
+  /** Requests per day (Pacific calendar day, or fixed `dayMs` windows). */
+  rpd?: number;
+  /** Input tokens per minute (tokens ≈ ceil(chars / 4)). */
+  tpm?: number;
+}
+
+/** Options of {@link FakeGemini.start}. */
+export interface FakeGeminiOptions {
+  /** Keys with a project and status. Keys not listed are valid and their own project, unless `rejectUnknownKeys`. */
+  keys?: FakeKey[];
+  /** Default false; true → an unknown key answers 400 API_KEY_INVALID. */
+  rejectUnknownKeys?: boolean;
+  /** Limits per project AND per model (never per key): one object for all, or a function. */
+  quotas?: QuotaLimits | ((project: string, model: string) => QuotaLimits | undefined);
+  /** Clock in ms, default `Date.now`. Inject a mutable clock to test quotas without sleeping. */
+  now?: () => number;
+  /** Length of the "minute" window in ms, default 60 000. */
+  minuteMs?: number;
+  /** If set, the "day" is fixed windows of this length from epoch; else the America/Los_Angeles calendar day. */
+  dayMs?: number;
+  /** Real-time delay before each response, default 0. */
+  latencyMs?: number;
+  /** Known models (without `models/`). Unknown model → 404 NOT_FOUND. */
+  models?: string[];
+  /** Answer text; default `echo: ${lastUserText}`. */
+  reply?: (ctx: ReplyContext) => string;
+  /** A stream splits the answer into chunks of this many characters, default 20. */
+  streamChunkChars?: number;
+}
+
+/** What a {@link FakeGeminiOptions.reply} function sees. */
+export interface ReplyContext {
+  key: string;
+  project: string;
+  /** Model name without `models/`. */
+  model: string;
+  /** `requestBody.contents` as sent. */
+  contents: unknown;
+  /** Text of the last `user` content (parts joined). */
+  lastUserText: string;
+  /** Text of `systemInstruction`, when sent. */
+  systemInstruction?: string;
+  requestBody: any;
+}
+
+/** One request the fake received. */
+export interface RequestLogEntry {
+  /** `now()` when the request arrived. */
+  at: number;
+  /** The API key ('' when none was sent). */
+  key: string;
+  /** The key's project ('' when no key was sent). */
+  project: string;
+  /** Model without `models/`, or null for routes without a model. */
+  model: string | null;
+  route:
+    | 'generateContent'
+    | 'streamGenerateContent'
+    | 'countTokens'
+    | 'embedContent'
+    | 'batchEmbedContents'
+    | 'listModels'
+    | 'getModel'
+    | 'unknown';
+  /** 'v1', 'v1beta', ... ('' if the path had none). */
+  apiVersion: string;
+  /** HTTP status sent; 0 for `hang` and `reset`. */
+  status: number;
+  /** Parsed JSON body (raw string if not JSON, undefined for GET). */
+  body: any;
+  /** `type` of the injected fault that shaped this answer, if any. */
+  fault?: string;
+}
+
+/** A failure to inject; see {@link FakeGemini.inject}. */
+export type Fault =
+  /** An HTTP error with Google's body (502 is an HTML page, 429 is the bare one without details). */
+  | { type: 'status'; status: 500 | 502 | 503 | 504 | 400 | 404 | 429 | 401 | 403 | 402; message?: string }
+  /**
+   * A real quota 429 with QuotaFailure (+Help, +RetryInfo unless `retryDelay === null`).
+   * `retryDelay` undefined → computed like a real quota hit; `quotaValue` default: the configured limit, else 10 / 250.
+   */
+  | { type: 'rateLimit'; per: 'minute' | 'day'; retryDelay?: string | null; quotaValue?: string }
+  /** Never answer, until the client aborts or the server closes. */
+  | { type: 'hang' }
+  /** Destroy the socket without a response. */
+  | { type: 'reset' }
+  /** 200 with a body that is not JSON (for a stream: an SSE event whose data is not JSON). */
+  | { type: 'malformed' }
+  /** Stream only: send N SSE chunks (none final) then destroy the socket. */
+  | { type: 'cutStream'; afterChunks: number }
+  /** Generate routes only: promptFeedback.blockReason (default 'SAFETY'), no candidates. */
+  | { type: 'blocked'; reason?: string }
+  /** Generate routes only: candidate with this finishReason; no text for SAFETY-like reasons, else partial text. */
+  | { type: 'finishReason'; reason: string }
+  /** Extra delay of `ms` before this answer, which is otherwise normal. */
+  | { type: 'latency'; ms: number };
+
+/** Which requests a fault applies to, and how many times. */
+export interface FaultMatch {
+  key?: string;
+  /** With or without `models/`. */
+  model?: string;
+  route?: RequestLogEntry['route'];
+  /** Default 1; `Infinity` for always. */
+  times?: number;
+}
+
+type Route = RequestLogEntry['route'];
+type Json = Record<string, unknown>;
+
+interface QueuedFault {
+  fault: Fault;
+  match: FaultMatch;
+  remaining: number;
+}
+
+interface Usage {
+  /** Accepted request times inside the minute window. */
+  minute: number[];
+  /** Accepted input tokens inside the minute window. */
+  tokens: Array<{ at: number; n: number }>;
+  day: string;
+  dayCount: number;
+}
+
+type Outcome =
+  | { kind: 'json'; status: number; body: unknown }
+  | { kind: 'raw'; status: number; contentType: string; body: string }
+  | { kind: 'stream'; chunks: Json[]; cutAfter?: number; malformed?: boolean }
+  | { kind: 'hang' }
+  | { kind: 'reset' };
+
+const DEFAULT_MODELS = [
+  'gemini-2.5-flash',
+  'gemini-2.5-pro',
+  'gemini-2.0-flash',
+  'gemini-2.5-flash-lite',
+  'text-embedding-004',
+];
+
+const GENERATE_ROUTES: ReadonlySet<Route> = new Set(['generateContent', 'streamGenerateContent']);
+const SAFETY_LIKE = new Set(['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'IMAGE_SAFETY']);
+const ERROR_INFO = 'type.googleapis.com/google.rpc.ErrorInfo';
+const SERVICE = 'generativelanguage.googleapis.com';
+const REQUESTS_METRIC = 'generativelanguage.googleapis.com/generate_content_free_tier_requests';
+const TOKENS_METRIC = 'generativelanguage.googleapis.com/generate_content_free_tier_input_token_count';
+
+const HTML_502 =
+  '<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <title>Error 502 (Server Error)!!1</title>\n' +
+  '  <p><b>502.</b> <ins>That’s an error.</ins>\n  <p>The server encountered a temporary error and could not ' +
+  'complete your request.<p>Please try again in 30 seconds.  <ins>That’s all we know.</ins>\n';
+
+const LA_FORMAT = new Intl.DateTimeFormat('en-US', {
+  timeZone: 'America/Los_Angeles',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
+
+function laParts(ms: number): { y: number; m: number; d: number; h: number; mi: number; s: number } {
+  const p: Record<string, number> = {};
+  for (const part of LA_FORMAT.formatToParts(new Date(ms))) {
+    if (part.type !== 'literal') p[part.type] = Number(part.value);
+  }
+  return { y: p.year ?? 0, m: p.month ?? 1, d: p.day ?? 1, h: p.hour ?? 0, mi: p.minute ?? 0, s: p.second ?? 0 };
+}
+
+/** Offset of Pacific wall time from UTC at instant `ms` (ms, negative). */
+function laOffset(ms: number): number {
+  const p = laParts(ms);
+  const whole = ms - (((ms % 1000) + 1000) % 1000);
+  return Date.UTC(p.y, p.m - 1, p.d, p.h, p.mi, p.s) - whole;
+}
+
+/** Instant of the next Pacific midnight after `ms`. */
+function nextLaMidnight(ms: number): number {
+  const p = laParts(ms);
+  const wall = Date.UTC(p.y, p.m - 1, p.d + 1);
+  let guess = wall - laOffset(ms);
+  guess = wall - laOffset(guess);
+  return guess;
+}
+
+/** Protobuf Duration text for a delay in ms: "37s", "0.35s" (never an exponent). */
+function durationText(ms: number): string {
+  const whole = Math.max(1, Math.ceil(ms));
+  return `${whole / 1000}s`;
+}
+
+/** Tokens as the fake counts them: ceil(chars / 4). */
+function tokensOf(chars: number): number {
+  return Math.ceil(chars / 4);
+}
+
+function partsText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!content || typeof content !== 'object') return '';
+  const parts = (content as { parts?: unknown }).parts;
+  if (!Array.isArray(parts)) {
+    const text = (content as { text?: unknown }).text;
+    return typeof text === 'string' ? text : '';
+  }
+  return parts
+    .map((p) => (p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : ''))
+    .join('');
+}
+
+function contentsList(contents: unknown): unknown[] {
+  if (Array.isArray(contents)) return contents;
+  if (contents === undefined || contents === null) return [];
+  return [contents];
+}
+
+function lastUserTextOf(contents: unknown): string {
+  const list = contentsList(contents);
+  for (let i = list.length - 1; i >= 0; i--) {
+    const c = list[i];
+    const role = c && typeof c === 'object' ? (c as { role?: unknown }).role : undefined;
+    if (role === undefined || role === 'user') return partsText(c);
+  }
+  return '';
+}
+
+function allText(body: unknown): number {
+  if (!body || typeof body !== 'object') return 0;
+  const b = body as { contents?: unknown; systemInstruction?: unknown; generateContentRequest?: { contents?: unknown } };
+  let chars = 0;
+  for (const c of contentsList(b.contents ?? b.generateContentRequest?.contents)) chars += partsText(c).length;
+  if (b.systemInstruction !== undefined) chars += partsText(b.systemInstruction).length;
+  return chars;
+}
+
+function stripModelPrefix(name: string): string {
+  let m = name;
+  while (m.startsWith('models/')) m = m.slice('models/'.length);
+  return m;
+}
+
+function isEmbeddingModel(model: string): boolean {
+  return model.includes('embedding');
+}
+
+/** Deterministic unit vector for a text. */
+function embed(text: string, dims: number): number[] {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 16777619) >>> 0;
+  }
+  let state = h || 1;
+  const values: number[] = [];
+  let norm = 0;
+  for (let i = 0; i < dims; i++) {
+    state = (Math.imul(state ^ (state >>> 15), 2246822507) + 0x9e3779b9) >>> 0;
+    const v = (state / 0xffffffff) * 2 - 1;
+    values.push(v);
+    norm += v * v;
+  }
+  const n = Math.sqrt(norm) || 1;
+  return values.map((v) => Number((v / n).toFixed(6)));
+}
+
+function googleError(code: number, status: string, message: string, details?: unknown[]): Json {
+  const error: Json = { code, message, status };
+  if (details && details.length > 0) error.details = details;
+  return { error };
+}
+
+function errorInfo(reason: string, metadata: Record<string, string> = {}): Json {
+  return { '@type': ERROR_INFO, reason, domain: 'googleapis.com', metadata: { ...metadata, service: SERVICE } };
+}
+
+function notFoundModel(model: string, apiVersion: string, method: string): Outcome {
+  return {
+    kind: 'json',
+    status: 404,
+    body: googleError(
+      404,
+      'NOT_FOUND',
+      `models/${model} is not found for API version ${apiVersion || 'v1beta'}, or is not supported for ${method}. ` +
+        'Call ListModels to see the list of available models and their supported methods.',
+    ),
+  };
+}
+
+function statusFault(status: number, message: string | undefined, model: string | null, apiVersion: string): Outcome {
+  const json = (code: number, s: string, m: string, details?: unknown[]): Outcome => ({
+    kind: 'json',
+    status: code,
+    body: googleError(code, s, message ?? m, details),
+  });
+  switch (status) {
+    case 400:
+      return json(400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.');
+    case 401:
+      return json(
+        401,
+        'UNAUTHENTICATED',
+        'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
+      );
+    case 402:
+      return billingError(message);
+    case 403:
+      return json(403, 'PERMISSION_DENIED', 'The caller does not have permission');
+    case 404:
+      if (message === undefined) return notFoundModel(model ?? 'unknown', apiVersion, 'generateContent');
+      return json(404, 'NOT_FOUND', message);
+    case 429:
+      return json(429, 'RESOURCE_EXHAUSTED', 'Resource has been exhausted (e.g. check quota).');
+    case 500:
+      return json(
+        500,
+        'INTERNAL',
+        'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting',
+      );
+    case 502:
+      return { kind: 'raw', status: 502, contentType: 'text/html; charset=UTF-8', body: message ?? HTML_502 };
+    case 503:
+      return json(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.');
+    case 504:
+      return json(504, 'DEADLINE_EXCEEDED', 'Deadline expired before operation could complete.');
+    default:
+      return json(status, 'UNKNOWN', 'Unknown error.');
+  }
+}
+
+function billingError(message?: string): Outcome {
+  return {
+    kind: 'json',
+    status: 402,
+    body: googleError(
+      402,
+      'FAILED_PRECONDITION',
+      message ??
+        'Billing is not enabled for this project, or its billing account is closed or in bad standing. Enable billing at https://console.cloud.google.com/billing and retry.',
+      [errorInfo('BILLING_DISABLED')],
+    ),
+  };
+}
+
+interface QuotaHit {
+  per: 'minute' | 'day' | 'tokens';
+  quotaValue: string;
+  retryDelay: string | null;
+}
+
+function quotaError(model: string | null, hit: QuotaHit): Outcome {
+  const quotaId =
+    hit.per === 'minute'
+      ? 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier'
+      : hit.per === 'day'
+        ? 'GenerateRequestsPerDayPerProjectPerModel-FreeTier'
+        : 'GenerateContentInputTokensPerModelPerMinute-FreeTier';
+  const metric = hit.per === 'tokens' ? TOKENS_METRIC : REQUESTS_METRIC;
+  const dims: Record<string, string> = model ? { model, location: 'global' } : { location: 'global' };
+  const details: Json[] = [
+    {
+      '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+      violations: [{ quotaMetric: metric, quotaId, quotaDimensions: dims, quotaValue: hit.quotaValue }],
+    },
+    {
+      '@type': 'type.googleapis.com/google.rpc.Help',
+      links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }],
+    },
+  ];
+  if (hit.retryDelay !== null) {
+    details.push({ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: hit.retryDelay });
+  }
+  const message =
+    'You exceeded your current quota, please check your plan and billing details. For more information on this error, ' +
+    'head to: https://ai.google.dev/gemini-api/docs/rate-limits. To monitor your current usage, head to: ' +
+    'https://ai.dev/usage?tab=rate-limit. \n' +
+    `* Quota exceeded for metric: ${metric}, limit: ${hit.quotaValue}${model ? `, model: ${model}` : ''}` +
+    (hit.retryDelay !== null ? `\nPlease retry in ${hit.retryDelay}.` : '');
+  return { kind: 'json', status: 429, body: googleError(429, 'RESOURCE_EXHAUSTED', message, details) };
+}
+
+function modelInfo(model: string): Json {
+  const embedding = isEmbeddingModel(model);
+  return {
+    name: `models/${model}`,
+    version: '001',
+    displayName: model,
+    description: `Fake ${model}`,
+    inputTokenLimit: embedding ? 2048 : 1_048_576,
+    outputTokenLimit: embedding ? 1 : 65_536,
+    supportedGenerationMethods: embedding
+      ? ['embedContent', 'batchEmbedContents']
+      : ['generateContent', 'countTokens', 'createCachedContent', 'batchGenerateContent'],
+    ...(embedding ? {} : { temperature: 1, topP: 0.95, topK: 64, maxTemperature: 2 }),
+  };
+}
+
+const SAFETY_RATINGS = [
+  { category: 'HARM_CATEGORY_HATE_SPEECH', probability: 'NEGLIGIBLE' },
+  { category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'NEGLIGIBLE' },
+  { category: 'HARM_CATEGORY_HARASSMENT', probability: 'HIGH', blocked: true },
+  { category: 'HARM_CATEGORY_SEXUALLY_EXPLICIT', probability: 'NEGLIGIBLE' },
+];
+
+function parseRoute(method: string, pathname: string): { apiVersion: string; route: Route; model: string | null } {
+  let path: string;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    path = pathname;
+  }
+  const m = /^\/(v\d+(?:alpha|beta)?\d*)\/(.*)$/.exec(path);
+  if (!m) return { apiVersion: '', route: 'unknown', model: null };
+  const apiVersion = m[1] ?? '';
+  const rest = (m[2] ?? '').replace(/\/+$/, '');
+  if (rest === 'models') return { apiVersion, route: method === 'GET' ? 'listModels' : 'unknown', model: null };
+  if (!rest.startsWith('models/')) return { apiVersion, route: 'unknown', model: null };
+  const name = stripModelPrefix(rest);
+  const colon = name.lastIndexOf(':');
+  if (colon < 0) return { apiVersion, route: method === 'GET' && name !== '' ? 'getModel' : 'unknown', model: name || null };
+  const model = name.slice(0, colon);
+  const action = name.slice(colon + 1);
+  const routes: Record<string, Route> = {
+    generateContent: 'generateContent',
+    streamGenerateContent: 'streamGenerateContent',
+    countTokens: 'countTokens',
+    embedContent: 'embedContent',
+    batchEmbedContents: 'batchEmbedContents',
+  };
+  const route = routes[action];
+  if (!route || method !== 'POST') return { apiVersion, route: 'unknown', model: model || null };
+  return { apiVersion, route, model };
+}
+
+/**
+ * The fake Gemini server. Start with {@link FakeGemini.start}, point the SDK at {@link FakeGemini.url},
+ * always {@link FakeGemini.close} it (e.g. in `afterEach`).
+ */
+export class FakeGemini {
+  /** Base URL, `http://127.0.0.1:PORT`, for `httpOptions.baseUrl`. */
+  readonly url: string;
+  /** Every request received, in arrival order (pushed once the answer is decided, before any latency). */
+  readonly requests: RequestLogEntry[] = [];
+
+  private readonly server: Server;
+  private readonly keys = new Map<string, FakeKey>();
+  private readonly rejectUnknownKeys: boolean;
+  private quotas: FakeGeminiOptions['quotas'];
+  private readonly now: () => number;
+  private readonly minuteMs: number;
+  private readonly dayMs: number | undefined;
+  private latencyMs: number;
+  private readonly models: string[];
+  private reply: (ctx: ReplyContext) => string;
+  private readonly streamChunkChars: number;
+  private faults: QueuedFault[] = [];
+  private usage = new Map<string, Usage>();
+  private readonly sockets = new Set<Socket>();
+  private readonly sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  private closing: Promise<void> | undefined;
+  private responseSeq = 0;
+
+  private constructor(server: Server, url: string, options: FakeGeminiOptions) {
+    this.server = server;
+    this.url = url;
+    for (const k of options.keys ?? []) this.keys.set(k.key, { ...k });
+    this.rejectUnknownKeys = options.rejectUnknownKeys ?? false;
+    this.quotas = options.quotas;
+    this.now = options.now ?? Date.now;
+    this.minuteMs = options.minuteMs ?? 60_000;
+    this.dayMs = options.dayMs;
+    this.latencyMs = options.latencyMs ?? 0;
+    this.models = (options.models ?? DEFAULT_MODELS).map(stripModelPrefix);
+    this.reply = options.reply ?? ((ctx) => `echo: ${ctx.lastUserText}`);
+    this.streamChunkChars = Math.max(1, options.streamChunkChars ?? 20);
+  }
+
+  /** Starts a fake on 127.0.0.1 with a random free port. */
+  static async start(options: FakeGeminiOptions = {}): Promise<FakeGemini> {
+    const server = http.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const { port } = server.address() as AddressInfo;
+    const fake = new FakeGemini(server, `http://127.0.0.1:${port}`, options);
+    server.on('connection', (socket: Socket) => {
+      fake.sockets.add(socket);
+      socket.on('close', () => fake.sockets.delete(socket));
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      fake.handle(req, res).catch(() => {
+        if (!res.headersSent && !res.destroyed) {
+          res.writeHead(500, { 'content-type': 'application/json; charset=UTF-8' });
+          res.end(JSON.stringify(googleError(500, 'INTERNAL', 'An internal error has occurred.')));
+        }
+      });
+    });
+    return fake;
+  }
+
+  /**
+   * Queues a fault. For each request the first queued fault whose `match` fits (key, model, route)
+   * is used, and consumed once; it is dropped after `times` uses (default 1, `Infinity` = always).
+   * `status`, `rateLimit`, `hang`, `reset` and `latency` apply before the quota check; `malformed`,
+   * `blocked`, `finishReason` and `cutStream` shape an accepted answer, so they are consumed only when
+   * the request passes the quota (and they count as usage). `cutStream` only matches stream requests;
+   * `blocked` and `finishReason` only generate/stream requests.
+   */
+  inject(fault: Fault, match: FaultMatch = {}): void {
+    this.faults.push({ fault, match: { ...match }, remaining: match.times ?? 1 });
+  }
+
+  /** Drops every queued fault. */
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** Adds or changes a key at runtime (e.g. make it invalid mid-test, or valid again). */
+  setKey(key: FakeKey): void {
+    this.keys.set(key.key, { ...key });
+  }
+
+  /** Replaces the reply function (undefined → the default echo). */
+  setReply(fn: FakeGeminiOptions['reply']): void {
+    this.reply = fn ?? ((ctx) => `echo: ${ctx.lastUserText}`);
+  }
+
+  /** Sets the delay before each response, in ms. */
+  setLatency(ms: number): void {
+    this.latencyMs = ms;
+  }
+
+  /** Replaces the quota limits (undefined → no limits). Usage counters are kept. */
+  setQuotas(q: FakeGeminiOptions['quotas']): void {
+    this.quotas = q;
+  }
+
+  /** Forgets all quota counters. */
+  resetUsage(): void {
+    this.usage.clear();
+  }
+
+  /** Requests made with this key. */
+  requestsFor(key: string): RequestLogEntry[] {
+    return this.requests.filter((r) => r.key === key);
+  }
+
+  /** Number of requests per key (every route and status). */
+  countsByKey(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const r of this.requests) counts[r.key] = (counts[r.key] ?? 0) + 1;
+    return counts;
+  }
+
+  /** Stops the server, destroying open (e.g. hanging) sockets; resolves quickly. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = new Promise<void>((resolve) => {
+      for (const s of this.sleepers) {
+        clearTimeout(s.timer);
+        s.resolve();
+      }
+      this.sleepers.clear();
+      this.server.close(() => resolve());
+      for (const socket of this.sockets) socket.destroy();
+      this.sockets.clear();
+      this.server.closeAllConnections();
+    });
+    return this.closing;
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private sleep(ms: number): Promise<void> {
+    if (ms <= 0 || this.closing) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.sleepers.delete(entry);
+          resolve();
+        }, ms),
+        resolve,
+      };
+      this.sleepers.add(entry);
+    });
+  }
+
+  private keyInfo(key: string): { project: string; status: NonNullable<FakeKey['status']> } {
+    const k = this.keys.get(key);
+    if (!k) return { project: key, status: this.rejectUnknownKeys ? 'invalid' : 'valid' };
+    return { project: k.project ?? key, status: k.status ?? 'valid' };
+  }
+
+  private limitsFor(project: string, model: string): QuotaLimits | undefined {
+    const q = this.quotas;
+    if (!q) return undefined;
+    return typeof q === 'function' ? q(project, model) : q;
+  }
+
+  private dayKey(t: number): string {
+    if (this.dayMs !== undefined) return String(Math.floor(t / this.dayMs));
+    const p = laParts(t);
+    return `${p.y}-${p.m}-${p.d}`;
+  }
+
+  private msToNextDay(t: number): number {
+    if (this.dayMs !== undefined) return (Math.floor(t / this.dayMs) + 1) * this.dayMs - t;
+    return nextLaMidnight(t) - t;
+  }
+
+  private usageFor(project: string, model: string, t: number): Usage {
+    const id = `${project}\u0000${model}`;
+    let u = this.usage.get(id);
+    const day = this.dayKey(t);
+    if (!u) {
+      u = { minute: [], tokens: [], day, dayCount: 0 };
+      this.usage.set(id, u);
+    }
+    if (u.day !== day) {
+      u.day = day;
+      u.dayCount = 0;
+    }
+    const from = t - this.minuteMs;
+    u.minute = u.minute.filter((at) => at > from);
+    u.tokens = u.tokens.filter((e) => e.at > from);
+    return u;
+  }
+
+  /** Delay until the minute window has room for `need` more requests. */
+  private minuteDelay(u: Usage, limit: number, t: number): number {
+    const idx = u.minute.length - limit;
+    const at = u.minute[Math.max(0, Math.min(idx, u.minute.length - 1))];
+    return at === undefined ? this.minuteMs : at + this.minuteMs - t;
+  }
+
+  private checkQuota(project: string, model: string, tokens: number, t: number): QuotaHit | undefined {
+    const limits = this.limitsFor(project, model);
+    if (!limits) return undefined;
+    const u = this.usageFor(project, model, t);
+    if (limits.rpd !== undefined && u.dayCount >= limits.rpd) {
+      return { per: 'day', quotaValue: String(limits.rpd), retryDelay: durationText(this.msToNextDay(t)) };
+    }
+    if (limits.rpm !== undefined && u.minute.length >= limits.rpm) {
+      return { per: 'minute', quotaValue: String(limits.rpm), retryDelay: durationText(this.minuteDelay(u, limits.rpm, t)) };
+    }
+    if (limits.tpm !== undefined) {
+      let used = u.tokens.reduce((s, e) => s + e.n, 0);
+      if (used + tokens > limits.tpm) {
+        let delay = this.minuteMs;
+        if (tokens <= limits.tpm) {
+          for (const e of u.tokens) {
+            used -= e.n;
+            if (used + tokens <= limits.tpm) {
+              delay = e.at + this.minuteMs - t;
+              break;
+            }
+          }
+        }
+        return { per: 'tokens', quotaValue: String(limits.tpm), retryDelay: durationText(delay) };
+      }
+    }
+    return undefined;
+  }
+
+  private recordUsage(project: string, model: string, tokens: number, t: number): void {
+    const u = this.usageFor(project, model, t);
+    u.minute.push(t);
+    u.tokens.push({ at: t, n: tokens });
+    u.dayCount += 1;
+  }
+
+  private faultFits(q: QueuedFault, key: string, model: string | null, route: Route): boolean {
+    const m = q.match;
+    if (m.key !== undefined && m.key !== key) return false;
+    if (m.model !== undefined && stripModelPrefix(m.model) !== model) return false;
+    if (m.route !== undefined && m.route !== route) return false;
+    const type = q.fault.type;
+    if (type === 'cutStream' && route !== 'streamGenerateContent') return false;
+    if ((type === 'blocked' || type === 'finishReason') && !GENERATE_ROUTES.has(route)) return false;
+    return true;
+  }
+
+  private consume(q: QueuedFault): void {
+    q.remaining -= 1;
+    if (q.remaining <= 0) this.faults = this.faults.filter((f) => f !== q);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = this.now();
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+    } catch {
+      return; // client went away
+    }
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const { apiVersion, route, model } = parseRoute(method, url.pathname);
+    const headerKey = req.headers['x-goog-api-key'];
+    const key = (Array.isArray(headerKey) ? headerKey[0] : headerKey) ?? url.searchParams.get('key') ?? '';
+
+    let body: unknown = undefined;
+    let bodyIsJson = true;
+    if (raw.length > 0) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        body = raw;
+        bodyIsJson = false;
+      }
+    }
+
+    const info = key ? this.keyInfo(key) : { project: '', status: 'valid' as const };
+    const entry: RequestLogEntry = { at, key, project: info.project, model, route, apiVersion, status: 0, body };
+    let decided: { outcome: Outcome; delay: number };
+    try {
+      decided = this.decide(entry, info.status, body, bodyIsJson);
+    } catch {
+      // A throwing reply() (or any bug here) answers like Google's 500.
+      decided = { outcome: statusFault(500, undefined, model, apiVersion), delay: 0 };
+    }
+    const { outcome, delay } = decided;
+    entry.status = outcome.kind === 'hang' || outcome.kind === 'reset' ? 0 : outcome.kind === 'stream' ? 200 : outcome.status;
+    this.requests.push(entry);
+
+    if (outcome.kind === 'hang') return;
+    await this.sleep(this.latencyMs + delay);
+    if (res.destroyed || this.closing) return;
+    await this.send(req, res, outcome);
+  }
+
+  private decide(
+    entry: RequestLogEntry,
+    keyStatus: NonNullable<FakeKey['status']>,
+    body: unknown,
+    bodyIsJson: boolean,
+  ): { outcome: Outcome; delay: number } {
+    const { key, project, model, route, apiVersion } = entry;
+    let delay = 0;
+    const done = (outcome: Outcome): { outcome: Outcome; delay: number } => ({ outcome, delay });
+
+    // 1. The key.
+    if (!key) {
+      return done({
+        kind: 'json',
+        status: 403,
+        body: googleError(
+          403,
+          'PERMISSION_DENIED',
+          "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+        ),
+      });
+    }
+    if (keyStatus === 'invalid') {
+      return done({
+        kind: 'json',
+        status: 400,
+        body: googleError(400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.', [errorInfo('API_KEY_INVALID')]),
+      });
+    }
+    if (keyStatus === 'suspended') {
+      return done({
+        kind: 'json',
+        status: 403,
+        body: googleError(403, 'PERMISSION_DENIED', `Permission denied: Consumer 'api_key:${key}' has been suspended.`, [
+          errorInfo('CONSUMER_SUSPENDED', { consumer: `projects/${project}`, containerInfo: project }),
+        ]),
+      });
+    }
+    if (keyStatus === 'billing') return done(billingError());
+
+    // 2. Faults: the first that fits.
+    const queued = this.faults.find((q) => this.faultFits(q, key, model, route));
+    let shape: Fault | undefined;
+    if (queued) {
+      const f = queued.fault;
+      switch (f.type) {
+        case 'status':
+          this.consume(queued);
+          entry.fault = f.type;
+          return done(statusFault(f.status, f.message, model, apiVersion));
+        case 'rateLimit': {
+          this.consume(queued);
+          entry.fault = f.type;
+          return done(quotaError(model, this.injectedQuotaHit(f, project, model)));
+        }
+        case 'hang':
+        case 'reset':
+          this.consume(queued);
+          entry.fault = f.type;
+          return done({ kind: f.type });
+        case 'latency':
+          this.consume(queued);
+          entry.fault = f.type;
+          delay = f.ms;
+          break;
+        default:
+          shape = f; // consumed once the request is accepted
+      }
+    }
+
+    // 3. Route and model.
+    if (route === 'unknown') {
+      return done({ kind: 'json', status: 404, body: googleError(404, 'NOT_FOUND', 'Method not found.') });
+    }
+    if (route === 'listModels') {
+      if (shape?.type === 'malformed' && queued) return done(this.acceptShape(queued, entry, { kind: 'raw', status: 200, contentType: 'application/json; charset=UTF-8', body: '{"models": [' }));
+      return done({ kind: 'json', status: 200, body: { models: this.models.map(modelInfo) } });
+    }
+    const m = model ?? '';
+    const known = this.models.includes(m);
+    if (route === 'getModel') {
+      if (!known) {
+        return done({ kind: 'json', status: 404, body: googleError(404, 'NOT_FOUND', `Model is not found: models/${m} for api version ${apiVersion}`) });
+      }
+      if (shape?.type === 'malformed' && queued) return done(this.acceptShape(queued, entry, { kind: 'raw', status: 200, contentType: 'application/json; charset=UTF-8', body: '{"name": "models/' }));
+      return done({ kind: 'json', status: 200, body: modelInfo(m) });
+    }
+    const embedRoute = route === 'embedContent' || route === 'batchEmbedContents';
+    if (!known || (embedRoute && !isEmbeddingModel(m)) || (GENERATE_ROUTES.has(route) && isEmbeddingModel(m))) {
+      return done(notFoundModel(m, apiVersion, route === 'streamGenerateContent' ? 'generateContent' : route));
+    }
+    if (!bodyIsJson || !body || typeof body !== 'object') {
+      return done({
+        kind: 'json',
+        status: 400,
+        body: googleError(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received. Unexpected token.'),
+      });
+    }
+    const reqBody = body as Json;
+
+    // 4. Quota (generate routes only).
+    const promptTokens = Math.max(1, tokensOf(allText(reqBody)));
+    if (GENERATE_ROUTES.has(route)) {
+      const hit = this.checkQuota(project, m, promptTokens, entry.at);
+      if (hit) return done(quotaError(m, hit));
+      this.recordUsage(project, m, promptTokens, entry.at);
+    }
+    if (shape && queued) {
+      this.consume(queued);
+      entry.fault = shape.type;
+    }
+
+    // 5. The answer.
+    const stream = route === 'streamGenerateContent';
+    if (shape?.type === 'malformed') {
+      if (stream) return done({ kind: 'stream', chunks: [], malformed: true });
+      return done({ kind: 'raw', status: 200, contentType: 'application/json; charset=UTF-8', body: '{"candidates": [{"content": <html>oops' });
+    }
+    switch (route) {
+      case 'countTokens':
+        return done({
+          kind: 'json',
+          status: 200,
+          body: { totalTokens: promptTokens, promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokens }] },
+        });
+      case 'embedContent': {
+        const dims = Number(reqBody.outputDimensionality) || 768;
+        return done({ kind: 'json', status: 200, body: { embedding: { values: embed(partsText(reqBody.content), dims) } } });
+      }
+      case 'batchEmbedContents': {
+        const requests = Array.isArray(reqBody.requests) ? (reqBody.requests as Json[]) : [];
+        const embeddings = requests.map((r) => ({
+          values: embed(partsText(r?.content), Number(r?.outputDimensionality) || 768),
+        }));
+        return done({ kind: 'json', status: 200, body: { embeddings } });
+      }
+      default:
+        break;
+    }
+    return done(this.generate(entry, m, reqBody, promptTokens, stream, shape));
+  }
+
+  private acceptShape(queued: QueuedFault, entry: RequestLogEntry, outcome: Outcome): Outcome {
+    this.consume(queued);
+    entry.fault = queued.fault.type;
+    return outcome;
+  }
+
+  private injectedQuotaHit(f: Extract<Fault, { type: 'rateLimit' }>, project: string, model: string | null): QuotaHit {
+    const t = this.now();
+    const limits = model ? this.limitsFor(project, model) : undefined;
+    let computed: number;
+    if (f.per === 'day') {
+      computed = this.msToNextDay(t);
+    } else if (model && limits?.rpm !== undefined) {
+      const u = this.usageFor(project, model, t);
+      computed = u.minute.length > 0 ? this.minuteDelay(u, Math.min(limits.rpm, u.minute.length), t) : this.minuteMs;
+    } else {
+      computed = this.minuteMs;
+    }
+    const configured = f.per === 'day' ? limits?.rpd : limits?.rpm;
+    return {
+      per: f.per,
+      quotaValue: f.quotaValue ?? String(configured ?? (f.per === 'day' ? 250 : 10)),
+      retryDelay: f.retryDelay === null ? null : (f.retryDelay ?? durationText(computed)),
+    };
+  }
+
+  private generate(
+    entry: RequestLogEntry,
+    model: string,
+    body: Json,
+    promptTokens: number,
+    stream: boolean,
+    shape: Fault | undefined,
+  ): Outcome {
+    const responseId = `fake-${(++this.responseSeq).toString(36)}-${entry.at.toString(36)}`;
+    const base = { modelVersion: model, responseId };
+
+    if (shape?.type === 'blocked') {
+      const reason = shape.reason ?? 'SAFETY';
+      const out: Json = {
+        promptFeedback: { blockReason: reason, ...(reason === 'SAFETY' ? { safetyRatings: SAFETY_RATINGS } : {}) },
+        usageMetadata: { promptTokenCount: promptTokens, totalTokenCount: promptTokens },
+        ...base,
+      };
+      return stream ? { kind: 'stream', chunks: [out] } : { kind: 'json', status: 200, body: out };
+    }
+
+    const ctx: ReplyContext = {
+      key: entry.key,
+      project: entry.project,
+      model,
+      contents: body.contents,
+      lastUserText: lastUserTextOf(body.contents),
+      requestBody: body,
+    };
+    if (body.systemInstruction !== undefined) ctx.systemInstruction = partsText(body.systemInstruction);
+    let text = this.reply(ctx);
+    let finishReason = 'STOP';
+    let noContent = false;
+    if (shape?.type === 'finishReason') {
+      finishReason = shape.reason;
+      if (SAFETY_LIKE.has(shape.reason)) noContent = true;
+      else text = text.slice(0, Math.ceil(text.length / 2));
+    }
+    const candidatesTokens = noContent ? 0 : tokensOf(text.length);
+    const usageMetadata = {
+      promptTokenCount: promptTokens,
+      ...(noContent ? {} : { candidatesTokenCount: candidatesTokens }),
+      totalTokenCount: promptTokens + candidatesTokens,
+      promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokens }],
+    };
+    const finalExtras = (): Json => ({
+      finishReason,
+      index: 0,
+      ...(finishReason === 'SAFETY' ? { safetyRatings: SAFETY_RATINGS } : {}),
+    });
+    const content = (t: string): Json => ({ content: { parts: [{ text: t }], role: 'model' } });
+
+    if (!stream) {
+      const candidate = { ...(noContent ? {} : content(text)), ...finalExtras() };
+      return { kind: 'json', status: 200, body: { candidates: [candidate], usageMetadata, ...base } };
+    }
+
+    const pieces: string[] = [];
+    if (!noContent) {
+      for (let i = 0; i < text.length; i += this.streamChunkChars) pieces.push(text.slice(i, i + this.streamChunkChars));
+      if (pieces.length === 0) pieces.push('');
+    }
+    const chunks: Json[] = pieces.map((p) => ({ candidates: [{ ...content(p), index: 0 }], ...base }));
+    if (noContent) chunks.push({ candidates: [finalExtras()], usageMetadata, ...base });
+    else {
+      const last = chunks[chunks.length - 1] as Json;
+      last.candidates = [{ ...content(pieces[pieces.length - 1] ?? ''), ...finalExtras() }];
+      last.usageMetadata = usageMetadata;
+    }
+    if (shape?.type === 'cutStream') {
+      const n = Math.max(0, Math.min(shape.afterChunks, pieces.length));
+      const sent = pieces.slice(0, n).map((p) => ({ candidates: [{ ...content(p), index: 0 }], ...base }));
+      return { kind: 'stream', chunks: sent, cutAfter: n };
+    }
+    return { kind: 'stream', chunks };
+  }
+
+  private async send(req: IncomingMessage, res: ServerResponse, outcome: Outcome): Promise<void> {
+    switch (outcome.kind) {
+      case 'hang':
+        return;
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'json': {
+        const text = JSON.stringify(outcome.body, null, 2);
+        res.writeHead(outcome.status, {
+          'content-type': 'application/json; charset=UTF-8',
+          'content-length': Buffer.byteLength(text),
+        });
+        res.end(text);
+        return;
+      }
+      case 'raw':
+        res.writeHead(outcome.status, {
+          'content-type': outcome.contentType,
+          'content-length': Buffer.byteLength(outcome.body),
+        });
+        res.end(outcome.body);
+        return;
+      case 'stream': {
+        res.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'content-disposition': 'attachment',
+          'cache-control': 'no-cache',
+        });
+        res.flushHeaders();
+        if (outcome.malformed) {
+          res.end('data: {"candidates": [{"content": <html>oops\r\n\r\n');
+          return;
+        }
+        for (const chunk of outcome.chunks) {
+          if (res.destroyed) return;
+          await new Promise<void>((resolve) => res.write(`data: ${JSON.stringify(chunk)}\r\n\r\n`, () => resolve()));
+        }
+        if (outcome.cutAfter !== undefined) {
+          // Give the client time to read what was sent, then drop the connection mid-body.
+          await this.sleep(30);
+          req.socket.destroy();
+          return;
+        }
+        res.end();
+        return;
+      }
+    }
+  }
+}
