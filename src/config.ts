@@ -39,8 +39,59 @@ export interface GeminiConfig {
   transientCooldownMs: number;
 }
 
+/** Known quota of one quota group (Google Cloud project) for one model. */
+export interface ModelLimits {
+  rpm?: number;
+  rpd?: number;
+  tpm?: number;
+}
+
+export interface LimitsConfig {
+  /** Applies to every model unless `perModel` says otherwise. */
+  defaults: ModelLimits;
+  perModel: Record<string, ModelLimits>;
+  /** Requests that may wait for quota at once; more are refused at once. */
+  maxQueued: number;
+}
+
+export interface DiscordConfig {
+  /** Required to run the bot; not needed by the CLI. */
+  token: string | undefined;
+  applicationId: string | undefined;
+  guildId: string | undefined;
+  /** discord.js `rest.api`; undefined means Discord's. */
+  apiUrl: string | undefined;
+  adminUserIds: string[];
+  alertChannelId: string | undefined;
+}
+
+export interface BotConfig {
+  maxPromptChars: number;
+  chatHistoryTurns: number;
+  maxConcurrent: number;
+  maxQueued: number;
+  editIntervalMs: number;
+  shutdownGraceMs: number;
+  alertMinIntervalMs: number;
+  systemPrompt: string | undefined;
+  healthPort: number | undefined;
+}
+
+export interface StoreConfig {
+  kind: 'sqlite' | 'memory' | 'redis';
+  dataDir: string;
+  redisUrl: string | undefined;
+  flushIntervalMs: number;
+  /** `auto` or a number of shards, for `npm run start:sharded`. */
+  shardCount: number | 'auto';
+}
+
 export interface Config {
   gemini: GeminiConfig;
+  limits: LimitsConfig;
+  discord: DiscordConfig;
+  bot: BotConfig;
+  store: StoreConfig;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -94,6 +145,88 @@ const url = z
     }
   });
 
+const optionalInt = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${v}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const snowflake = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    if (!/^\d{5,25}$/.test(v)) {
+      ctx.addIssue({ code: 'custom', message: `must be a Discord id (digits only, got "${v}")` });
+      return z.NEVER;
+    }
+    return v;
+  });
+
+const snowflakes = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const ids = (v ?? '').split(/[,\s]+/).map((s) => s.trim()).filter(Boolean);
+    const bad = ids.filter((id) => !/^\d{5,25}$/.test(id));
+    if (bad.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `must be Discord user ids separated by commas (got "${bad.join(', ')}")` });
+      return z.NEVER;
+    }
+    return ids;
+  });
+
+/** `model:rpm=10,rpd=250;other:rpm=5`: limits per model. */
+const modelLimits = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const out: Record<string, ModelLimits> = {};
+    for (const entry of (v ?? '').split(';').map((s) => s.trim()).filter(Boolean)) {
+      const m = /^([^:\s]+)\s*:\s*(.+)$/.exec(entry);
+      const limits: ModelLimits = {};
+      const pairs = m ? m[2]!.split(',').map((p) => p.trim()) : [];
+      const ok =
+        m !== null &&
+        pairs.every((p) => {
+          const kv = /^(rpm|rpd|tpm)\s*=\s*(\d+)$/.exec(p);
+          if (!kv || Number(kv[2]) < 1) return false;
+          limits[kv[1] as keyof ModelLimits] = Number(kv[2]);
+          return true;
+        });
+      if (!ok) {
+        ctx.addIssue({ code: 'custom', message: `each entry must look like model:rpm=10,rpd=250 (got "${entry}")` });
+        return z.NEVER;
+      }
+      out[m![1]!] = limits;
+    }
+    return out;
+  });
+
+const shardCount = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '' || v === 'auto') return 'auto' as const;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      ctx.addIssue({ code: 'custom', message: `must be "auto" or a whole number >= 1 (got "${v}")` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
 const list = (def: string[]) =>
   z
     .string()
@@ -119,6 +252,42 @@ const schema = z.object({
   GEMINI_BARE_429_COOLDOWN_MS: int(0, 30_000),
   GEMINI_MAX_COOLDOWN_MS: int(0, 600_000),
   GEMINI_TRANSIENT_COOLDOWN_MS: int(0, 30_000),
+  GEMINI_RPM: optionalInt(1),
+  GEMINI_RPD: optionalInt(1),
+  GEMINI_TPM: optionalInt(1),
+  GEMINI_MODEL_LIMITS: modelLimits,
+  GEMINI_MAX_QUEUED: int(0, 100),
+  DISCORD_TOKEN: z.string().trim().optional().transform((v) => v || undefined),
+  DISCORD_APPLICATION_ID: snowflake,
+  DISCORD_GUILD_ID: snowflake,
+  DISCORD_API_URL: url,
+  ADMIN_USER_IDS: snowflakes,
+  ALERT_CHANNEL_ID: snowflake,
+  HEALTH_PORT: optionalInt(0, 65_535),
+  MAX_PROMPT_CHARS: int(1, 4_000),
+  CHAT_HISTORY_TURNS: int(1, 20),
+  MAX_CONCURRENT_REQUESTS: int(1, 4),
+  MAX_QUEUED_REQUESTS: int(0, 50),
+  EDIT_INTERVAL_MS: int(250, 1_000),
+  SHUTDOWN_GRACE_MS: int(0, 10_000),
+  ALERT_MIN_INTERVAL_MS: int(0, 60_000),
+  SYSTEM_PROMPT: z.string().optional().transform((v) => (v && v.trim() ? v.trim() : undefined)),
+  STORE: enumOf(['sqlite', 'memory', 'redis'] as const, 'sqlite'),
+  DATA_DIR: z.string().trim().optional().transform((v) => v || './data'),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return undefined;
+      if (!/^rediss?:\/\//.test(v)) {
+        ctx.addIssue({ code: 'custom', message: 'must start with redis:// or rediss://' });
+        return z.NEVER;
+      }
+      return v;
+    }),
+  STORE_FLUSH_INTERVAL_MS: int(10, 1_000),
+  SHARD_COUNT: shardCount,
   LOG_LEVEL: enumOf(LOG_LEVELS, 'info'),
 });
 
@@ -191,8 +360,16 @@ export function loadConfig(env: Env = process.env): Config {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
   }
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems.map((p) => scrub(p, keys)));
+  if (parsed.success && parsed.data.STORE === 'redis' && !parsed.data.REDIS_URL) {
+    problems.push('REDIS_URL: required when STORE=redis (for example redis://127.0.0.1:6379)');
+  }
+  const secrets = env.DISCORD_TOKEN?.trim() ? [...keys, { key: env.DISCORD_TOKEN.trim() }] : keys;
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems.map((p) => scrub(p, secrets)));
   const e = parsed.data;
+  const defaults: ModelLimits = {};
+  if (e.GEMINI_RPM !== undefined) defaults.rpm = e.GEMINI_RPM;
+  if (e.GEMINI_RPD !== undefined) defaults.rpd = e.GEMINI_RPD;
+  if (e.GEMINI_TPM !== undefined) defaults.tpm = e.GEMINI_TPM;
   return {
     gemini: {
       keys,
@@ -211,8 +388,43 @@ export function loadConfig(env: Env = process.env): Config {
       maxCooldownMs: e.GEMINI_MAX_COOLDOWN_MS,
       transientCooldownMs: e.GEMINI_TRANSIENT_COOLDOWN_MS,
     },
+    limits: { defaults, perModel: e.GEMINI_MODEL_LIMITS, maxQueued: e.GEMINI_MAX_QUEUED },
+    discord: {
+      token: e.DISCORD_TOKEN,
+      applicationId: e.DISCORD_APPLICATION_ID,
+      guildId: e.DISCORD_GUILD_ID,
+      apiUrl: e.DISCORD_API_URL,
+      adminUserIds: e.ADMIN_USER_IDS,
+      alertChannelId: e.ALERT_CHANNEL_ID,
+    },
+    bot: {
+      maxPromptChars: e.MAX_PROMPT_CHARS,
+      chatHistoryTurns: e.CHAT_HISTORY_TURNS,
+      maxConcurrent: e.MAX_CONCURRENT_REQUESTS,
+      maxQueued: e.MAX_QUEUED_REQUESTS,
+      editIntervalMs: e.EDIT_INTERVAL_MS,
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+      alertMinIntervalMs: e.ALERT_MIN_INTERVAL_MS,
+      systemPrompt: e.SYSTEM_PROMPT,
+      healthPort: e.HEALTH_PORT,
+    },
+    store: {
+      kind: e.STORE,
+      dataDir: e.DATA_DIR,
+      redisUrl: e.REDIS_URL,
+      flushIntervalMs: e.STORE_FLUSH_INTERVAL_MS,
+      shardCount: e.SHARD_COUNT,
+    },
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** The bot needs a token; the CLI does not. @throws ConfigError when it is missing. */
+export function requireDiscordToken(config: Config): string {
+  if (!config.discord.token) {
+    throw new ConfigError(['DISCORD_TOKEN: required to run the bot (Discord Developer Portal -> your application -> Bot -> Reset Token)']);
+  }
+  return config.discord.token;
 }
 
 /**

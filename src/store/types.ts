@@ -1,0 +1,87 @@
+/**
+ * StateStore: what survives a restart and what several processes share. Keys are only
+ * ever stored as their hash (`PoolKey.hash`), never as the key.
+ */
+import type { ChatTurn, ErrorKind } from '../pool/types.ts';
+
+/** A non-active state of a key. Active is the absence of a record. */
+export type StoredKeyState =
+  | { status: 'cooling'; until: number; reason: string; kind: ErrorKind }
+  | { status: 'disabled'; since: number; reason: string; kind: ErrorKind };
+
+/** `'*'` is the key itself (all models), e.g. a key disabled for auth. */
+export type ModelScope = string;
+
+/** Counter increments of one key for one model, summed since the last flush. */
+export interface CounterDelta {
+  keyHash: string;
+  model: string;
+  /** The Pacific day (`YYYY-MM-DD`) the requests and tokens belong to. */
+  day: string;
+  requests: number;
+  tokens: number;
+  usage: number;
+  errors: number;
+  latencyMs: number;
+}
+
+/** Counters of one key for one model: cumulative, plus today's. */
+export interface CounterRow {
+  keyHash: string;
+  model: string;
+  usage: number;
+  errors: number;
+  latencyMs: number;
+  /** The day `requestsToday` and `tokensToday` belong to. */
+  day: string;
+  requestsToday: number;
+  tokensToday: number;
+}
+
+/** A conversation the bot keeps (a thread, or a DM channel). */
+export interface StoredConversation {
+  model: string;
+  history: ChatTurn[];
+  /** Who started it, for `/chat-end` permission. */
+  ownerId?: string;
+  updatedAt: number;
+}
+
+/** A change another process made, delivered by stores that are shared. */
+export interface KeyStateChange {
+  keyHash: string;
+  model: ModelScope;
+  state: StoredKeyState | null;
+}
+
+/** One interface, three implementations: memory, sqlite (default), redis. */
+export interface StateStore {
+  readonly kind: 'memory' | 'sqlite' | 'redis';
+
+  /** Every stored non-active state of these keys. Expired cooldowns are not returned. */
+  loadKeyStates(keyHashes: readonly string[], now: number): Promise<Map<string, Map<ModelScope, StoredKeyState>>>;
+  /** Sets (or, with null, clears) the state of a key for a model or for `'*'`. */
+  setKeyState(keyHash: string, model: ModelScope, state: StoredKeyState | null): Promise<void>;
+
+  /** Adds a batch of counter increments (atomically per row). */
+  addCounters(deltas: readonly CounterDelta[]): Promise<void>;
+  /** Counters of these keys; today's fields are zero when the stored day is not `day`. */
+  loadCounters(keyHashes: readonly string[], day: string): Promise<CounterRow[]>;
+  /** Clears cumulative usage, errors and latency (today's counts stay). */
+  resetCounters(): Promise<void>;
+
+  getConversation(id: string): Promise<StoredConversation | undefined>;
+  saveConversation(id: string, conversation: StoredConversation): Promise<void>;
+  deleteConversation(id: string): Promise<void>;
+
+  getMeta(name: string): Promise<string | undefined>;
+  setMeta(name: string, value: string): Promise<void>;
+
+  /**
+   * Shared stores report key-state changes made by other processes. Returns an
+   * unsubscribe function. Local stores never call `listener`.
+   */
+  subscribe(listener: (change: KeyStateChange) => void): () => void;
+
+  close(): Promise<void>;
+}
