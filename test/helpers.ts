@@ -28,3 +28,47 @@ export function captureLogger(level = 'debug'): { logger: Logger; lines: string[
   });
   return { logger: pino({ level }, stream), lines };
 }
+
+/**
+ * A clock whose sleeps stay pending until the test moves time past them, for tests with
+ * several requests waiting at once.
+ */
+export class ManualClock implements Clock {
+  #sleepers: Array<{ at: number; resolve: () => void }> = [];
+  constructor(public t = Date.UTC(2026, 10, 22, 18, 0, 0)) {}
+  now = (): number => this.t;
+  random = (): number => 0.5;
+  sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+    new Promise((resolve) => {
+      const entry = { at: this.t + ms, resolve };
+      this.#sleepers.push(entry);
+      signal?.addEventListener('abort', () => {
+        this.#sleepers = this.#sleepers.filter((s) => s !== entry);
+        resolve();
+      }, { once: true });
+    });
+  /** Pending sleeps. */
+  get sleeping(): number {
+    return this.#sleepers.length;
+  }
+  /** Moves time to `t`, waking due sleepers in time order, letting each run before the next. */
+  async advanceTo(t: number): Promise<void> {
+    for (let guard = 0; guard < 10_000; guard++) {
+      const due = this.#sleepers.filter((s) => s.at <= t).sort((a, b) => a.at - b.at)[0];
+      if (!due) break;
+      this.#sleepers = this.#sleepers.filter((s) => s !== due);
+      this.t = Math.max(this.t, due.at);
+      due.resolve();
+      await settle();
+    }
+    this.t = Math.max(this.t, t);
+  }
+  async advance(ms: number): Promise<void> {
+    await this.advanceTo(this.t + ms);
+  }
+}
+
+/** Lets pending promise callbacks and immediate I/O run. */
+export async function settle(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+}

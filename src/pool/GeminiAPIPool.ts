@@ -10,9 +10,11 @@ import pino, { type Logger } from 'pino';
 import { sdkClientFactory, type AdapterChunk, type AdapterRequest, type ClientFactory, type GeminiClient } from '../gemini/adapter.ts';
 import { AttemptTimeoutError, CancelledError, classifyError, type Classified } from '../gemini/classify.ts';
 import { KeyRing, describeKey, type KeySpec, type PoolKey } from './keys.ts';
+import { estimateTokens, QuotaLimiter, type LimiterOptions } from './limiter.ts';
 import { PushQueue } from './queue.ts';
 import { DEFAULT_ROTATION_RULES, findUnhealthyKeys, healthScore, selectInstance, type InstanceView, type RotationRules } from './select.ts';
 import { nextPacificMidnight, pacificDay, systemClock, type Clock } from './time.ts';
+import { WaitQueue } from './waitQueue.ts';
 import {
   STRATEGIES,
   type ChatTurn,
@@ -72,6 +74,12 @@ export interface GeminiAPIPoolOptions {
   instanceFailuresBeforeRebuild?: number;
   /** Thresholds of the health rotation. */
   rotationRules?: Partial<RotationRules>;
+  /**
+   * Known quota per group (project) and model. The pool never sends past a known limit;
+   * limits Gemini names in a 429 are learned. `maxQueued` bounds the requests waiting for
+   * quota (@default 100).
+   */
+  limits?: LimiterOptions & { maxQueued?: number };
   /** Injected time and randomness. */
   clock?: Partial<Clock>;
   /** pino logger; silent when omitted. */
@@ -83,7 +91,7 @@ export interface GeminiAPIPoolOptions {
 }
 
 /** Options after defaults. */
-type Resolved = Required<Omit<GeminiAPIPoolOptions, 'keys' | 'baseUrl' | 'clock' | 'logger' | 'clientFactory' | 'rotationRules'>> & {
+type Resolved = Required<Omit<GeminiAPIPoolOptions, 'keys' | 'baseUrl' | 'clock' | 'logger' | 'clientFactory' | 'rotationRules' | 'limits'>> & {
   baseUrl: string | undefined;
   rotationRules: RotationRules;
 };
@@ -184,6 +192,10 @@ export class GeminiAPIPool {
   #lastRecheck: number;
   #recheckRunning: Promise<void> | undefined;
   readonly #unavailable = new Set<string>();
+  readonly #limiter: QuotaLimiter;
+  /** Per model: requests waiting, in arrival order, for quota or a cooldown to end. */
+  readonly #waiting = new Map<string, WaitQueue>();
+  readonly #maxQueued: number;
   #totalRequests = 0;
   #failedRequests = 0;
   #inFlight = 0;
@@ -226,6 +238,9 @@ export class GeminiAPIPool {
     this.#clock = { ...systemClock, ...options.clock };
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'pool' });
     this.#factory = options.clientFactory ?? sdkClientFactory;
+    this.#limiter = new QuotaLimiter(options.limits);
+    this.#maxQueued = options.limits?.maxQueued ?? 100;
+    for (const model of this.models) this.#waiting.set(model, new WaitQueue(this.#clock, this.#maxQueued));
     for (const k of this.#ring.keys) {
       this.#counters.push(new Map());
       const list = this.#groupKeys.get(k.group) ?? [];
@@ -247,8 +262,8 @@ export class GeminiAPIPool {
 
   /** A pool built from the typed configuration (see `loadConfig`). */
   static fromConfig(config: Config, extra: Pick<GeminiAPIPoolOptions, 'logger' | 'clock' | 'clientFactory' | 'timers'> = {}): GeminiAPIPool {
-    const g = config.gemini;
-    return new GeminiAPIPool({ ...g, ...extra });
+    const { defaults, perModel, maxQueued } = config.limits;
+    return new GeminiAPIPool({ ...config.gemini, limits: { defaults, perModel, maxQueued }, ...extra });
   }
 
   /** Keys as the pool shows them (no secrets). */
@@ -476,6 +491,7 @@ export class GeminiAPIPool {
       totalRequests: this.#totalRequests,
       failedRequests: this.#failedRequests,
       inFlight: this.#inFlight,
+      waiting: [...this.#waiting.values()].reduce((n, q) => n + q.length, 0),
     };
   }
 
@@ -607,6 +623,7 @@ export class GeminiAPIPool {
     const started = clock.now();
     const deadlineAt = started + (req.deadlineMs ?? this.options.deadlineMs);
     const tried = new Set<number>();
+    const tokens = estimateTokens(adapter.contents.reduce((n, c) => n + c.parts.reduce((m, p) => m + p.text.length, 0), adapter.systemInstruction?.length ?? 0));
     let attempts = 0;
     let lastKey = -1;
     let lastError: Classified | undefined;
@@ -625,26 +642,51 @@ export class GeminiAPIPool {
         if (req.signal?.aborted) return fail({ kind: 'timeout', message: 'the request was cancelled' });
         const now = clock.now();
         this.#maintain(now);
-        const choice = this.#choose(model, tried, now);
-        if (choice.kind === 'none') {
-          if (choice.retryAt === undefined) {
+        const queue = this.#waiting.get(model)!;
+        let choice = this.#choose(model, tried, now, tokens);
+        // Waiters are served in arrival order: a newcomer queues behind them even when a
+        // slot looks free.
+        if (choice.kind === 'none' || queue.length > 0) {
+          if (choice.kind === 'none' && choice.retryAt === undefined) {
             this.#markUnavailable(model, choice.errorKind);
             return fail({ kind: choice.errorKind, message: 'no usable API key: every key is disabled (invalid, suspended or without billing); add working keys' });
           }
-          const waitMs = choice.retryAt - now;
-          this.#markUnavailable(model, choice.errorKind, waitMs);
-          if (choice.retryAt > deadlineAt) {
+          if (choice.kind === 'none' && !choice.throttled) this.#markUnavailable(model, choice.errorKind, Math.max(0, choice.retryAt! - now));
+          let picked: Instance | undefined;
+          let last = choice;
+          const waited = await queue.wait(
+            () => {
+              last = this.#choose(model, tried, clock.now(), tokens);
+              if (last.kind === 'instance') {
+                picked = last.instance;
+                return 'ready';
+              }
+              return last.retryAt ?? Infinity;
+            },
+            deadlineAt,
+            req.signal,
+          );
+          if (!waited.ok) {
+            if (waited.reason === 'cancelled') return fail({ kind: 'timeout', message: 'the request was cancelled' });
+            const errorKind = last.kind === 'none' ? last.errorKind : 'rate_limited';
+            const retryAfterMs = waited.reason === 'deadline' && Number.isFinite(waited.retryAt) ? Math.max(0, waited.retryAt - clock.now()) : undefined;
+            if (waited.reason === 'deadline' && retryAfterMs === undefined) {
+              return fail({ kind: errorKind, message: 'no usable API key: every key is disabled (invalid, suspended or without billing); add working keys' });
+            }
             return fail({
-              kind: choice.errorKind,
-              message: choice.errorKind === 'quota_exhausted' ? 'every key has used up its daily quota; try again later or add keys' : 'all keys are rate-limited; try again later',
-              retryAfterMs: waitMs,
+              kind: errorKind,
+              message:
+                waited.reason === 'full'
+                  ? 'too many requests are waiting for quota; try again shortly'
+                  : errorKind === 'quota_exhausted'
+                    ? 'every key has used up its daily quota; try again later or add keys'
+                    : 'all keys are rate-limited; try again later',
+              ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
             });
           }
-          this.#log.info({ model, waitMs }, 'every key is cooling; waiting for the first to recover');
-          await clock.sleep(waitMs, req.signal);
-          // The wait was the backoff: the recovered key needs no second one.
+          choice = { kind: 'instance', instance: picked! };
+          // The wait was the backoff: the key it found needs no second one.
           lastKey = -1;
-          continue;
         }
         const inst = choice.instance;
         const key = this.#ring.keys[inst.keyIndex]!;
@@ -661,6 +703,7 @@ export class GeminiAPIPool {
         const remaining = deadlineAt - clock.now();
         if (remaining <= 0) return fail(lastError ?? { kind: 'timeout', message: 'deadline reached' });
         attempts++;
+        this.#limiter.record(key.group, model, clock.now(), tokens);
         const outcome = await this.#attemptOn(inst, key, Math.min(this.options.attemptTimeoutMs, remaining), req.signal, attempt);
         if (outcome.ok) {
           this.#serviceBack(model);
@@ -748,6 +791,11 @@ export class GeminiAPIPool {
       inst.consecutiveFailures++;
     }
     const groupModel = `${key.group}\0${model}`;
+    if ((err.kind === 'rate_limited' || err.kind === 'quota_exhausted') && err.quotaValue !== undefined && err.quotaScope) {
+      if (this.#limiter.learn(key.group, model, err.quotaScope, err.quotaUnit ?? 'requests', err.quotaValue, now)) {
+        this.#log.info({ group: key.groupLabel, keys: this.#groupKeys.get(key.group)!.map((i) => this.#ring.keys[i]!.id), model, scope: err.quotaScope, unit: err.quotaUnit ?? 'requests', limit: err.quotaValue }, 'learned a quota limit from Gemini');
+      }
+    }
     switch (err.kind) {
       case 'rate_limited': {
         let ms: number;
@@ -842,13 +890,15 @@ export class GeminiAPIPool {
     model: string,
     tried: ReadonlySet<number>,
     now: number,
-  ): { kind: 'instance'; instance: Instance } | { kind: 'none'; retryAt: number | undefined; errorKind: ErrorKind } {
+    tokens = 0,
+  ): { kind: 'instance'; instance: Instance } | { kind: 'none'; retryAt: number | undefined; errorKind: ErrorKind; throttled: boolean } {
+    if (now >= this.#nextExpiry) this.#sweep(now);
     const list = this.#instances.get(model)!;
-    let views = this.#views(list, model, tried, now);
-    if (views.length === 0 && this.#rebind(model, (k) => !this.#usable(k, model, now)) > 0) {
-      views = this.#views(list, model, tried, now);
+    let views = this.#views(list, model, tried, now, tokens);
+    if (views.length === 0 && this.#rebind(model, (k) => !this.#available(k, model, now, tokens)) > 0) {
+      views = this.#views(list, model, tried, now, tokens);
     }
-    if (views.length === 0) return { kind: 'none', ...this.#earliestRecovery(model, now) };
+    if (views.length === 0) return { kind: 'none', ...this.#earliestRecovery(model, now, tokens) };
     const cursor = this.#cursor.get(model) ?? 0;
     const pos = selectInstance(this.options.strategy, views, cursor, this.#clock.random);
     const slot = views[pos]!.slot;
@@ -856,10 +906,15 @@ export class GeminiAPIPool {
     return { kind: 'instance', instance: list[slot]! };
   }
 
-  #views(list: Instance[], model: string, tried: ReadonlySet<number>, now: number): InstanceView[] {
+  /** Usable and within its group's known quota. */
+  #available(index: number, model: string, now: number, tokens: number): boolean {
+    return this.#usable(index, model, now) && this.#limiter.check(this.#ring.keys[index]!.group, model, now, tokens).ok;
+  }
+
+  #views(list: Instance[], model: string, tried: ReadonlySet<number>, now: number, tokens: number): InstanceView[] {
     const views: InstanceView[] = [];
     for (const inst of list) {
-      if (!this.#usable(inst.keyIndex, model, now)) continue;
+      if (!this.#available(inst.keyIndex, model, now, tokens)) continue;
       const c = this.#counters[inst.keyIndex]!.get(model);
       views.push({
         slot: inst.slot,
@@ -872,10 +927,15 @@ export class GeminiAPIPool {
     return views;
   }
 
-  /** When no key is usable: the earliest end of a cooldown, and what kind of outage it is. */
-  #earliestRecovery(model: string, now: number): { retryAt: number | undefined; errorKind: ErrorKind } {
+  /**
+   * When no instance can take the request: the earliest time a key is usable and within
+   * quota again, what kind of outage it is, and whether it is only our own quota limit.
+   */
+  #earliestRecovery(model: string, now: number, tokens: number): { retryAt: number | undefined; errorKind: ErrorKind; throttled: boolean } {
     let retryAt: number | undefined;
     let errorKind: ErrorKind = 'auth';
+    let throttled = false;
+    const groupsSeen = new Map<string, number>();
     for (const k of this.#ring.keys) {
       const disabled = this.#isDisabled(k);
       if (disabled) {
@@ -883,12 +943,30 @@ export class GeminiAPIPool {
         continue;
       }
       const st = this.keyState(k.index, model, now);
-      if (st.status === 'cooling' && (retryAt === undefined || st.until < retryAt)) {
-        retryAt = st.until;
-        errorKind = st.kind === 'quota_exhausted' ? 'quota_exhausted' : 'rate_limited';
+      let at: number;
+      let kind: ErrorKind;
+      let isThrottle = false;
+      if (st.status === 'cooling') {
+        at = st.until;
+        kind = st.kind === 'quota_exhausted' ? 'quota_exhausted' : 'rate_limited';
+      } else {
+        let cap = groupsSeen.get(k.group);
+        if (cap === undefined) {
+          const c = this.#limiter.check(k.group, model, now, tokens);
+          cap = c.ok ? now : c.retryAt;
+          groupsSeen.set(k.group, cap);
+        }
+        at = cap;
+        kind = cap >= nextPacificMidnight(now) ? 'quota_exhausted' : 'rate_limited';
+        isThrottle = true;
+      }
+      if (retryAt === undefined || at < retryAt) {
+        retryAt = at;
+        errorKind = kind;
+        throttled = isThrottle;
       }
     }
-    return { retryAt, errorKind };
+    return { retryAt, errorKind, throttled };
   }
 
   #markUnavailable(model: string, kind: ErrorKind, retryAfterMs?: number): void {

@@ -152,6 +152,8 @@ export interface PoolStatsReport {
   totalRequests: number;
   failedRequests: number;
   inFlight: number;
+  /** Requests waiting for quota or for a cooldown to end. */
+  waiting: number;
 }
 
 /** Events the pool emits; payloads never contain a key. */

@@ -1,0 +1,160 @@
+/**
+ * Quota-aware scheduling. Gemini counts quota per Google Cloud project (our quota group)
+ * and model: requests per minute in a sliding window, requests per day until Pacific
+ * midnight, and input tokens per minute. The limiter counts what we send the same way and
+ * says whether one more request fits, so the pool stays under the limits instead of
+ * learning them from 429s. Limits are configured, or learned from a 429's QuotaFailure.
+ */
+import { nextPacificMidnight, pacificDay } from './time.ts';
+
+/** Known quota of one group for one model. Missing means unknown (not enforced). */
+export interface QuotaLimits {
+  rpm?: number;
+  rpd?: number;
+  tpm?: number;
+}
+
+export interface LimiterOptions {
+  /** Limits of every model unless `perModel` names it. */
+  defaults?: QuotaLimits;
+  perModel?: Record<string, QuotaLimits>;
+  /** Length of the per-minute window. Only benchmarks and tests change it. @default 60_000 */
+  minuteMs?: number;
+}
+
+interface Usage {
+  /** Send times in the current minute window, oldest first. */
+  times: number[];
+  /** Estimated input tokens of each send in `times`. */
+  tokens: number[];
+  tokenSum: number;
+  day: string;
+  dayCount: number;
+  /** Limits learned from 429s; they override configured ones. */
+  learned: QuotaLimits;
+}
+
+/** Outcome of a capacity check: fits now, or fits first at `retryAt`. */
+export type Capacity = { ok: true } | { ok: false; retryAt: number; scope: 'minute' | 'day' | 'tokens' };
+
+/** Counts sends per quota group and model and checks them against known limits. */
+export class QuotaLimiter {
+  readonly minuteMs: number;
+  readonly #defaults: QuotaLimits;
+  readonly #perModel: Record<string, QuotaLimits>;
+  readonly #usage = new Map<string, Usage>();
+
+  constructor(options: LimiterOptions = {}) {
+    this.minuteMs = options.minuteMs ?? 60_000;
+    if (!(this.minuteMs > 0)) throw new TypeError(`QuotaLimiter: \`minuteMs\` must be > 0 (got ${this.minuteMs})`);
+    this.#defaults = { ...options.defaults };
+    this.#perModel = { ...options.perModel };
+    for (const [where, l] of [['defaults', this.#defaults], ...Object.entries(this.#perModel)] as Array<[string, QuotaLimits]>) {
+      for (const [name, v] of Object.entries(l)) {
+        if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new TypeError(`QuotaLimiter: \`${where}.${name}\` must be an integer >= 1 (got ${v})`);
+      }
+    }
+  }
+
+  /** The limits in force for a group and model: learned values win over configured ones. */
+  limitsFor(group: string, model: string): QuotaLimits {
+    const configured = this.#perModel[model] ?? this.#defaults;
+    const learned = this.#usage.get(`${group}\0${model}`)?.learned;
+    return learned ? { ...configured, ...learned } : configured;
+  }
+
+  #get(group: string, model: string, now: number): Usage {
+    const k = `${group}\0${model}`;
+    let u = this.#usage.get(k);
+    if (!u) {
+      u = { times: [], tokens: [], tokenSum: 0, day: pacificDay(now), dayCount: 0, learned: {} };
+      this.#usage.set(k, u);
+    }
+    this.#prune(u, now);
+    return u;
+  }
+
+  #prune(u: Usage, now: number): void {
+    const from = now - this.minuteMs;
+    let drop = 0;
+    while (drop < u.times.length && u.times[drop]! <= from) {
+      u.tokenSum -= u.tokens[drop]!;
+      drop++;
+    }
+    if (drop > 0) {
+      u.times.splice(0, drop);
+      u.tokens.splice(0, drop);
+    }
+    const day = pacificDay(now);
+    if (u.day !== day) {
+      u.day = day;
+      u.dayCount = 0;
+    }
+  }
+
+  /** Whether one more request (of `tokens` estimated input tokens) fits now. */
+  check(group: string, model: string, now: number, tokens = 0): Capacity {
+    const limits = this.limitsFor(group, model);
+    if (limits.rpm === undefined && limits.rpd === undefined && limits.tpm === undefined) return { ok: true };
+    const u = this.#get(group, model, now);
+    if (limits.rpd !== undefined && u.dayCount >= limits.rpd) return { ok: false, retryAt: nextPacificMidnight(now), scope: 'day' };
+    if (limits.rpm !== undefined && u.times.length >= limits.rpm) {
+      // The window frees a slot when its oldest send (at index length - rpm) leaves it.
+      return { ok: false, retryAt: u.times[u.times.length - limits.rpm]! + this.minuteMs, scope: 'minute' };
+    }
+    if (limits.tpm !== undefined && u.tokenSum + tokens > limits.tpm && u.times.length > 0) {
+      let sum = u.tokenSum;
+      for (let i = 0; i < u.times.length; i++) {
+        sum -= u.tokens[i]!;
+        if (sum + tokens <= limits.tpm) return { ok: false, retryAt: u.times[i]! + this.minuteMs, scope: 'tokens' };
+      }
+    }
+    return { ok: true };
+  }
+
+  /** Counts one request sent now. */
+  record(group: string, model: string, now: number, tokens = 0): void {
+    const u = this.#get(group, model, now);
+    u.times.push(now);
+    u.tokens.push(tokens);
+    u.tokenSum += tokens;
+    u.dayCount++;
+    // Without a per-minute or token limit nothing reads old sends: keep memory flat.
+    const limits = this.limitsFor(group, model);
+    if (limits.rpm === undefined && limits.tpm === undefined && u.times.length > 4096) {
+      u.times.splice(0, 2048);
+      u.tokenSum -= u.tokens.splice(0, 2048).reduce((a, b) => a + b, 0);
+    }
+  }
+
+  /** Restores today's count (e.g. from the store after a restart). */
+  seedDay(group: string, model: string, now: number, requestsToday: number): void {
+    const u = this.#get(group, model, now);
+    u.dayCount = Math.max(u.dayCount, requestsToday);
+  }
+
+  /**
+   * Adopts a limit Gemini told us in a 429 (QuotaFailure quotaValue). Returns true when it
+   * changed what is enforced, so the caller logs it once.
+   */
+  learn(group: string, model: string, scope: 'minute' | 'day', unit: 'requests' | 'tokens', value: number, now: number): boolean {
+    if (!(Number.isFinite(value) && value >= 1)) return false;
+    const u = this.#get(group, model, now);
+    const field: keyof QuotaLimits = unit === 'tokens' ? 'tpm' : scope === 'day' ? 'rpd' : 'rpm';
+    if (unit === 'tokens' && scope === 'day') return false;
+    if (u.learned[field] === value) return false;
+    u.learned[field] = Math.floor(value);
+    if (field === 'rpd') u.dayCount = Math.max(u.dayCount, Math.floor(value));
+    return true;
+  }
+
+  /** Requests sent today by a group for a model, as counted here. */
+  sentToday(group: string, model: string, now: number): number {
+    return this.#get(group, model, now).dayCount;
+  }
+}
+
+/** Estimated input tokens of a request: about four characters a token. */
+export function estimateTokens(chars: number): number {
+  return Math.ceil(chars / 4);
+}
