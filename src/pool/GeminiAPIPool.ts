@@ -386,6 +386,17 @@ export class GeminiAPIPool {
     }
   }
 
+  /**
+   * Runs the pick a request would make now and returns the chosen key (`key#N`) and
+   * instance, or undefined when no key can take a request. Sends nothing; like a real pick
+   * it moves the round-robin cursor.
+   */
+  nextKey(model?: string): { keyId: string; instance: number } | undefined {
+    const m = this.#model(model);
+    const choice = this.#choose(m, new Set(), this.#clock.now());
+    return choice.kind === 'instance' ? { keyId: this.#ring.keys[choice.instance.keyIndex]!.id, instance: choice.instance.slot } : undefined;
+  }
+
   /** Re-checks every disabled key now; a key that answers again is re-enabled. */
   async recheckDisabledKeys(): Promise<void> {
     if (this.#recheckRunning) return this.#recheckRunning;

@@ -20,6 +20,8 @@ export interface LimiterOptions {
   perModel?: Record<string, QuotaLimits>;
   /** Length of the per-minute window. Only benchmarks and tests change it. @default 60_000 */
   minuteMs?: number;
+  /** Slack added to the window (see {@link QuotaLimiter.marginMs}). @default 2% of `minuteMs`, at most 1 s */
+  marginMs?: number;
 }
 
 interface Usage {
@@ -40,6 +42,11 @@ export type Capacity = { ok: true } | { ok: false; retryAt: number; scope: 'minu
 /** Counts sends per quota group and model and checks them against known limits. */
 export class QuotaLimiter {
   readonly minuteMs: number;
+  /**
+   * Slack added to the window: Gemini counts a request when it arrives, a little after we
+   * count it, so a slot is taken as free slightly later than our own clock says.
+   */
+  readonly marginMs: number;
   readonly #defaults: QuotaLimits;
   readonly #perModel: Record<string, QuotaLimits>;
   readonly #usage = new Map<string, Usage>();
@@ -47,6 +54,8 @@ export class QuotaLimiter {
   constructor(options: LimiterOptions = {}) {
     this.minuteMs = options.minuteMs ?? 60_000;
     if (!(this.minuteMs > 0)) throw new TypeError(`QuotaLimiter: \`minuteMs\` must be > 0 (got ${this.minuteMs})`);
+    this.marginMs = options.marginMs ?? Math.min(1_000, Math.round(this.minuteMs * 0.02));
+    if (!(this.marginMs >= 0)) throw new TypeError(`QuotaLimiter: \`marginMs\` must be >= 0 (got ${this.marginMs})`);
     this.#defaults = { ...options.defaults };
     this.#perModel = { ...options.perModel };
     for (const [where, l] of [['defaults', this.#defaults], ...Object.entries(this.#perModel)] as Array<[string, QuotaLimits]>) {
@@ -75,7 +84,7 @@ export class QuotaLimiter {
   }
 
   #prune(u: Usage, now: number): void {
-    const from = now - this.minuteMs;
+    const from = now - this.minuteMs - this.marginMs;
     let drop = 0;
     while (drop < u.times.length && u.times[drop]! <= from) {
       u.tokenSum -= u.tokens[drop]!;
@@ -100,13 +109,13 @@ export class QuotaLimiter {
     if (limits.rpd !== undefined && u.dayCount >= limits.rpd) return { ok: false, retryAt: nextPacificMidnight(now), scope: 'day' };
     if (limits.rpm !== undefined && u.times.length >= limits.rpm) {
       // The window frees a slot when its oldest send (at index length - rpm) leaves it.
-      return { ok: false, retryAt: u.times[u.times.length - limits.rpm]! + this.minuteMs, scope: 'minute' };
+      return { ok: false, retryAt: u.times[u.times.length - limits.rpm]! + this.minuteMs + this.marginMs, scope: 'minute' };
     }
     if (limits.tpm !== undefined && u.tokenSum + tokens > limits.tpm && u.times.length > 0) {
       let sum = u.tokenSum;
       for (let i = 0; i < u.times.length; i++) {
         sum -= u.tokens[i]!;
-        if (sum + tokens <= limits.tpm) return { ok: false, retryAt: u.times[i]! + this.minuteMs, scope: 'tokens' };
+        if (sum + tokens <= limits.tpm) return { ok: false, retryAt: u.times[i]! + this.minuteMs + this.marginMs, scope: 'tokens' };
       }
     }
     return { ok: true };

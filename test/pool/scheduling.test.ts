@@ -42,7 +42,7 @@ describe('scheduling', () => {
     await until(done, 4);
     expect(done.map(([i]) => i).sort()).toEqual([0, 1, 2, 3]);
     expect(pool.getPoolStats().waiting).toBe(3);
-    await clock.advance(60_000);
+    await clock.advance(61_000);
     await until(done, 7);
     await Promise.all(all);
     expect(done.map(([i]) => i).slice(4)).toEqual([4, 5, 6]);
@@ -73,7 +73,8 @@ describe('scheduling', () => {
     expect((await pool.generateContent({ prompt: 'a' })).ok).toBe(true);
     await clock.advance(15_000);
     const r = await pool.generateContent({ prompt: 'b' });
-    expect(r).toMatchObject({ ok: false, attempts: 0, error: { kind: 'rate_limited', retryAfterMs: 45_000 } });
+    // The slot frees 60 s after the first send plus the 1 s margin.
+    expect(r).toMatchObject({ ok: false, attempts: 0, error: { kind: 'rate_limited', retryAfterMs: 46_000 } });
     expect(fake.requests).toHaveLength(1);
   });
 
@@ -84,7 +85,7 @@ describe('scheduling', () => {
     const waiting = pool.generateContent({ prompt: 'b' });
     await settle();
     expect(await pool.generateContent({ prompt: 'c' })).toMatchObject({ ok: false, error: { kind: 'rate_limited', message: expect.stringContaining('too many requests are waiting') } });
-    await clock.advance(60_000);
+    await clock.advance(61_000);
     expect((await waiting).ok).toBe(true);
   });
 

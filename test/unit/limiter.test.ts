@@ -8,7 +8,7 @@ const T0 = Date.UTC(2026, 10, 22, 18, 0, 0);
 
 describe('QuotaLimiter', () => {
   it('sliding minute window: the (rpm+1)-th request waits until the oldest leaves', () => {
-    const l = new QuotaLimiter({ defaults: { rpm: 3 } });
+    const l = new QuotaLimiter({ defaults: { rpm: 3 }, marginMs: 0 });
     for (const dt of [0, 10_000, 20_000]) {
       expect(l.check('g', 'm', T0 + dt).ok).toBe(true);
       l.record('g', 'm', T0 + dt);
@@ -17,6 +17,14 @@ describe('QuotaLimiter', () => {
     expect(l.check('g', 'm', T0 + 59_999).ok).toBe(false);
     expect(l.check('g', 'm', T0 + 60_000).ok).toBe(true); // the window is (t-60s, t]: retryAt fits
     expect(l.check('other-group', 'm', T0 + 30_000).ok).toBe(true);
+  });
+
+  it('keeps a margin of 2% of the window (at most 1 s) for the time a request takes to arrive', () => {
+    const l = new QuotaLimiter({ defaults: { rpm: 1 } });
+    expect(l.marginMs).toBe(1_000);
+    l.record('g', 'm', T0);
+    expect(l.check('g', 'm', T0 + 60_500)).toMatchObject({ ok: false, retryAt: T0 + 61_000 });
+    expect(new QuotaLimiter({ minuteMs: 1_000 }).marginMs).toBe(20);
   });
 
   it('per-day limit holds until Pacific midnight and resets after it', () => {
@@ -29,7 +37,7 @@ describe('QuotaLimiter', () => {
   });
 
   it('tokens per minute', () => {
-    const l = new QuotaLimiter({ defaults: { tpm: 100 } });
+    const l = new QuotaLimiter({ defaults: { tpm: 100 }, marginMs: 0 });
     l.record('g', 'm', T0, 60);
     l.record('g', 'm', T0 + 1_000, 30);
     expect(l.check('g', 'm', T0 + 2_000, 10).ok).toBe(true);
