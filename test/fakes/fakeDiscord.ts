@@ -394,6 +394,13 @@ function nextSnowflake(): string {
   return id.toString();
 }
 
+const safeDecode = (segment: string): string => {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+};
 const iso = (ms: number): string => new Date(ms).toISOString();
 const codePoints = (s: string): number => [...s].length;
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
@@ -1801,7 +1808,8 @@ export class FakeDiscord {
   async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const m = /^\/api(?:\/v\d+)?(\/.*)?$/.exec(url.pathname);
-    const route = m ? (m[1] ?? '/') : url.pathname;
+    // discord.js percent-encodes segments ('@original' arrives as '%40original'); record them decoded.
+    const route = (m ? (m[1] ?? '/') : url.pathname).split('/').map(safeDecode).join('/');
     const method = (req.method ?? 'GET').toUpperCase();
     const call: RecordedCall = { at: Date.now(), method, path: route, body: undefined, status: 0, query: url.search.slice(1) };
     this.calls.push(call);
@@ -1884,7 +1892,7 @@ export class FakeDiscord {
       for (let i = 0; i < parts.length; i++) {
         const want = r.parts[i]!;
         const got = parts[i]!;
-        if (want.startsWith(':')) params[want.slice(1)] = decodeURIComponent(got);
+        if (want.startsWith(':')) params[want.slice(1)] = got;
         else if (want !== got) {
           ok = false;
           break;
