@@ -291,6 +291,9 @@ const schema = z.object({
   LOG_LEVEL: enumOf(LOG_LEVELS, 'info'),
 });
 
+/** Every variable the configuration reads (the numbered GEMINI_API_KEY_N aside). */
+export const CONFIG_VARIABLES: readonly string[] = ['GEMINI_API_KEYS', 'GEMINI_API_KEY', 'GEMINI_KEYS_FILE', ...Object.keys(schema.shape)];
+
 /** Splits a list of keys given as one variable (comma or newline separated). */
 function splitKeys(v: string | undefined): string[] {
   return (v ?? '').split(/[,\n\r]/).map((s) => s.trim()).filter(Boolean);

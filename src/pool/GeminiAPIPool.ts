@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
+import type { CounterDelta, KeyStateChange, StateStore, StoredKeyState } from '../store/types.ts';
 import PQueue from 'p-queue';
 import pino, { type Logger } from 'pino';
 import { sdkClientFactory, type AdapterChunk, type AdapterRequest, type ClientFactory, type GeminiClient } from '../gemini/adapter.ts';
@@ -201,6 +202,12 @@ export class GeminiAPIPool {
   #inFlight = 0;
   #closed = false;
   readonly #timers: NodeJS.Timeout[] = [];
+  /** Persistence, once a store is attached. */
+  #store: StateStore | undefined;
+  #storeDown = false;
+  readonly #pending = new Map<string, CounterDelta>();
+  #unsubscribe: Array<() => void> = [];
+  readonly #byHash = new Map<string, number>();
 
   constructor(options: GeminiAPIPoolOptions) {
     if (!options || !Array.isArray(options.keys)) throw new TypeError('GeminiAPIPool: `keys` must be an array of API keys');
@@ -242,6 +249,7 @@ export class GeminiAPIPool {
     this.#maxQueued = options.limits?.maxQueued ?? 100;
     for (const model of this.models) this.#waiting.set(model, new WaitQueue(this.#clock, this.#maxQueued));
     for (const k of this.#ring.keys) {
+      this.#byHash.set(k.hash, k.index);
       this.#counters.push(new Map());
       const list = this.#groupKeys.get(k.group) ?? [];
       list.push(k.index);
@@ -437,7 +445,7 @@ export class GeminiAPIPool {
     for (const m of models) {
       this.#buildInstances(m);
       for (const k of this.#ring.keys) {
-        this.#keyCooling.delete(`${k.index}\0${m}`);
+        if (this.#keyCooling.delete(`${k.index}\0${m}`)) this.#persistState([k.index], m, null);
         const c = this.#counters[k.index]!.get(m);
         if (c) c.consecutiveFailures = 0;
       }
@@ -462,6 +470,11 @@ export class GeminiAPIPool {
     this.#totalRequests = 0;
     this.#failedRequests = 0;
     this.#resetWindow();
+    for (const d of this.#pending.values()) (d.usage = 0), (d.errors = 0), (d.latencyMs = 0);
+    this.#store?.resetCounters().then(
+      () => this.#storeUp(),
+      (err: unknown) => this.#storeFailed(err),
+    );
     this.#log.info('stats reset');
   }
 
@@ -471,6 +484,159 @@ export class GeminiAPIPool {
     for (const t of this.#timers) clearInterval(t);
     this.#timers.length = 0;
     await this.#recheckRunning;
+    for (const off of this.#unsubscribe) off();
+    this.#unsubscribe = [];
+    await this.flush();
+  }
+
+  // ---------------------------------------------------------------- persistence
+
+  /**
+   * Loads what the store remembers (disabled keys, cooldowns such as a day's exhausted
+   * quota, today's counts) and from then on writes state changes at once and counters in
+   * batches every `flushIntervalMs` (a crash loses at most that much). Shared stores also
+   * deliver other processes' cooldowns and disabled keys within a moment.
+   */
+  async attachStore(store: StateStore, options: { flushIntervalMs?: number } = {}): Promise<void> {
+    const flushIntervalMs = positiveInt('flushIntervalMs', options.flushIntervalMs ?? 1_000);
+    this.#store = store;
+    await this.#loadFromStore();
+    this.#unsubscribe.push(store.subscribe((change) => this.#applyStored(change, true)));
+    if (store.onReconnect) {
+      this.#unsubscribe.push(
+        store.onReconnect(() => {
+          void this.#loadFromStore().then(() => this.flush());
+        }),
+      );
+    }
+    const timer = setInterval(() => void this.flush(), flushIntervalMs);
+    timer.unref();
+    this.#timers.push(timer);
+  }
+
+  /** Writes pending counters to the store now. Never throws. */
+  async flush(): Promise<void> {
+    const store = this.#store;
+    if (!store || this.#pending.size === 0) return;
+    const batch = [...this.#pending.values()];
+    this.#pending.clear();
+    try {
+      await store.addCounters(batch);
+      this.#storeUp();
+    } catch (err) {
+      // Keep them for the next flush: nothing counted is lost while the store is away.
+      for (const d of batch) this.#addPending(d);
+      this.#storeFailed(err);
+    }
+  }
+
+  async #loadFromStore(): Promise<void> {
+    const store = this.#store!;
+    const now = this.#clock.now();
+    const hashes = this.#ring.keys.map((k) => k.hash);
+    try {
+      const states = await store.loadKeyStates(hashes, now);
+      for (const [keyHash, perModel] of states) {
+        for (const [model, state] of perModel) this.#applyStored({ keyHash, model, state }, false);
+      }
+      const day = pacificDay(now);
+      const perGroup = new Map<string, number>();
+      for (const row of await store.loadCounters(hashes, day)) {
+        const index = this.#byHash.get(row.keyHash);
+        if (index === undefined || !this.models.includes(row.model)) continue;
+        const c = this.#countersOf(index, row.model);
+        // Take the larger: after a resync the live counts may already be ahead.
+        c.usage = Math.max(c.usage, row.usage);
+        c.completed = Math.max(c.completed, row.usage);
+        c.errors = Math.max(c.errors, row.errors);
+        c.totalLatencyMs = Math.max(c.totalLatencyMs, row.latencyMs);
+        if (row.day === day) {
+          if (c.day !== day) Object.assign(c, { day, requestsToday: 0, tokensToday: 0 });
+          c.requestsToday = Math.max(c.requestsToday, row.requestsToday);
+          c.tokensToday = Math.max(c.tokensToday, row.tokensToday);
+          const gm = `${this.#ring.keys[index]!.group}\0${row.model}`;
+          perGroup.set(gm, (perGroup.get(gm) ?? 0) + row.requestsToday);
+        }
+      }
+      for (const [gm, n] of perGroup) {
+        const [group, model] = gm.split('\0') as [string, string];
+        this.#limiter.seedDay(group, model, now, n);
+      }
+      this.#storeUp();
+      this.#log.info({ store: store.kind, states: states.size }, 'state loaded from the store');
+    } catch (err) {
+      this.#storeFailed(err);
+      if (this.#storeDown && this.#unsubscribe.length === 0) throw err;
+    }
+  }
+
+  /** Applies a stored or remote state of one key. Remote changes are not written back. */
+  #applyStored(change: KeyStateChange, remote: boolean): void {
+    const index = this.#byHash.get(change.keyHash);
+    if (index === undefined) return;
+    const key = this.#ring.keys[index]!;
+    const now = this.#clock.now();
+    const st = change.state;
+    if (change.model === '*') {
+      if (st === null) {
+        this.#keyDisabled.delete(index);
+        this.#groupDisabled.delete(key.group);
+      } else if (st.status === 'disabled') {
+        const map = st.kind === 'billing' ? this.#groupDisabled : this.#keyDisabled;
+        const id = st.kind === 'billing' ? key.group : index;
+        if (!(map as Map<string | number, Disabled>).has(id)) (map as Map<string | number, Disabled>).set(id, { ...st });
+        for (const model of this.models) this.#rebind(model, (i) => this.#isDisabled(this.#ring.keys[i]!) !== undefined);
+      }
+    } else if (this.models.includes(change.model)) {
+      const model = change.model;
+      if (st === null) this.#keyCooling.delete(`${index}\0${model}`);
+      else if (st.status === 'cooling' && st.until > now) {
+        const k = st.kind === 'transient' ? `${index}\0${model}` : `${key.group}\0${model}`;
+        const map = st.kind === 'transient' ? this.#keyCooling : this.#groupCooling;
+        const prev = map.get(k);
+        if (!prev || prev.until < st.until) map.set(k, { ...st });
+        this.#nextExpiry = Math.min(this.#nextExpiry, st.until);
+        this.#rebind(model, (i) => !this.#usable(i, model, now));
+      }
+    }
+    if (remote) this.#log.debug({ key: key.id, model: change.model, state: st?.status ?? 'active' }, 'state change from another process');
+  }
+
+  /** Writes a state change of some keys; the in-memory view is already updated. */
+  #persistState(indexes: readonly number[], model: string, state: StoredKeyState | null): void {
+    const store = this.#store;
+    if (!store) return;
+    for (const i of indexes) {
+      store.setKeyState(this.#ring.keys[i]!.hash, model, state).then(
+        () => this.#storeUp(),
+        (err: unknown) => this.#storeFailed(err),
+      );
+    }
+  }
+
+  #addPending(d: CounterDelta): void {
+    const k = `${d.keyHash}\0${d.model}\0${d.day}`;
+    const p = this.#pending.get(k);
+    if (!p) this.#pending.set(k, { ...d });
+    else {
+      p.requests += d.requests;
+      p.tokens += d.tokens;
+      p.usage += d.usage;
+      p.errors += d.errors;
+      p.latencyMs += d.latencyMs;
+    }
+  }
+
+  #storeFailed(err: unknown): void {
+    if (this.#storeDown) return;
+    this.#storeDown = true;
+    this.#log.error({ store: this.#store?.kind, err: this.#ring.redact(err instanceof Error ? err.message : String(err)) }, 'state store unavailable; serving from the in-memory view');
+  }
+
+  #storeUp(): void {
+    if (!this.#storeDown) return;
+    this.#storeDown = false;
+    this.#log.info({ store: this.#store?.kind }, 'state store back');
   }
 
   // ---------------------------------------------------------------- stats
@@ -779,13 +945,18 @@ export class GeminiAPIPool {
     c.completed++;
     c.scoreCompleted++;
     c.totalLatencyMs += now - started;
+    const errorsBefore = c.errors;
+    const tokens = outcome.ok ? outcome.value.usage.totalTokens : 0;
     if (outcome.ok) {
       c.consecutiveFailures = 0;
       inst.consecutiveFailures = 0;
       this.#bareLevel.delete(`${key.group}\0${model}`);
-      this.#countToday(c, now, 0, outcome.value.usage.totalTokens);
+      this.#countToday(c, now, 0, tokens);
     } else if (outcome.error.reason !== 'CANCELLED') {
       this.#applyPolicy(inst, key, outcome.error, now);
+    }
+    if (this.#store) {
+      this.#addPending({ keyHash: key.hash, model, day: pacificDay(started), requests: 1, tokens, usage: 1, errors: c.errors - errorsBefore, latencyMs: now - started });
     }
     return outcome;
   }
@@ -834,7 +1005,9 @@ export class GeminiAPIPool {
         if (c.consecutiveFailures >= this.options.transientFailuresBeforeCooldown) {
           c.consecutiveFailures = 0;
           const until = now + this.options.transientCooldownMs;
-          this.#keyCooling.set(`${key.index}\0${model}`, { status: 'cooling', until, reason: err.message, kind: 'transient' });
+          const cooling: Cooling = { status: 'cooling', until, reason: err.message, kind: 'transient' };
+          this.#keyCooling.set(`${key.index}\0${model}`, cooling);
+          this.#persistState([key.index], model, cooling);
           this.#nextExpiry = Math.min(this.#nextExpiry, until);
           this.#log.warn({ key: key.id, model, cooldownMs: this.options.transientCooldownMs }, 'key cooling after repeated server errors');
           this.#emit('keyCooldown', { keyId: key.id, keyIds: [key.id], group: key.groupLabel, model, untilMs: until, reason: err.message, kind: 'transient' });
@@ -853,9 +1026,11 @@ export class GeminiAPIPool {
     const k = `${key.group}\0${model}`;
     const prev = this.#groupCooling.get(k);
     if (prev && prev.until >= until) return;
-    this.#groupCooling.set(k, { status: 'cooling', until, reason: err.message, kind: err.kind });
+    const cooling: Cooling = { status: 'cooling', until, reason: err.message, kind: err.kind };
+    this.#groupCooling.set(k, cooling);
     this.#nextExpiry = Math.min(this.#nextExpiry, until);
     const members = this.#groupKeys.get(key.group)!;
+    this.#persistState(members, model, cooling);
     const keyIds = members.map((i) => this.#ring.keys[i]!.id);
     const now = this.#clock.now();
     this.#log.warn({ key: key.id, keys: keyIds, group: key.groupLabel, model, kind: err.kind, cooldownMs: until - now }, 'quota group cooling');
@@ -867,7 +1042,9 @@ export class GeminiAPIPool {
   #disableKey(key: PoolKey, err: Classified, now: number): void {
     if (this.#keyDisabled.has(key.index)) return;
     const reason = err.reason ? `${err.message} (${err.reason})` : err.message;
-    this.#keyDisabled.set(key.index, { status: 'disabled', since: now, reason, kind: err.kind });
+    const disabled: Disabled = { status: 'disabled', since: now, reason, kind: err.kind };
+    this.#keyDisabled.set(key.index, disabled);
+    this.#persistState([key.index], '*', disabled);
     this.#log.error({ key: describeKey(key), reason }, 'key disabled until a re-check succeeds');
     this.#emit('keyDisabled', { keyId: key.id, keyIds: [key.id], reason, kind: err.kind });
     for (const model of this.models) this.#rebind(model, (i) => i === key.index);
@@ -875,8 +1052,10 @@ export class GeminiAPIPool {
 
   #disableGroup(key: PoolKey, err: Classified, now: number): void {
     if (this.#groupDisabled.has(key.group)) return;
-    this.#groupDisabled.set(key.group, { status: 'disabled', since: now, reason: err.message, kind: err.kind });
+    const disabled: Disabled = { status: 'disabled', since: now, reason: err.message, kind: err.kind };
+    this.#groupDisabled.set(key.group, disabled);
     const members = this.#groupKeys.get(key.group)!;
+    this.#persistState(members, '*', disabled);
     const keyIds = members.map((i) => this.#ring.keys[i]!.id);
     this.#log.error({ key: key.id, keys: keyIds, group: key.groupLabel }, 'quota group disabled (billing) until a re-check succeeds');
     this.#emit('keyDisabled', { keyId: key.id, keyIds, reason: err.message, kind: err.kind });
@@ -1133,6 +1312,7 @@ export class GeminiAPIPool {
         const wasGroup = this.#groupDisabled.delete(key.group);
         this.#keyDisabled.delete(index);
         const ids = wasGroup ? this.#groupKeys.get(key.group)!.filter((i) => !this.#keyDisabled.has(i)) : [index];
+        this.#persistState(wasGroup ? this.#groupKeys.get(key.group)! : [index], '*', null);
         for (const i of ids) {
           const k = this.#ring.keys[i]!;
           this.#log.info({ key: describeKey(k) }, 're-check passed; key enabled again');

@@ -81,3 +81,16 @@ describe('loadConfig', () => {
     }
   });
 });
+
+describe('documentation matches the code', () => {
+  it('.env.example and README.md name every variable', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { CONFIG_VARIABLES } = await import('../../src/config.ts');
+    const example = readFileSync('.env.example', 'utf8');
+    const readme = readFileSync('README.md', 'utf8');
+    for (const name of CONFIG_VARIABLES) {
+      expect(example, `.env.example lacks ${name}`).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
+      expect(readme, `README.md lacks ${name}`).toContain(`\`${name}\``);
+    }
+  });
+});

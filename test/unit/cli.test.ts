@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli.ts';
+import { FakeGemini } from '../fakes/fakeGemini.ts';
+
+let fake: FakeGemini | undefined;
+afterEach(async () => {
+  await fake?.close();
+  fake = undefined;
+});
+
+async function run(argv: string[], env: Record<string, string>) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('npm run cli', () => {
+  it('ask answers through the pool, as text or JSON', async () => {
+    fake = await FakeGemini.start();
+    const env = { GEMINI_API_KEYS: 'test-key-1,test-key-2', GEMINI_BASE_URL: fake.url };
+    const text = await run(['ask', 'hello', 'there'], env);
+    expect(text).toMatchObject({ code: 0, out: 'echo: hello there' });
+    expect(text.err).toMatch(/gemini-2.5-flash via key#1, 1 attempt\(s\)/);
+    const json = await run(['ask', 'hi', '--json'], env);
+    expect(JSON.parse(json.out)).toMatchObject({ ok: true, text: 'echo: hi', keyId: 'key#1', attempts: 1 });
+  });
+
+  it('ask reports a failure with its kind and exit code 1', async () => {
+    fake = await FakeGemini.start({ rejectUnknownKeys: true });
+    const r = await run(['ask', 'hi'], { GEMINI_API_KEY: 'test-key-1', GEMINI_BASE_URL: fake.url });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^error: auth: /);
+    expect(r.err).not.toContain('test-key-1');
+  });
+
+  it('keys check prints a table and exits 1 when no key works', async () => {
+    fake = await FakeGemini.start({
+      keys: [{ key: 'test-key-1' }, { key: 'test-key-2', status: 'invalid' }, { key: 'test-key-3', status: 'suspended' }, { key: 'test-key-4', status: 'billing' }],
+    });
+    fake.inject({ type: 'rateLimit', per: 'minute' }, { key: 'test-key-5', route: 'listModels' });
+    const env = { GEMINI_API_KEYS: 'test-key-1,test-key-2,test-key-3,test-key-4,proj:test-key-5', GEMINI_BASE_URL: fake.url };
+    const r = await run(['keys', 'check'], env);
+    expect(r.code).toBe(0);
+    const lines = r.out.split('\n');
+    expect(lines[0]).toMatch(/^key\s+hint\s+group\s+status\s+latency$/);
+    expect(lines[1]).toMatch(/^key#1\s+\.\.\.ey-1\s+own\s+valid\s+\d+ ms$/);
+    expect(lines[2]).toMatch(/^key#2\s+\.\.\.ey-2\s+own\s+invalid/);
+    expect(lines[3]).toMatch(/^key#3\s+\.\.\.ey-3\s+own\s+suspended/);
+    expect(lines[4]).toMatch(/^key#4\s+\.\.\.ey-4\s+own\s+billing/);
+    expect(lines[5]).toMatch(/^key#5\s+\.\.\.ey-5\s+proj\s+rate-limited/);
+    expect(lines[6]).toBe('2 of 5 keys work');
+    for (let i = 1; i <= 5; i++) expect(r.out).not.toContain(`test-key-${i}`);
+    const bad = await run(['keys', 'check', '--json'], { GEMINI_API_KEYS: 'test-key-2,test-key-3', GEMINI_BASE_URL: fake.url });
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.out)).toMatchObject({ working: 0, keys: [{ key: 'key#1', status: 'invalid' }, { key: 'key#2', status: 'suspended' }] });
+  });
+
+  it('stats --json prints key and pool statistics', async () => {
+    const r = await run(['stats', '--json'], { GEMINI_API_KEY: 'test-key-1', STORE: 'memory' });
+    expect(r.code).toBe(0);
+    const parsed = JSON.parse(r.out);
+    expect(parsed.keys.keys[0]).toMatchObject({ id: 'key#1', hint: 'ey-1', state: 'active' });
+    expect(parsed.pool.models['gemini-2.5-flash']).toMatchObject({ poolSize: 5 });
+  });
+
+  it('bad configuration and usage exit 2 with a clear message', async () => {
+    const noKey = await run(['ask', 'hi'], {});
+    expect(noKey.code).toBe(2);
+    expect(noKey.err).toMatch(/^Configuration problems:\n {2}- no Gemini API key/);
+    expect((await run(['frobnicate'], { GEMINI_API_KEY: 'test-key-1' })).code).toBe(2);
+    expect((await run(['ask'], { GEMINI_API_KEY: 'test-key-1' })).code).toBe(2);
+    expect((await run(['ask', 'x', '--model', 'nope'], { GEMINI_API_KEY: 'test-key-1' })).err).toMatch(/unknown model nope/);
+    expect((await run([], {})).code).toBe(2);
+  });
+});
