@@ -1,0 +1,64 @@
+/**
+ * `npm run start:sharded`: runs the bot as several shards with discord.js' ShardingManager.
+ * Each shard is its own process with its own pool, so the pool's state (cooldowns, disabled
+ * keys, today's counts) must be shared through Redis: any other store is refused.
+ */
+import { fileURLToPath } from 'node:url';
+import { ShardingManager } from 'discord.js';
+import pino from 'pino';
+import { isConfigError, loadConfig, loadDotEnv, requireDiscordToken, type Config } from './config.ts';
+
+/** Why a configuration cannot run sharded, or undefined when it can. */
+function shardingProblem(config: Config): string | undefined {
+  if (config.store.kind !== 'redis') {
+    return (
+      `STORE=${config.store.kind} cannot be shared by shards: every shard is a separate process with its own pool, ` +
+      'so cooldowns, disabled keys and daily counts would not be seen by the others. Set STORE=redis and REDIS_URL.'
+    );
+  }
+  return undefined;
+}
+
+async function main(): Promise<number> {
+  loadDotEnv();
+  let config: Config;
+  let token: string;
+  try {
+    config = loadConfig();
+    token = requireDiscordToken(config);
+  } catch (err) {
+    if (isConfigError(err)) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const problem = shardingProblem(config);
+  if (problem) {
+    process.stderr.write(`Cannot start sharded: ${problem}\n`);
+    return 2;
+  }
+  const log = pino({ level: config.logLevel }).child({ component: 'shards' });
+  const manager = new ShardingManager(fileURLToPath(new URL('./main.ts', import.meta.url)), {
+    token,
+    totalShards: config.store.shardCount,
+    // Each shard runs the TypeScript entry through tsx, like `npm start`.
+    execArgv: ['--import', 'tsx'],
+  });
+  manager.on('shardCreate', (shard) => {
+    log.info({ shard: shard.id }, 'shard started');
+    shard.on('death', () => log.error({ shard: shard.id }, 'shard process exited'));
+  });
+  await manager.spawn({ amount: config.store.shardCount });
+  return 0;
+}
+
+main().then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`cannot start shards: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
