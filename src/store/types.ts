@@ -83,5 +83,19 @@ export interface StateStore {
    */
   subscribe(listener: (change: KeyStateChange) => void): () => void;
 
+  /**
+   * Optional (shared stores only: redis). Called when a shared store comes back after an
+   * outage, so the caller can resync (reload key states, flush counters it kept in
+   * memory). Not called for the first connection. Returns an unsubscribe function.
+   */
+  onReconnect?(listener: () => void): () => void;
+
+  /**
+   * Optional. False while the store cannot be reached (redis down); its methods then
+   * reject at once and the caller keeps serving from memory. Local stores are always
+   * healthy until closed.
+   */
+  isHealthy?(): boolean;
+
   close(): Promise<void>;
 }

@@ -1,0 +1,52 @@
+/**
+ * The StateStore and its three implementations; {@link createStore} picks one from the
+ * configuration.
+ */
+import type { Logger } from 'pino';
+import type { StoreConfig } from '../config.ts';
+import { MemoryStore } from './memory.ts';
+import { RedisStore } from './redis.ts';
+import { SqliteStore } from './sqlite.ts';
+import type { StateStore } from './types.ts';
+
+export type {
+  CounterDelta,
+  CounterRow,
+  KeyStateChange,
+  ModelScope,
+  StateStore,
+  StoredConversation,
+  StoredKeyState,
+} from './types.ts';
+export { MemoryStore } from './memory.ts';
+export { MIGRATIONS, SCHEMA_VERSION, SqliteStore, migrate, type Migration, type SqliteStoreOptions } from './sqlite.ts';
+export {
+  RedisStore,
+  StoreUnavailableError,
+  isStoreUnavailableError,
+  redactRedisUrl,
+  type RedisStoreOptions,
+} from './redis.ts';
+
+/**
+ * Opens the store the configuration names: `memory`, `sqlite` (`${dataDir}/state.db`) or
+ * `redis` (needs `redisUrl`).
+ * @throws Error when Redis cannot be reached (the message names REDIS_URL, never its
+ *   password) or the SQLite file cannot be opened.
+ */
+export async function createStore(config: StoreConfig, logger?: Logger): Promise<StateStore> {
+  switch (config.kind) {
+    case 'memory':
+      return new MemoryStore();
+    case 'sqlite':
+      return new SqliteStore(config.dataDir);
+    case 'redis': {
+      if (!config.redisUrl) throw new Error('REDIS_URL: required when STORE=redis (for example redis://127.0.0.1:6379)');
+      return RedisStore.connect(config.redisUrl, logger ? { logger: logger.child({ component: 'store' }) } : {});
+    }
+    default: {
+      const never: never = config.kind;
+      throw new TypeError(`unknown store kind: ${String(never)}`);
+    }
+  }
+}

@@ -1,0 +1,297 @@
+/**
+ * The StateStore contract: one suite every implementation must pass.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CounterDelta, CounterRow, StateStore, StoredConversation, StoredKeyState } from '../../src/store/types.ts';
+
+/** A store under test, plus a way to see what it really wrote. */
+export interface StoreHarness {
+  store: StateStore;
+  /** Everything the store persisted, as text (file bytes, keyspace dump), when it has any. */
+  rawDump?(): Promise<string>;
+  cleanup?(): Promise<void>;
+}
+
+const H1 = 'a1b2c3d4e5f60718';
+const H2 = 'ffeeddccbbaa9988';
+const H3 = '0011223344556677';
+
+const delta = (over: Partial<CounterDelta> = {}): CounterDelta => ({
+  keyHash: H1,
+  model: 'gemini-2.5-flash',
+  day: '2026-11-22',
+  requests: 1,
+  tokens: 10,
+  usage: 1,
+  errors: 0,
+  latencyMs: 100,
+  ...over,
+});
+
+const find = (rows: CounterRow[], keyHash: string, model: string): CounterRow | undefined =>
+  rows.find((r) => r.keyHash === keyHash && r.model === model);
+
+/** Polls `check` every 20 ms until it returns true or `timeoutMs` passes. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 2_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}
+
+export function describeStoreContract(name: string, makeStore: () => Promise<StoreHarness>): void {
+  describe(`StateStore contract: ${name}`, () => {
+    let h: StoreHarness;
+    let store: StateStore;
+
+    beforeEach(async () => {
+      h = await makeStore();
+      store = h.store;
+    });
+
+    afterEach(async () => {
+      await store.close();
+      await h.cleanup?.();
+    });
+
+    describe('key states', () => {
+      it('has nothing for unknown keys or an empty list', async () => {
+        expect((await store.loadKeyStates([H1, H2], Date.now())).size).toBe(0);
+        expect((await store.loadKeyStates([], Date.now())).size).toBe(0);
+      });
+
+      it('stores cooling and disabled states per model and for the whole key', async () => {
+        const t0 = Date.now();
+        const cooling: StoredKeyState = { status: 'cooling', until: t0 + 60_000, reason: 'PerMinute quota', kind: 'rate_limited' };
+        const disabled: StoredKeyState = { status: 'disabled', since: t0, reason: 'API_KEY_INVALID', kind: 'auth' };
+        const day: StoredKeyState = { status: 'cooling', until: t0 + 3_600_000, reason: 'PerDay quota', kind: 'quota_exhausted' };
+        await store.setKeyState(H1, 'gemini-2.5-flash', cooling);
+        await store.setKeyState(H1, 'gemini-2.5-pro', day);
+        await store.setKeyState(H2, '*', disabled);
+        await store.setKeyState(H3, 'gemini-2.5-flash', cooling);
+
+        const got = await store.loadKeyStates([H1, H2], t0);
+        expect([...got.keys()].sort()).toEqual([H1, H2].sort());
+        expect(Object.fromEntries(got.get(H1)!)).toEqual({ 'gemini-2.5-flash': cooling, 'gemini-2.5-pro': day });
+        expect(Object.fromEntries(got.get(H2)!)).toEqual({ '*': disabled });
+      });
+
+      it('overwrites and clears a state; clearing nothing is fine', async () => {
+        const t0 = Date.now();
+        await store.setKeyState(H1, '*', { status: 'cooling', until: t0 + 60_000, reason: 'r', kind: 'transient' });
+        const disabled: StoredKeyState = { status: 'disabled', since: t0 + 1, reason: 'CONSUMER_SUSPENDED', kind: 'auth' };
+        await store.setKeyState(H1, '*', disabled);
+        expect((await store.loadKeyStates([H1], t0)).get(H1)?.get('*')).toEqual(disabled);
+
+        await store.setKeyState(H1, '*', null);
+        expect((await store.loadKeyStates([H1], t0)).size).toBe(0);
+        await store.setKeyState(H1, '*', null);
+        await store.setKeyState(H2, 'nothing-here', null);
+        expect((await store.loadKeyStates([H1, H2], t0)).size).toBe(0);
+      });
+
+      it('does not return a cooldown that has expired at `now`', async () => {
+        const t0 = Date.now();
+        const until = t0 + 60_000;
+        await store.setKeyState(H1, 'm', { status: 'cooling', until, reason: 'r', kind: 'rate_limited' });
+        await store.setKeyState(H1, '*', { status: 'disabled', since: t0, reason: 'r', kind: 'billing' });
+        expect((await store.loadKeyStates([H1], until - 1)).get(H1)?.has('m')).toBe(true);
+        const later = await store.loadKeyStates([H1], until);
+        expect(later.get(H1)?.has('m')).toBe(false);
+        // A disabled state never expires.
+        expect(later.get(H1)?.get('*')?.status).toBe('disabled');
+        expect((await store.loadKeyStates([H1], until + 86_400_000)).get(H1)?.get('*')?.status).toBe('disabled');
+      });
+
+      it('lets a short real cooldown run out', async () => {
+        await store.setKeyState(H1, 'm', { status: 'cooling', until: Date.now() + 80, reason: 'r', kind: 'rate_limited' });
+        expect((await store.loadKeyStates([H1], Date.now())).get(H1)?.has('m')).toBe(true);
+        const gone = await waitFor(async () => (await store.loadKeyStates([H1], Date.now())).size === 0, 2_000);
+        expect(gone).toBe(true);
+      });
+
+      it('does not call its own subscribe listeners for its own changes', async () => {
+        const seen: unknown[] = [];
+        const off = store.subscribe((c) => seen.push(c));
+        await store.setKeyState(H1, '*', { status: 'disabled', since: Date.now(), reason: 'r', kind: 'auth' });
+        await new Promise((r) => setTimeout(r, 50));
+        off();
+        expect(seen).toEqual([]);
+      });
+    });
+
+    describe('counters', () => {
+      it('adds batches, summing several deltas of one row', async () => {
+        await store.addCounters([delta(), delta({ model: 'gemini-2.5-pro', tokens: 5, latencyMs: 250.5 })]);
+        await store.addCounters([delta({ errors: 1, usage: 1, latencyMs: 50 }), delta({ requests: 2, tokens: 20 })]);
+        await store.addCounters([]);
+        const rows = await store.loadCounters([H1], '2026-11-22');
+        expect(rows).toHaveLength(2);
+        expect(find(rows, H1, 'gemini-2.5-flash')).toEqual({
+          keyHash: H1,
+          model: 'gemini-2.5-flash',
+          usage: 3,
+          errors: 1,
+          latencyMs: 250,
+          day: '2026-11-22',
+          requestsToday: 4,
+          tokensToday: 40,
+        });
+        expect(find(rows, H1, 'gemini-2.5-pro')).toMatchObject({ usage: 1, latencyMs: 250.5, requestsToday: 1, tokensToday: 5 });
+      });
+
+      it('returns only the keys asked for', async () => {
+        await store.addCounters([delta(), delta({ keyHash: H2 }), delta({ keyHash: H3, model: '*' })]);
+        const rows = await store.loadCounters([H1, H2], '2026-11-22');
+        expect(rows.map((r) => r.keyHash).sort()).toEqual([H1, H2].sort());
+        expect(await store.loadCounters([], '2026-11-22')).toEqual([]);
+        expect(await store.loadCounters(['unknown'], '2026-11-22')).toEqual([]);
+      });
+
+      it("reports today's fields as zero when the stored day is not the day asked", async () => {
+        await store.addCounters([delta({ requests: 7, tokens: 70, usage: 7 })]);
+        const row = find(await store.loadCounters([H1], '2026-11-23'), H1, 'gemini-2.5-flash');
+        expect(row).toMatchObject({ usage: 7, day: '2026-11-23', requestsToday: 0, tokensToday: 0 });
+      });
+
+      it('starts a new day at the delta while cumulative fields keep adding', async () => {
+        await store.addCounters([delta({ requests: 5, tokens: 50, usage: 5, errors: 1, latencyMs: 500 })]);
+        await store.addCounters([delta({ day: '2026-11-23', requests: 2, tokens: 20, usage: 2, errors: 1, latencyMs: 200 })]);
+        const row = find(await store.loadCounters([H1], '2026-11-23'), H1, 'gemini-2.5-flash');
+        expect(row).toEqual({
+          keyHash: H1,
+          model: 'gemini-2.5-flash',
+          usage: 7,
+          errors: 2,
+          latencyMs: 700,
+          day: '2026-11-23',
+          requestsToday: 2,
+          tokensToday: 20,
+        });
+        await store.addCounters([delta({ day: '2026-11-23', requests: 1, tokens: 1, usage: 1 })]);
+        expect(find(await store.loadCounters([H1], '2026-11-23'), H1, 'gemini-2.5-flash')).toMatchObject({
+          usage: 8,
+          requestsToday: 3,
+          tokensToday: 21,
+        });
+      });
+
+      it("never lets a late delta of an older day overwrite today's counts", async () => {
+        await store.addCounters([delta({ day: '2026-11-23', requests: 4, tokens: 40, usage: 4 })]);
+        await store.addCounters([delta({ day: '2026-11-22', requests: 9, tokens: 90, usage: 9 })]);
+        expect(find(await store.loadCounters([H1], '2026-11-23'), H1, 'gemini-2.5-flash')).toMatchObject({
+          usage: 13,
+          requestsToday: 4,
+          tokensToday: 40,
+        });
+      });
+
+      it("resets cumulative usage, errors and latency but keeps today's counts", async () => {
+        await store.addCounters([delta({ usage: 3, errors: 2, latencyMs: 900, requests: 3, tokens: 30 }), delta({ keyHash: H2 })]);
+        await store.resetCounters();
+        const rows = await store.loadCounters([H1, H2], '2026-11-22');
+        expect(find(rows, H1, 'gemini-2.5-flash')).toEqual({
+          keyHash: H1,
+          model: 'gemini-2.5-flash',
+          usage: 0,
+          errors: 0,
+          latencyMs: 0,
+          day: '2026-11-22',
+          requestsToday: 3,
+          tokensToday: 30,
+        });
+        expect(find(rows, H2, 'gemini-2.5-flash')).toMatchObject({ usage: 0, requestsToday: 1 });
+        await store.addCounters([delta({ usage: 1, errors: 1, latencyMs: 10 })]);
+        expect(find(await store.loadCounters([H1], '2026-11-22'), H1, 'gemini-2.5-flash')).toMatchObject({
+          usage: 1,
+          errors: 1,
+          latencyMs: 10,
+          requestsToday: 4,
+        });
+      });
+
+      it('loses no increment when batches run concurrently', async () => {
+        const batches = Array.from({ length: 20 }, (_, i) => [
+          delta({ model: 'a' }),
+          delta({ model: 'b', keyHash: i % 2 === 0 ? H1 : H2 }),
+        ]);
+        await Promise.all(batches.map((b) => store.addCounters(b)));
+        const rows = await store.loadCounters([H1, H2], '2026-11-22');
+        expect(find(rows, H1, 'a')).toMatchObject({ usage: 20, requestsToday: 20, tokensToday: 200, latencyMs: 2000 });
+        expect(find(rows, H1, 'b')?.usage).toBe(10);
+        expect(find(rows, H2, 'b')?.usage).toBe(10);
+      });
+    });
+
+    describe('conversations', () => {
+      it('saves, reads, overwrites and deletes', async () => {
+        expect(await store.getConversation('thread-1')).toBeUndefined();
+        const c: StoredConversation = {
+          model: 'gemini-2.5-flash',
+          history: [
+            { role: 'user', parts: [{ text: 'hello "there" \n ünïcödé 🎉' }] },
+            { role: 'model', parts: [{ text: 'hi' }] },
+          ],
+          ownerId: '123456789012345678',
+          updatedAt: 1_700_000_000_000,
+        };
+        await store.saveConversation('thread-1', c);
+        expect(await store.getConversation('thread-1')).toEqual(c);
+
+        const dm: StoredConversation = { model: 'gemini-2.5-pro', history: [], updatedAt: 5 };
+        await store.saveConversation('dm-2', dm);
+        const gotDm = await store.getConversation('dm-2');
+        expect(gotDm).toEqual(dm);
+        expect(gotDm).not.toHaveProperty('ownerId');
+
+        const c2: StoredConversation = { ...c, history: [...c.history, { role: 'user', parts: [{ text: 'more' }] }], updatedAt: 6 };
+        await store.saveConversation('thread-1', c2);
+        expect(await store.getConversation('thread-1')).toEqual(c2);
+
+        await store.deleteConversation('thread-1');
+        await store.deleteConversation('never-was');
+        expect(await store.getConversation('thread-1')).toBeUndefined();
+        expect(await store.getConversation('dm-2')).toEqual(dm);
+      });
+
+      it('keeps what was saved, not the caller object', async () => {
+        const c: StoredConversation = { model: 'm', history: [{ role: 'user', parts: [{ text: 'a' }] }], updatedAt: 1 };
+        await store.saveConversation('x', c);
+        c.history.push({ role: 'model', parts: [{ text: 'b' }] });
+        expect((await store.getConversation('x'))?.history).toHaveLength(1);
+      });
+    });
+
+    describe('meta', () => {
+      it('gets and sets strings', async () => {
+        expect(await store.getMeta('commandsHash')).toBeUndefined();
+        await store.setMeta('commandsHash', 'abc');
+        await store.setMeta('other', '');
+        await store.setMeta('commandsHash', 'def');
+        expect(await store.getMeta('commandsHash')).toBe('def');
+        expect(await store.getMeta('other')).toBe('');
+      });
+    });
+
+    describe('privacy', () => {
+      it('stores the key hash it is given and nothing that looks like the key', async () => {
+        const secret = 'AIzaSyD-this-is-a-fake-key-0123456789';
+        const hash = 'deadbeefcafef00d1234';
+        const t0 = Date.now();
+        await store.setKeyState(hash, '*', { status: 'disabled', since: t0, reason: 'API_KEY_INVALID', kind: 'auth' });
+        await store.setKeyState(hash, 'gemini-2.5-flash', { status: 'cooling', until: t0 + 60_000, reason: 'r', kind: 'rate_limited' });
+        await store.addCounters([delta({ keyHash: hash })]);
+        expect((await store.loadKeyStates([hash], t0)).get(hash)?.size).toBe(2);
+        expect(find(await store.loadCounters([hash], '2026-11-22'), hash, 'gemini-2.5-flash')?.usage).toBe(1);
+        if (h.rawDump) {
+          const dump = await h.rawDump();
+          expect(dump).toContain(hash);
+          expect(dump).not.toContain(secret);
+          expect(dump).not.toMatch(/AIza[0-9A-Za-z_-]{10,}/);
+        }
+      });
+    });
+  });
+}

@@ -1,0 +1,261 @@
+/**
+ * RedisStore beyond the contract, against a real redis-server: the key layout, changes
+ * shared between processes, Redis down at start, and Redis lost and back while running.
+ */
+import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createStore } from '../../src/store/index.ts';
+import { RedisStore, isStoreUnavailableError, redactRedisUrl } from '../../src/store/redis.ts';
+import type { KeyStateChange } from '../../src/store/types.ts';
+import { waitFor } from './contract.ts';
+import { startRedis, type RedisServer } from './redisServer.ts';
+
+const silent = pino({ level: 'silent' });
+
+function captureLogger(): { logger: Logger; lines: Array<{ level: number; msg: string; [k: string]: unknown }> } {
+  const lines: Array<{ level: number; msg: string }> = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l) as { level: number; msg: string });
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), lines };
+}
+
+async function unusedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 1));
+    });
+  });
+}
+
+const toClose: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  await Promise.all(toClose.splice(0).map((s) => s.close()));
+});
+
+describe('RedisStore on a shared server', () => {
+  let server: RedisServer;
+  let admin: Redis;
+  let n = 0;
+  const open = async (prefix: string, logger: Logger = silent) => {
+    const s = await RedisStore.connect(server.url, { prefix, logger });
+    toClose.push(s);
+    return s;
+  };
+
+  beforeAll(async () => {
+    server = await startRedis();
+    admin = new Redis(server.url, { lazyConnect: true });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.quit();
+    await server?.stop();
+  });
+
+  it('delivers a key-state change made in one process to the others, not to itself', async () => {
+    const prefix = `share${++n}:`;
+    const a = await open(prefix);
+    const b = await open(prefix);
+    const other = await open(`elsewhere${n}:`);
+    const seenA: KeyStateChange[] = [];
+    const seenB: KeyStateChange[] = [];
+    const seenOther: KeyStateChange[] = [];
+    a.subscribe((c) => seenA.push(c));
+    const offB = b.subscribe((c) => seenB.push(c));
+    other.subscribe((c) => seenOther.push(c));
+
+    const state = { status: 'cooling' as const, until: Date.now() + 60_000, reason: 'PerMinute', kind: 'rate_limited' as const };
+    const t = Date.now();
+    await a.setKeyState('hashA', 'gemini-2.5-flash', state);
+    expect(await waitFor(() => seenB.length === 1, 1_000)).toBe(true);
+    expect(Date.now() - t).toBeLessThan(1_000);
+    expect(seenB[0]).toEqual({ keyHash: 'hashA', model: 'gemini-2.5-flash', state });
+
+    await a.setKeyState('hashA', 'gemini-2.5-flash', null);
+    expect(await waitFor(() => seenB.length === 2, 1_000)).toBe(true);
+    expect(seenB[1]).toEqual({ keyHash: 'hashA', model: 'gemini-2.5-flash', state: null });
+
+    // B sees the state itself too, not only the message.
+    await a.setKeyState('hashA', '*', { status: 'disabled', since: 1, reason: 'API_KEY_INVALID', kind: 'auth' });
+    expect((await b.loadKeyStates(['hashA'], Date.now())).get('hashA')?.get('*')?.status).toBe('disabled');
+
+    offB();
+    await b.setKeyState('hashB', '*', null);
+    expect(await waitFor(() => seenA.length === 1, 1_000)).toBe(true);
+    expect(seenA[0]).toEqual({ keyHash: 'hashB', model: '*', state: null });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seenB).toHaveLength(3);
+    expect(seenOther).toEqual([]);
+  });
+
+  it('uses the documented layout: TTL on cooldowns, none on disabled states, expiring day hashes', async () => {
+    const prefix = `layout${++n}:`;
+    const s = await open(prefix);
+    await s.setKeyState('h', 'm', { status: 'cooling', until: Date.now() + 30_000, reason: 'r', kind: 'rate_limited' });
+    await s.setKeyState('h', '*', { status: 'disabled', since: 1, reason: 'r', kind: 'auth' });
+    await s.addCounters([{ keyHash: 'h', model: 'm', day: '2026-11-22', requests: 1, tokens: 2, usage: 3, errors: 0, latencyMs: 4 }]);
+    await s.saveConversation('c', { model: 'm', history: [], updatedAt: 1 });
+    await s.setMeta('x', 'y');
+
+    const pttl = await admin.pttl(`${prefix}state:h:m`);
+    expect(pttl).toBeGreaterThan(25_000);
+    expect(pttl).toBeLessThanOrEqual(30_000);
+    expect(await admin.pttl(`${prefix}state:h:*`)).toBe(-1);
+    expect((await admin.smembers(`${prefix}states:h`)).sort()).toEqual(['*', 'm']);
+    expect(await admin.hgetall(`${prefix}ctr:h`)).toEqual({ 'usage:m': '3', 'errors:m': '0', 'latencyMs:m': '4' });
+    expect(await admin.hgetall(`${prefix}day:2026-11-22:h`)).toEqual({ 'requests:m': '1', 'tokens:m': '2' });
+    const dayTtl = await admin.ttl(`${prefix}day:2026-11-22:h`);
+    expect(dayTtl).toBeGreaterThan(172_000);
+    expect(dayTtl).toBeLessThanOrEqual(172_800);
+    expect(JSON.parse((await admin.get(`${prefix}conv:c`))!)).toEqual({ model: 'm', history: [], updatedAt: 1 });
+    expect(await admin.get(`${prefix}meta:x`)).toBe('y');
+    expect((await admin.keys(`${prefix}*`)).every((k) => k.startsWith(prefix))).toBe(true);
+
+    // A cooldown already over is simply not stored.
+    await s.setKeyState('h', 'old', { status: 'cooling', until: Date.now() - 1, reason: 'r', kind: 'rate_limited' });
+    expect(await admin.exists(`${prefix}state:h:old`)).toBe(0);
+  });
+
+  it('drops the index entry of a cooldown that ran out in Redis', async () => {
+    const prefix = `ttl${++n}:`;
+    const s = await open(prefix);
+    await s.setKeyState('h', 'm', { status: 'cooling', until: Date.now() + 60, reason: 'r', kind: 'rate_limited' });
+    expect(await waitFor(async () => (await admin.exists(`${prefix}state:h:m`)) === 0, 2_000)).toBe(true);
+    expect((await s.loadKeyStates(['h'], 0)).size).toBe(0);
+    expect(await admin.smembers(`${prefix}states:h`)).toEqual([]);
+  });
+
+  it('rejects counters that are not numbers before writing anything', async () => {
+    const prefix = `bad${++n}:`;
+    const s = await open(prefix);
+    await expect(
+      s.addCounters([
+        { keyHash: 'h', model: 'm', day: '2026-11-22', requests: 1, tokens: 1, usage: 1, errors: 0, latencyMs: 1 },
+        { keyHash: 'h', model: 'm', day: '2026-11-22', requests: Number.NaN, tokens: 1, usage: 1, errors: 0, latencyMs: 1 },
+      ]),
+    ).rejects.toThrow(/requests must be a finite number/);
+    expect(await admin.keys(`${prefix}*`)).toEqual([]);
+  });
+
+  it('is what createStore opens for STORE=redis, and needs REDIS_URL', async () => {
+    const base = { dataDir: '/nonexistent', flushIntervalMs: 1000, shardCount: 'auto' as const };
+    const s = await createStore({ ...base, kind: 'redis', redisUrl: server.url }, silent);
+    toClose.push(s);
+    expect(s.kind).toBe('redis');
+    expect(s.isHealthy?.()).toBe(true);
+    await expect(createStore({ ...base, kind: 'redis', redisUrl: undefined })).rejects.toThrow(/REDIS_URL/);
+  });
+});
+
+describe('RedisStore when Redis is unreachable at start', () => {
+  it('rejects within ~3 s naming REDIS_URL, without the password', async () => {
+    const port = await unusedPort();
+    const t = Date.now();
+    const err = await RedisStore.connect(`redis://:hunter2secret@127.0.0.1:${port}`, { logger: silent }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(Date.now() - t).toBeLessThan(3_600);
+    expect(err).toBeInstanceOf(Error);
+    expect(err!.message).toMatch(new RegExp(`^cannot reach Redis at REDIS_URL=redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
+    expect(err!.message).not.toContain('hunter2secret');
+  });
+
+  it('gives up after the connect timeout on a server that never answers', async () => {
+    // A TCP server that accepts and stays silent: the connection opens, Redis never replies.
+    const sockets: Array<import('node:net').Socket> = [];
+    const mute = createServer((sock) => sockets.push(sock));
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    const addr = mute.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    const t = Date.now();
+    const err = await RedisStore.connect(`redis://127.0.0.1:${port}`, { logger: silent, connectTimeoutMs: 500 }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(Date.now() - t).toBeLessThan(2_500);
+    expect(err?.message).toMatch(/^cannot reach Redis at REDIS_URL=redis:\/\/127\.0\.0\.1:\d+/);
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => mute.close(() => r()));
+  });
+
+  it('redacts passwords in URLs', () => {
+    expect(redactRedisUrl('redis://user:pa55@host:6379/2')).toBe('redis://user:***@host:6379/2');
+    expect(redactRedisUrl('rediss://host:6380')).toBe('rediss://host:6380');
+    expect(redactRedisUrl('not a url//u:p@x')).not.toContain(':p@');
+  });
+});
+
+describe('RedisStore when Redis is lost while running', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('fails fast, logs once, reconnects, and tells onReconnect listeners', async () => {
+    const { logger, lines } = captureLogger();
+    const a = await RedisStore.connect(server.url, { prefix: 'outage:', logger });
+    const b = await RedisStore.connect(server.url, { prefix: 'outage:', logger: silent });
+    toClose.push(a, b);
+    let reconnects = 0;
+    a.onReconnect(() => reconnects++);
+    await a.setMeta('before', '1');
+    expect(a.isHealthy()).toBe(true);
+
+    server.kill();
+    expect(await waitFor(() => !a.isHealthy(), 1_000)).toBe(true);
+
+    // Every operation rejects at once instead of queueing.
+    const ops: Array<() => Promise<unknown>> = [
+      () => a.getMeta('before'),
+      () => a.setKeyState('h', '*', null),
+      () => a.addCounters([{ keyHash: 'h', model: 'm', day: '2026-11-22', requests: 1, tokens: 1, usage: 1, errors: 0, latencyMs: 1 }]),
+      () => a.loadKeyStates(['h'], Date.now()),
+      () => a.loadCounters(['h'], '2026-11-22'),
+      () => a.saveConversation('c', { model: 'm', history: [], updatedAt: 1 }),
+    ];
+    for (const op of ops) {
+      const t = Date.now();
+      const err = await op().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(Date.now() - t).toBeLessThan(1_000);
+      expect(isStoreUnavailableError(err)).toBe(true);
+      expect((err as Error).message).toMatch(/REDIS_URL=redis:\/\/127\.0\.0\.1:\d+/);
+    }
+
+    // Several reconnect attempts fail meanwhile; still one line.
+    await new Promise((r) => setTimeout(r, 600));
+    const warn = lines.filter((l) => l.level === 40);
+    expect(warn).toHaveLength(1);
+    expect(warn[0]!.msg).toMatch(/Redis is unreachable/);
+
+    await server.restart();
+    expect(await waitFor(() => reconnects === 1, 5_000)).toBe(true);
+    expect(a.isHealthy()).toBe(true);
+    expect(lines.filter((l) => l.level === 30 && /Redis is back/.test(l.msg))).toHaveLength(1);
+    expect(lines.filter((l) => l.level === 40)).toHaveLength(1);
+
+    // Work again, including the channel between the two processes.
+    await a.setMeta('after', '2');
+    expect(await a.getMeta('after')).toBe('2');
+    expect(await waitFor(() => b.isHealthy(), 5_000)).toBe(true);
+    const seen: KeyStateChange[] = [];
+    b.subscribe((c) => seen.push(c));
+    await a.setKeyState('h', '*', { status: 'disabled', since: 1, reason: 'r', kind: 'auth' });
+    expect(await waitFor(() => seen.length === 1, 1_000)).toBe(true);
+  });
+});
