@@ -9,6 +9,8 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { isConfigError, loadConfig, loadDotEnv, type Config } from './config.ts';
 import { GeminiAPIPool } from './pool/GeminiAPIPool.ts';
+import { createStore } from './store/index.ts';
+import type { StateStore } from './store/types.ts';
 import type { Classified } from './gemini/classify.ts';
 
 const USAGE = `Usage:
@@ -114,8 +116,17 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     throw err;
   }
   const logger = pino({ level: env.LOG_LEVEL ? config.logLevel : 'warn' }, pino.destination(2));
+  let store: StateStore;
+  try {
+    store = await createStore(config.store, logger);
+  } catch (err) {
+    io.err(`cannot open the state store: ${(err as Error).message}`);
+    return 2;
+  }
   const pool = GeminiAPIPool.fromConfig(config, { logger, timers: false });
   try {
+    // The same state as the bot: dead keys stay dead, today's counts add up.
+    await pool.attachStore(store, { flushIntervalMs: config.store.flushIntervalMs });
     const json = parsed.values.json ?? false;
     if (command === 'ask') {
       const prompt = [sub, ...rest].filter((s) => s !== undefined).join(' ').trim();
@@ -136,6 +147,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     return 2;
   } finally {
     await pool.close();
+    await store.close();
   }
 }
 

@@ -505,7 +505,12 @@ export class GeminiAPIPool {
     if (store.onReconnect) {
       this.#unsubscribe.push(
         store.onReconnect(() => {
-          void this.#loadFromStore().then(() => this.flush());
+          // Both ways: learn what others wrote meanwhile, and write back what only we know
+          // (a Redis that restarted empty has forgotten every cooldown).
+          void this.#loadFromStore().then(() => {
+            this.#persistAllStates();
+            return this.flush();
+          });
         }),
       );
     }
@@ -554,6 +559,10 @@ export class GeminiAPIPool {
           if (c.day !== day) Object.assign(c, { day, requestsToday: 0, tokensToday: 0 });
           c.requestsToday = Math.max(c.requestsToday, row.requestsToday);
           c.tokensToday = Math.max(c.tokensToday, row.tokensToday);
+          // Today's load seeds the health score, so a restarted process keeps spreading
+          // requests instead of starting over at key#1.
+          c.scoreUsage = Math.max(c.scoreUsage, row.requestsToday);
+          c.scoreCompleted = Math.max(c.scoreCompleted, row.requestsToday);
           const gm = `${this.#ring.keys[index]!.group}\0${row.model}`;
           perGroup.set(gm, (perGroup.get(gm) ?? 0) + row.requestsToday);
         }
@@ -611,6 +620,20 @@ export class GeminiAPIPool {
         () => this.#storeUp(),
         (err: unknown) => this.#storeFailed(err),
       );
+    }
+  }
+
+  #persistAllStates(): void {
+    const now = this.#clock.now();
+    for (const [index, d] of this.#keyDisabled) this.#persistState([index], '*', d);
+    for (const [group, d] of this.#groupDisabled) this.#persistState(this.#groupKeys.get(group)!, '*', d);
+    for (const [k, c] of this.#groupCooling) {
+      const [group, model] = k.split('\0') as [string, string];
+      if (c.until > now) this.#persistState(this.#groupKeys.get(group)!, model, c);
+    }
+    for (const [k, c] of this.#keyCooling) {
+      const [index, model] = k.split('\0') as [string, string];
+      if (c.until > now) this.#persistState([Number(index)], model, c);
     }
   }
 

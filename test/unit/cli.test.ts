@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.ts';
 import { FakeGemini } from '../fakes/fakeGemini.ts';
@@ -11,7 +14,7 @@ afterEach(async () => {
 async function run(argv: string[], env: Record<string, string>) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const code = await runCli(argv, { STORE: 'memory', ...env }, { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -62,6 +65,19 @@ describe('npm run cli', () => {
     const parsed = JSON.parse(r.out);
     expect(parsed.keys.keys[0]).toMatchObject({ id: 'key#1', hint: 'ey-1', state: 'active' });
     expect(parsed.pool.models['gemini-2.5-flash']).toMatchObject({ poolSize: 5 });
+  });
+
+  it('stats show today\'s requests across runs (SQLite state survives the process)', async () => {
+    fake = await FakeGemini.start();
+    const dataDir = mkdtempSync(join(tmpdir(), 'cli-'));
+    const env = { GEMINI_API_KEYS: 'test-key-1,test-key-2', GEMINI_BASE_URL: fake.url, STORE: 'sqlite', DATA_DIR: dataDir };
+    for (let i = 0; i < 3; i++) expect((await run(['ask', `q${i}`], env)).code).toBe(0);
+    const stats = JSON.parse((await run(['stats', '--json'], env)).out);
+    expect(stats.keys.keys.map((k: { requestsToday: number }) => k.requestsToday)).toEqual([2, 1]);
+    expect(stats.keys.totals.tokensToday).toBeGreaterThan(0);
+    const table = await run(['stats'], env);
+    expect(table.out).toMatch(/^key#1\s+\.\.\.ey-1\s+active\s+2\s+0\s+0\.0%\s+\d+\s+2\s+\d+$/m);
+    expect(table.out).toContain('2 keys: 2 active, 0 cooling, 0 disabled; 3 requests today');
   });
 
   it('bad configuration and usage exit 2 with a clear message', async () => {

@@ -1,0 +1,152 @@
+/**
+ * Several processes and a crash: a cooldown set in one process is honoured by another
+ * through Redis, and kill -9 loses at most the last flush interval of counters.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pacificDay } from '../../src/pool/time.ts';
+import { hashKey } from '../../src/pool/keys.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
+import { FakeGemini } from '../fakes/fakeGemini.ts';
+import { GeminiAPIPool } from '../../src/pool/GeminiAPIPool.ts';
+import { RedisStore } from '../../src/store/redis.ts';
+import { captureLogger } from '../helpers.ts';
+import { startRedis, type RedisServer } from './redisServer.ts';
+
+interface Worker {
+  proc: ChildProcessWithoutNullStreams;
+  lines: string[];
+  waitLines(n: number, timeoutMs?: number): Promise<string[]>;
+  send(cmd: string): void;
+}
+
+const workers: Worker[] = [];
+let fake: FakeGemini | undefined;
+let redis: RedisServer | undefined;
+afterEach(async () => {
+  for (const w of workers.splice(0)) w.proc.kill('SIGKILL');
+  await fake?.close();
+  await redis?.stop();
+  fake = undefined;
+  redis = undefined;
+});
+
+async function startWorker(env: Record<string, string>): Promise<Worker> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'test/store/poolWorker.ts'], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+  });
+  const lines: string[] = [];
+  let stderr = '';
+  proc.stderr.on('data', (d) => (stderr += String(d)));
+  createInterface({ input: proc.stdout }).on('line', (l) => lines.push(l));
+  const w: Worker = {
+    proc,
+    lines,
+    send: (cmd) => proc.stdin.write(`${cmd}\n`),
+    async waitLines(n, timeoutMs = 10_000) {
+      const until = Date.now() + timeoutMs;
+      while (lines.length < n) {
+        if (Date.now() > until || proc.exitCode !== null) throw new Error(`worker gave ${lines.length}/${n} lines; stderr: ${stderr.slice(-500)}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return lines;
+    },
+  };
+  workers.push(w);
+  await w.waitLines(1, 15_000);
+  expect(lines[0]).toBe('ready');
+  return w;
+}
+
+describe('processes', () => {
+  it('two processes on one Redis: a per-day 429 seen by A stops B from using that key', async () => {
+    redis = await startRedis();
+    fake = await FakeGemini.start();
+    const env = { GEMINI_API_KEYS: 'test-key-1,test-key-2', GEMINI_BASE_URL: fake.url, STORE: 'redis', REDIS_URL: redis.url, LOG_LEVEL: 'warn' };
+    const a = await startWorker(env);
+    const b = await startWorker(env);
+    fake.inject({ type: 'rateLimit', per: 'day' }, { key: 'test-key-1' });
+    a.send('ask 1');
+    await a.waitLines(2);
+    expect(JSON.parse(a.lines[1]!)).toEqual({ ok: true, keyId: 'key#2' });
+    // Within a second B knows; give it that second, then count what B sends.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const mark = fake.requests.length;
+    b.send('ask 4');
+    await b.waitLines(5);
+    expect(b.lines.slice(1).map((l) => JSON.parse(l))).toEqual(Array(4).fill({ ok: true, keyId: 'key#2' }));
+    expect(fake.requests.slice(mark).filter((r) => r.key === 'test-key-1')).toHaveLength(0);
+  });
+
+  it('kill -9 during load: the database opens intact and is at most one flush interval behind', async () => {
+    fake = await FakeGemini.start();
+    const dataDir = mkdtempSync(join(tmpdir(), 'kill9-'));
+    const w = await startWorker({ GEMINI_API_KEYS: 'test-key-1,test-key-2', GEMINI_BASE_URL: fake.url, STORE: 'sqlite', DATA_DIR: dataDir, STORE_FLUSH_INTERVAL_MS: '1000' });
+    w.send('loop');
+    // Let it run a little over two flushes, then crash it.
+    await new Promise((r) => setTimeout(r, 2_300));
+    const reports = w.lines.slice(1).map((l) => JSON.parse(l) as { done: number; at: number });
+    w.proc.kill('SIGKILL');
+    await new Promise((r) => w.proc.once('exit', r));
+    const killedAt = Date.now();
+    const all = w.lines.slice(1).map((l) => JSON.parse(l) as { done: number; at: number });
+    const total = all.at(-1)!.done;
+    expect(reports.length).toBeGreaterThan(10);
+
+    const db = new Database(join(dataDir, 'state.db'), { readonly: true });
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+    const store = new SqliteStore(dataDir);
+    const rows = await store.loadCounters([hashKey('test-key-1'), hashKey('test-key-2')], pacificDay(Date.now()));
+    await store.close();
+    const stored = rows.reduce((n, r) => n + r.requestsToday, 0);
+    // Everything done more than one flush interval (plus scheduling slack) before the kill is there.
+    const safe = all.filter((r) => r.at <= killedAt - 1_000 - 300).at(-1)?.done ?? 0;
+    expect(stored).toBeLessThanOrEqual(total);
+    expect(stored).toBeGreaterThanOrEqual(safe);
+    expect(stored).toBeGreaterThan(0);
+  });
+
+  it('Redis lost while running: requests keep being served, one log line, and it resyncs when Redis returns', async () => {
+    redis = await startRedis();
+    fake = await FakeGemini.start();
+    const { logger, lines } = captureLogger('info');
+    const store = await RedisStore.connect(redis.url, { logger, prefix: `t${Date.now()}:` });
+    const pool = new GeminiAPIPool({ keys: ['test-key-1', 'test-key-2'], baseUrl: fake.url, logger, timers: false });
+    await pool.attachStore(store, { flushIntervalMs: 100 });
+    try {
+      for (let i = 0; i < 3; i++) expect((await pool.generateContent({ prompt: `a${i}` })).ok).toBe(true);
+      await pool.flush();
+      redis.kill();
+      fake.inject({ type: 'status', status: 401 }, { key: 'test-key-1' });
+      for (let i = 0; i < 5; i++) {
+        expect((await pool.generateContent({ prompt: `b${i}` })).ok).toBe(true);
+        await pool.flush();
+      }
+      expect(lines.filter((l) => l.includes('state store unavailable'))).toHaveLength(1);
+      await redis.restart();
+      // Bounded wait for the reconnect and the resync flush.
+      const hashes = pool.keys.map((k) => k.hash);
+      let stored = 0;
+      for (let i = 0; i < 100 && stored < 8; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        await pool.flush();
+        stored = (await store.loadCounters(hashes, pacificDay(Date.now())).catch(() => [])).reduce((n, r) => n + r.requestsToday, 0);
+      }
+      // Redis restarted empty (no persistence): what it holds now is what was kept in memory meanwhile.
+      expect(stored).toBe(6);
+      // The key disabled during the outage is written back for the other processes.
+      const states = await store.loadKeyStates(hashes, Date.now());
+      expect(states.get(hashes[0]!)?.get('*')).toMatchObject({ status: 'disabled', kind: 'auth' });
+      expect(lines.filter((l) => l.includes('state store back'))).toHaveLength(1);
+    } finally {
+      await pool.close();
+      await store.close();
+    }
+  });
+});
