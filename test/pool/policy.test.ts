@@ -1,40 +1,14 @@
 /**
  * Every row of the policy table, through the real @google/genai SDK against the fake Gemini.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GeminiAPIPool, type GeminiAPIPoolOptions } from '../../src/pool/GeminiAPIPool.ts';
+import { poolFixture } from './fixture.ts';
 import { nextPacificMidnight } from '../../src/pool/time.ts';
-import type { PoolEvents } from '../../src/pool/types.ts';
-import { FakeGemini, type FakeGeminiOptions } from '../fakes/fakeGemini.ts';
+import type { FakeGemini } from '../fakes/fakeGemini.ts';
 import { TestClock } from '../helpers.ts';
 
-let fake: FakeGemini | undefined;
-let pool: GeminiAPIPool | undefined;
-afterEach(async () => {
-  await pool?.close();
-  await fake?.close();
-  pool = undefined;
-  fake = undefined;
-});
-
-async function setup(opts: { keys?: string[]; fake?: FakeGeminiOptions; pool?: Partial<GeminiAPIPoolOptions> } = {}) {
-  const clock = new TestClock();
-  fake = await FakeGemini.start({ now: clock.now, ...opts.fake });
-  const events: Array<[keyof PoolEvents, unknown]> = [];
-  pool = new GeminiAPIPool({
-    keys: opts.keys ?? ['test-key-1', 'test-key-2', 'test-key-3'],
-    baseUrl: fake.url,
-    poolSize: 3,
-    clock,
-    timers: false,
-    attemptTimeoutMs: 2_000,
-    ...opts.pool,
-  });
-  for (const e of ['keyCooldown', 'keyDisabled', 'keyRecovered', 'allKeysUnavailable', 'serviceRecovered'] as const) {
-    pool.on(e, (p) => events.push([e, p]));
-  }
-  return { clock, fake, pool, events };
-}
+const setup = poolFixture(() => new TestClock(), { keys: ['test-key-1', 'test-key-2', 'test-key-3'], poolSize: 3, attemptTimeoutMs: 2_000 });
 
 const keysSent = (f: FakeGemini) => f.requests.filter((r) => r.route === 'generateContent' || r.route === 'streamGenerateContent').map((r) => r.key);
 

@@ -3,27 +3,14 @@
  * failover, batches, rotation, stats, and that no key ever leaks.
  */
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AdapterAnswer, ClientFactory } from '../../src/gemini/adapter.ts';
 import { GeminiAPIPool, type GeminiAPIPoolOptions } from '../../src/pool/GeminiAPIPool.ts';
-import { FakeGemini, type Fault, type FakeGeminiOptions } from '../fakes/fakeGemini.ts';
-import { TestClock, captureLogger } from '../helpers.ts';
+import { poolFixture } from './fixture.ts';
+import type { FakeGemini, Fault } from '../fakes/fakeGemini.ts';
+import { TestClock } from '../helpers.ts';
 
-let fake: FakeGemini | undefined;
-let pool: GeminiAPIPool | undefined;
-afterEach(async () => {
-  await pool?.close();
-  await fake?.close();
-  pool = undefined;
-  fake = undefined;
-});
-
-async function setup(opts: { keys?: string[]; fake?: FakeGeminiOptions; pool?: Partial<GeminiAPIPoolOptions> } = {}) {
-  const clock = new TestClock();
-  fake = await FakeGemini.start({ now: clock.now, ...opts.fake });
-  pool = new GeminiAPIPool({ keys: opts.keys ?? ['test-key-1', 'test-key-2', 'test-key-3'], baseUrl: fake.url, poolSize: 3, clock, timers: false, attemptTimeoutMs: 2_000, ...opts.pool });
-  return { clock, fake, pool };
-}
+const setup = poolFixture(() => new TestClock(), { keys: ['test-key-1', 'test-key-2', 'test-key-3'], poolSize: 3, attemptTimeoutMs: 2_000 });
 
 const sent = (f: FakeGemini) =>
   f.requests.filter((r) => r.route === 'generateContent' || r.route === 'streamGenerateContent').map((r) => Number(r.key.replace('test-key-', '')));
@@ -246,15 +233,12 @@ describe('no key ever leaks', () => {
   it('not in logs, results, errors, stats or events, whatever happens', async () => {
     const keys = ['AIzaSyLEAKCHECK-0000000000000000001', 'AIzaSyLEAKCHECK-0000000000000000002', 'proj-x:AIzaSyLEAKCHECK-0000000000000000003', 'proj-x:AIzaSyLEAKCHECK-0000000000000000004'];
     const secrets = keys.map((k) => k.replace(/^proj-x:/, ''));
-    const { logger, lines } = captureLogger('trace');
-    const clock = new TestClock();
-    fake = await FakeGemini.start({
-      now: clock.now,
-      keys: [{ key: secrets[0]!, status: 'invalid' }, { key: secrets[1]! }, { key: secrets[2]!, project: 'proj-x', status: 'billing' }, { key: secrets[3]!, project: 'proj-x' }],
+    const { pool, fake, lines, events } = await setup({
+      keys,
+      logLevel: 'trace',
+      fake: { keys: [{ key: secrets[0]!, status: 'invalid' }, { key: secrets[1]! }, { key: secrets[2]!, project: 'proj-x', status: 'billing' }, { key: secrets[3]!, project: 'proj-x' }] },
+      pool: { poolSize: 4, attemptTimeoutMs: 100 },
     });
-    pool = new GeminiAPIPool({ keys, baseUrl: fake.url, poolSize: 4, clock, timers: false, logger, attemptTimeoutMs: 100 });
-    const events: unknown[] = [];
-    for (const e of ['keyCooldown', 'keyDisabled', 'keyRecovered', 'allKeysUnavailable', 'serviceRecovered'] as const) pool.on(e, (p) => events.push(p));
     // An upstream error that echoes a key must still not reach anyone.
     fake.inject({ type: 'status', status: 400, message: `bad request for ${secrets[1]}` });
     fake.inject({ type: 'status', status: 500 }, { key: secrets[1]! });

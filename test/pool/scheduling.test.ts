@@ -3,28 +3,14 @@
  * in a 429 are learned, waiters are served in arrival order, and a wait that would pass the
  * deadline is refused at once.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GeminiAPIPool, type GeminiAPIPoolOptions } from '../../src/pool/GeminiAPIPool.ts';
+import { poolFixture } from './fixture.ts';
 import type { PoolResult } from '../../src/pool/types.ts';
-import { FakeGemini, type FakeGeminiOptions } from '../fakes/fakeGemini.ts';
+import type { FakeGemini } from '../fakes/fakeGemini.ts';
 import { ManualClock, captureLogger, settle } from '../helpers.ts';
 
-let fake: FakeGemini | undefined;
-let pool: GeminiAPIPool | undefined;
-afterEach(async () => {
-  await pool?.close();
-  await fake?.close();
-  pool = undefined;
-  fake = undefined;
-});
-
-async function setup(opts: { keys?: string[]; fake?: FakeGeminiOptions; pool?: Partial<GeminiAPIPoolOptions> } = {}) {
-  const clock = new ManualClock();
-  fake = await FakeGemini.start({ now: clock.now, ...opts.fake });
-  const { logger, lines } = captureLogger('info');
-  pool = new GeminiAPIPool({ keys: opts.keys ?? ['test-key-1', 'test-key-2'], baseUrl: fake.url, poolSize: 2, clock, timers: false, logger, ...opts.pool });
-  return { clock, fake, pool, lines };
-}
+const setup = poolFixture(() => new ManualClock(), { keys: ['test-key-1', 'test-key-2'], poolSize: 2 });
 
 const count429 = (f: FakeGemini) => f.requests.filter((r) => r.status === 429).length;
 
