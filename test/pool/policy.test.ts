@@ -2,7 +2,6 @@
  * Every row of the policy table, through the real @google/genai SDK against the fake Gemini.
  */
 import { describe, expect, it } from 'vitest';
-import { GeminiAPIPool, type GeminiAPIPoolOptions } from '../../src/pool/GeminiAPIPool.ts';
 import { poolFixture } from './fixture.ts';
 import { nextPacificMidnight } from '../../src/pool/time.ts';
 import type { FakeGemini } from '../fakes/fakeGemini.ts';

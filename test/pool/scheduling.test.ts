@@ -4,11 +4,10 @@
  * deadline is refused at once.
  */
 import { describe, expect, it } from 'vitest';
-import { GeminiAPIPool, type GeminiAPIPoolOptions } from '../../src/pool/GeminiAPIPool.ts';
 import { poolFixture } from './fixture.ts';
 import type { PoolResult } from '../../src/pool/types.ts';
 import type { FakeGemini } from '../fakes/fakeGemini.ts';
-import { ManualClock, captureLogger, settle } from '../helpers.ts';
+import { ManualClock, settle } from '../helpers.ts';
 
 const setup = poolFixture(() => new ManualClock(), { keys: ['test-key-1', 'test-key-2'], poolSize: 2 });
 
