@@ -1,0 +1,24 @@
+/** `/ask prompt [model] [temperature] [private]`: one streamed answer. */
+import { InteractionContextType, SlashCommandBuilder } from 'discord.js';
+import { runAsk } from '../src/bot/answer.ts';
+import type { Command } from '../src/bot/types.ts';
+
+export default {
+  data: new SlashCommandBuilder()
+    .setName('ask')
+    .setDescription('Ask Gemini a question; the answer streams in.')
+    .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
+    .addStringOption((o) => o.setName('prompt').setDescription('Your question or request').setRequired(true).setMaxLength(6000))
+    // Choices are the configured models, filled in at registration.
+    .addStringOption((o) => o.setName('model').setDescription('Which model answers (default: the first configured)'))
+    .addNumberOption((o) => o.setName('temperature').setDescription('Creativity, 0 (focused) to 2 (wild)').setMinValue(0).setMaxValue(2))
+    .addBooleanOption((o) => o.setName('private').setDescription('Only you see the answer')),
+  async execute(interaction, ctx) {
+    await runAsk(interaction, ctx, {
+      prompt: interaction.options.getString('prompt', true),
+      model: interaction.options.getString('model') ?? undefined,
+      temperature: interaction.options.getNumber('temperature') ?? undefined,
+      ephemeral: interaction.options.getBoolean('private') ?? false,
+    });
+  },
+} satisfies Command;

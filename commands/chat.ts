@@ -1,0 +1,20 @@
+/** `/chat prompt [model]`: a conversation in a new thread (or in this DM). */
+import { InteractionContextType, SlashCommandBuilder } from 'discord.js';
+import { startChat } from '../src/bot/chat.ts';
+import type { Command } from '../src/bot/types.ts';
+
+export default {
+  data: new SlashCommandBuilder()
+    .setName('chat')
+    .setDescription('Start a conversation: a thread where every message continues it.')
+    .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
+    .addStringOption((o) => o.setName('prompt').setDescription('What to talk about').setRequired(true).setMaxLength(6000))
+    // Choices are the configured models, filled in at registration.
+    .addStringOption((o) => o.setName('model').setDescription('Which model answers (default: the first configured)')),
+  async execute(interaction, ctx) {
+    await startChat(interaction, ctx, {
+      prompt: interaction.options.getString('prompt', true),
+      model: interaction.options.getString('model') ?? undefined,
+    });
+  },
+} satisfies Command;

@@ -1,0 +1,222 @@
+/**
+ * Builds and starts the bot: configuration -> pool + store -> discord.js client with the
+ * dispatcher, chat messages, alerts, health and metrics. `startBot` is what `npm start`
+ * runs (through `src/main.ts`) and what the end-to-end tests run against the fakes.
+ */
+import { once } from 'node:events';
+import { Client, Events, GatewayIntentBits, Partials, Status } from 'discord.js';
+import pino, { type Logger } from 'pino';
+import { loadConfig, requireDiscordToken, type Config } from '../config.ts';
+import type { ClientFactory } from '../gemini/adapter.ts';
+import { AlertThrottle, fromPool } from '../ops/alerts.ts';
+import { healthReport, startHealthServer, type HealthServer } from '../ops/health.ts';
+import { BotMetrics } from '../ops/metrics.ts';
+import { GeminiAPIPool } from '../pool/GeminiAPIPool.ts';
+import { createStore } from '../store/index.ts';
+import type { StateStore } from '../store/types.ts';
+import { onChatMessage } from './chat.ts';
+import { Conversations } from './conversations.ts';
+import { Dispatcher, errorSummary } from './dispatcher.ts';
+import { RequestGate } from './gate.ts';
+import { DEFAULT_COMMANDS_DIR, commandPayloads, loadCommands } from './loader.ts';
+import { isAdmin } from './permissions.ts';
+import { NO_MENTIONS } from './render.ts';
+import { syncCommands } from './sync.ts';
+import type { BotContext, Command } from './types.ts';
+
+/** Test and embedding hooks; production passes none. */
+export interface StartBotOverrides {
+  /** @default pino at LOG_LEVEL on stdout */
+  logger?: Logger;
+  /** Address the health server binds. @default '0.0.0.0' */
+  healthHost?: string;
+  /** Builds each pool instance's Gemini client (tests wrap the real one). */
+  clientFactory?: ClientFactory;
+  /** @default the project's `commands/` */
+  commandsDir?: string;
+  /** Register slash commands on start when they changed. @default true */
+  registerCommands?: boolean;
+  /** How long to wait for the gateway's READY. @default 30_000 */
+  readyTimeoutMs?: number;
+}
+
+/** A running bot. */
+export interface RunningBot {
+  readonly client: Client<true>;
+  readonly pool: GeminiAPIPool;
+  readonly store: StateStore;
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly commands: ReadonlyMap<string, Command>;
+  readonly gate: RequestGate;
+  readonly metrics: BotMetrics;
+  /** Set when HEALTH_PORT is. */
+  readonly health: HealthServer | undefined;
+  /**
+   * Graceful shutdown: new commands get a "restarting" reply, in-flight answers get up
+   * to SHUTDOWN_GRACE_MS, then the pool, the store and the client close. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+/** The pool and the store, built from the configuration. */
+export interface Services {
+  pool: GeminiAPIPool;
+  store: StateStore;
+}
+
+/** Creates the store and the pool, and attaches the one to the other. */
+export async function createServices(config: Config, logger: Logger, extra: { clientFactory?: ClientFactory } = {}): Promise<Services> {
+  const store = await createStore(config.store, logger);
+  const pool = GeminiAPIPool.fromConfig(config, { logger, ...(extra.clientFactory ? { clientFactory: extra.clientFactory } : {}) });
+  try {
+    // Dead keys stay dead, a day's exhausted quota is not retried, today's counts go on.
+    await pool.attachStore(store, { flushIntervalMs: config.store.flushIntervalMs });
+  } catch (err) {
+    await pool.close();
+    await store.close();
+    throw err;
+  }
+  return { pool, store };
+}
+
+/** Replaces any secret (a key, the token) in text bound for Discord: a last line of defence. */
+function secretScrubber(secrets: readonly string[]): (text: string) => string {
+  const list = secrets.filter((s) => s.length >= 8);
+  return (text) => list.reduce((out, s) => (out.includes(s) ? out.split(s).join('[redacted]') : out), text);
+}
+
+/** Builds the bot from an environment and logs it in. @throws ConfigError on bad configuration */
+export async function startBot(env: Record<string, string | undefined>, overrides: StartBotOverrides = {}): Promise<RunningBot> {
+  const config = loadConfig(env);
+  const token = requireDiscordToken(config);
+  const logger = overrides.logger ?? pino({ level: config.logLevel });
+  const commands = await loadCommands(overrides.commandsDir ?? DEFAULT_COMMANDS_DIR);
+  const { pool, store } = await createServices(config, logger, overrides.clientFactory ? { clientFactory: overrides.clientFactory } : {});
+
+  const gate = new RequestGate({ maxConcurrent: config.bot.maxConcurrent, maxQueued: config.bot.maxQueued });
+  const metrics = new BotMetrics({
+    keyStats: () => pool.getKeyStats(),
+    queue: () => ({ running: gate.running, waiting: gate.waiting }),
+  });
+  let accepting = true;
+  const ctx: BotContext = {
+    config,
+    pool,
+    store,
+    logger: logger.child({ component: 'bot' }),
+    gate,
+    conversations: new Conversations(store, { historyTurns: config.bot.chatHistoryTurns }),
+    metrics,
+    accepting: () => accepting,
+    isAdmin: (who) => isAdmin(who, config.discord.adminUserIds),
+  };
+  const dispatcher = new Dispatcher(commands, ctx);
+
+  const client = new Client({
+    intents: [
+      GatewayIntentBits.Guilds,
+      GatewayIntentBits.GuildMessages,
+      // Privileged: chat threads need the text of members' messages.
+      GatewayIntentBits.MessageContent,
+      GatewayIntentBits.DirectMessages,
+    ],
+    // DM channels are not cached before their first message arrives.
+    partials: [Partials.Channel],
+    allowedMentions: NO_MENTIONS,
+    ...(config.discord.apiUrl ? { rest: { api: config.discord.apiUrl } } : {}),
+  });
+  client.on(Events.InteractionCreate, (interaction) => void dispatcher.dispatch(interaction));
+  client.on(Events.MessageCreate, (message) => void dispatcher.track(onChatMessage(message, ctx)));
+  client.on(Events.Error, (err) => ctx.logger.error({ err: errorSummary(err) }, 'discord client error'));
+  client.on(Events.Warn, (message) => ctx.logger.warn({ message }, 'discord client warning'));
+
+  const scrub = secretScrubber([...config.gemini.keys.map((k) => k.key), token]);
+  const alertChannelId = config.discord.alertChannelId;
+  const alerts = alertChannelId
+    ? new AlertThrottle({
+        minIntervalMs: config.bot.alertMinIntervalMs,
+        send: async (text) => {
+          const channel = await client.channels.fetch(alertChannelId);
+          if (!channel?.isSendable()) throw new Error(`ALERT_CHANNEL_ID ${alertChannelId} is not a channel the bot can post in`);
+          await channel.send({ content: scrub(text), allowedMentions: NO_MENTIONS });
+        },
+        onError: (err) => ctx.logger.warn({ err: errorSummary(err) }, 'could not post an alert'),
+      })
+    : undefined;
+  const onKeyDisabled = (e: Parameters<typeof fromPool.keyDisabled>[0]): void => alerts?.push(fromPool.keyDisabled(e));
+  const onAllUnavailable = (e: Parameters<typeof fromPool.allKeysUnavailable>[0]): void => alerts?.push(fromPool.allKeysUnavailable(e));
+  const onRecovered = (e: Parameters<typeof fromPool.serviceRecovered>[0]): void => alerts?.push(fromPool.serviceRecovered(e));
+  pool.on('keyDisabled', onKeyDisabled).on('allKeysUnavailable', onAllUnavailable).on('serviceRecovered', onRecovered);
+
+  let health: HealthServer | undefined;
+  const closeEverything = async (): Promise<void> => {
+    pool.off('keyDisabled', onKeyDisabled).off('allKeysUnavailable', onAllUnavailable).off('serviceRecovered', onRecovered);
+    await health?.close();
+    await client.destroy();
+    await pool.close();
+    await store.close();
+  };
+
+  try {
+    if (config.bot.healthPort !== undefined) {
+      health = await startHealthServer({
+        port: config.bot.healthPort,
+        host: overrides.healthHost ?? '0.0.0.0',
+        health: () => healthReport(client.ws.status === Status.Ready, pool.getKeyStats()),
+        metrics,
+      });
+      ctx.logger.info({ url: health.url }, 'health and metrics served');
+    }
+    const ready = once(client, Events.ClientReady, { signal: AbortSignal.timeout(overrides.readyTimeoutMs ?? 30_000) });
+    // If login throws first, the timeout must not surface later as an unhandled rejection.
+    ready.catch(() => undefined);
+    await client.login(token);
+    await ready;
+  } catch (err) {
+    alerts?.close();
+    await closeEverything().catch(() => undefined);
+    throw err;
+  }
+  const readyClient = client as Client<true>;
+  ctx.logger.info({ user: readyClient.user.tag, guilds: readyClient.guilds.cache.size, commands: commands.size }, 'bot ready');
+
+  if (overrides.registerCommands ?? true) {
+    const applicationId = config.discord.applicationId ?? readyClient.application.id;
+    try {
+      const outcome = await syncCommands(
+        readyClient.rest,
+        store,
+        { applicationId, guildId: config.discord.guildId },
+        commandPayloads(commands.values(), pool.models),
+      );
+      ctx.logger.info(
+        { registered: outcome.registered, target: config.discord.guildId ? `guild ${config.discord.guildId}` : 'global' },
+        outcome.registered ? 'slash commands registered' : 'slash commands unchanged',
+      );
+    } catch (err) {
+      // The bot still answers commands registered earlier; say so and carry on.
+      ctx.logger.warn({ err: errorSummary(err) }, 'could not register slash commands (run npm run register)');
+    }
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      accepting = false;
+      gate.close();
+      ctx.logger.info({ inFlight: dispatcher.running }, 'shutting down: finishing in-flight replies');
+      const finished = await dispatcher.idle(config.bot.shutdownGraceMs);
+      if (!finished) ctx.logger.warn({ inFlight: dispatcher.running, graceMs: config.bot.shutdownGraceMs }, 'grace period over; closing anyway');
+      if (alerts) {
+        await Promise.race([alerts.flush(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+        alerts.close();
+      }
+      await closeEverything();
+      ctx.logger.info('stopped');
+    })();
+    return stopping;
+  };
+
+  return { client: readyClient, pool, store, config, logger, commands, gate, metrics, health, stop };
+}

@@ -1,0 +1,215 @@
+/**
+ * Multi-turn chats. `/chat` in a server text channel opens a thread named after the prompt
+ * and answers there; every later message in the thread continues the conversation. In a
+ * DM (or inside a bot thread) the channel itself is the conversation. History lives in the
+ * store (see `conversations.ts`), so a chat survives a restart and any key failing.
+ */
+import {
+  ActionRowBuilder,
+  ButtonBuilder,
+  ButtonStyle,
+  ChannelType,
+  PermissionFlagsBits,
+  ThreadAutoArchiveDuration,
+} from 'discord.js';
+import type {
+  ButtonInteraction,
+  ChatInputCommandInteraction,
+  Message,
+  NewsChannel,
+  RepliableInteraction,
+  SendableChannels,
+  TextChannel,
+} from 'discord.js';
+import type { ChatTurn } from '../pool/types.ts';
+import { admitInteraction, checkPrompt, replyFailure, runStreamedAnswer } from './answer.ts';
+import { userTurnText } from './conversations.ts';
+import { NO_MENTIONS, threadName, truncate } from './render.ts';
+import { channelSink, interactionSink, type AnswerSink } from './stream.ts';
+import type { BotContext } from './types.ts';
+import { failureText, type Failure } from './userText.ts';
+
+/** Custom id of the "End conversation" button; the dispatcher routes it to `/chat-end`. */
+export const END_CHAT_BUTTON_ID = 'chat-end';
+
+/** Where a `/chat` answer goes. */
+export type ChatPlace =
+  | { kind: 'new-thread'; channel: TextChannel | NewsChannel }
+  | { kind: 'in-place'; conversationId: string }
+  | { kind: 'unsupported' };
+
+/** A server text channel gets a new thread; a DM or a thread is the conversation itself. */
+export function chatPlace(interaction: RepliableInteraction): ChatPlace {
+  const channel = interaction.channel;
+  if (!interaction.inGuild()) return { kind: 'in-place', conversationId: interaction.channelId ?? interaction.user.id };
+  if (!channel) return { kind: 'unsupported' };
+  if (channel.isThread()) return { kind: 'in-place', conversationId: channel.id };
+  if (channel.type === ChannelType.GuildText || channel.type === ChannelType.GuildAnnouncement) return { kind: 'new-thread', channel };
+  return { kind: 'unsupported' };
+}
+
+/** The name people go by here: server nickname, else global name, else username. */
+function displayNameOf(member: unknown, user: { displayName: string }): string {
+  if (member && typeof member === 'object' && 'displayName' in member && typeof member.displayName === 'string') return member.displayName;
+  return user.displayName;
+}
+
+/** The first message of a chat thread: who started it, the prompt, how it works, an end button. */
+function introMessage(ctx: BotContext, starter: string, model: string, prompt: string) {
+  const quoted = truncate(prompt, 1200)
+    .split('\n')
+    .map((l) => `> ${l}`)
+    .join('\n');
+  const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
+    new ButtonBuilder().setCustomId(END_CHAT_BUTTON_ID).setLabel('End conversation').setStyle(ButtonStyle.Secondary),
+  );
+  return {
+    content:
+      `💬 **${starter}** started a conversation with \`${model}\`:\n${quoted}\n` +
+      `-# Anyone here can continue it by sending a message; I keep the last ${ctx.config.bot.chatHistoryTurns} messages in mind.`,
+    components: [row],
+    allowedMentions: NO_MENTIONS,
+  };
+}
+
+/**
+ * Answers one user message in a conversation and stores the exchange. Runs under the
+ * conversation's lock and a gate ticket (the caller's job).
+ */
+async function converse(ctx: BotContext, conversationId: string, author: string, text: string, sink: AnswerSink): Promise<void> {
+  const conversation = await ctx.conversations.get(conversationId);
+  if (!conversation) {
+    // Ended while this message waited its turn.
+    await sink.create(0, failureText({ kind: 'no_conversation' }));
+    return;
+  }
+  const userText = userTurnText(author, text);
+  const chat = ctx.pool.createChat({
+    model: conversation.model,
+    history: ctx.conversations.historyFor(conversation),
+    ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
+  });
+  const result = await runStreamedAnswer(ctx, { command: 'chat', sink, start: () => chat.sendMessageStream(userText) });
+  if (!result.ok) return;
+  const latest = await ctx.conversations.get(conversationId);
+  if (!latest) return;
+  const turns: ChatTurn[] = [
+    { role: 'user', parts: [{ text: userText }] },
+    { role: 'model', parts: [{ text: result.text }] },
+  ];
+  await ctx.conversations.append(conversationId, latest, turns);
+}
+
+/** `/chat prompt [model]`. */
+export async function startChat(
+  interaction: ChatInputCommandInteraction,
+  ctx: BotContext,
+  options: { prompt: string; model?: string | undefined },
+): Promise<void> {
+  const place = chatPlace(interaction);
+  if (place.kind === 'unsupported') {
+    await replyFailure(interaction, { kind: 'wrong_channel' });
+    return;
+  }
+  const ticket = await admitInteraction(interaction, ctx, { prompt: options.prompt, ephemeral: false, model: options.model });
+  if (!ticket) return;
+  const author = displayNameOf(interaction.member, interaction.user);
+  try {
+    if (place.kind === 'new-thread') {
+      const model = options.model ?? ctx.pool.defaultModel;
+      const thread = await place.channel.threads.create({
+        name: threadName(options.prompt),
+        autoArchiveDuration: ThreadAutoArchiveDuration.OneDay,
+        reason: `/chat started by ${interaction.user.username}`,
+      });
+      await ctx.conversations.start(thread.id, { model, ownerId: interaction.user.id });
+      await interaction.editReply({ content: `💬 Conversation started in <#${thread.id}>.`, allowedMentions: NO_MENTIONS });
+      await thread.send(introMessage(ctx, author, model, options.prompt));
+      await ctx.conversations.withLock(thread.id, () =>
+        ticket.run(() => converse(ctx, thread.id, author, options.prompt, channelSink(thread))),
+      );
+      return;
+    }
+    const id = place.conversationId;
+    const existing = await ctx.conversations.get(id);
+    if (!existing) await ctx.conversations.start(id, { model: options.model ?? ctx.pool.defaultModel, ownerId: interaction.user.id });
+    else if (options.model !== undefined && options.model !== existing.model) {
+      // The history is ours, so switching models mid-conversation just works.
+      await ctx.conversations.append(id, { ...existing, model: options.model }, []);
+    }
+    await ctx.conversations.withLock(id, () =>
+      ticket.run(() => converse(ctx, id, author, options.prompt, interactionSink(interaction, { ephemeral: false }))),
+    );
+  } finally {
+    ticket.release();
+  }
+}
+
+/** `/chat-end` or the "End conversation" button: forgets the conversation of this channel. */
+export async function endChat(interaction: ChatInputCommandInteraction | ButtonInteraction, ctx: BotContext): Promise<void> {
+  const id = interaction.channelId;
+  const conversation = id ? await ctx.conversations.get(id) : undefined;
+  if (!id || !conversation) {
+    await replyFailure(interaction, { kind: 'no_conversation' });
+    return;
+  }
+  const permissions = interaction.inGuild() ? interaction.memberPermissions : null;
+  const allowed =
+    !interaction.inGuild() ||
+    conversation.ownerId === undefined ||
+    conversation.ownerId === interaction.user.id ||
+    (permissions?.has(PermissionFlagsBits.ManageThreads) ?? false) ||
+    ctx.isAdmin({ userId: interaction.user.id, permissions });
+  if (!allowed) {
+    await replyFailure(interaction, { kind: 'not_owner' });
+    return;
+  }
+  await ctx.conversations.end(id);
+  const who = displayNameOf(interaction.member, interaction.user);
+  await interaction.reply({
+    content: `👋 Conversation ended by **${who}**. Start a new one with \`/chat\`.`,
+    allowedMentions: NO_MENTIONS,
+  });
+  const channel = interaction.channel;
+  if (channel?.isThread() && channel.ownerId === interaction.client.user.id) {
+    await channel.setArchived(true, 'conversation ended').catch((err: unknown) => {
+      ctx.logger.warn({ err: String(err), threadId: channel.id }, 'could not archive the chat thread');
+    });
+  }
+}
+
+/**
+ * A message in a DM or a bot chat thread: continues the conversation. Ignores the bot's own
+ * messages, other bots, system messages and threads that are not bot conversations.
+ */
+export async function onChatMessage(message: Message, ctx: BotContext): Promise<void> {
+  if (message.author.bot || message.system || message.author.id === message.client.user.id) return;
+  const channel = message.channel;
+  const inDm = channel.isDMBased();
+  if (!inDm && !channel.isThread()) return;
+  const text = message.content.trim();
+  if (!text) return;
+  const id = message.channelId;
+  const conversation = await ctx.conversations.get(id);
+  // Threads are conversations only when /chat made them; a DM always is one.
+  if (!conversation && !inDm) return;
+  const say = async (f: Failure): Promise<void> => {
+    ctx.metrics.observe({ command: 'chat', model: conversation?.model ?? ctx.pool.defaultModel, outcome: f.kind, latencyMs: 0 });
+    await message.reply({ content: failureText(f), allowedMentions: NO_MENTIONS, failIfNotExists: false });
+  };
+  const refusal: Failure | undefined = !ctx.accepting() ? { kind: 'shutting_down' } : checkPrompt(text, ctx.config.bot.maxPromptChars);
+  if (refusal) return say(refusal);
+  const admission = ctx.gate.admit(message.author.id);
+  if (!admission.ok) return say({ kind: admission.reason });
+  const { ticket } = admission;
+  try {
+    if (!conversation) await ctx.conversations.start(id, { model: ctx.pool.defaultModel, ownerId: message.author.id });
+    const sendable = channel as SendableChannels;
+    // Typing is a courtesy: its failure must not stop the answer.
+    void sendable.sendTyping().catch(() => undefined);
+    const author = displayNameOf(message.member, message.author);
+    await ctx.conversations.withLock(id, () => ticket.run(() => converse(ctx, id, author, text, channelSink(sendable, message))));
+  } finally {
+    ticket.release();
+  }
+}

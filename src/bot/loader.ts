@@ -1,0 +1,98 @@
+/**
+ * Loads `commands/*.ts` and checks each is a proper {@link Command}: a default export with
+ * `data` (a SlashCommandBuilder whose name matches the file name) and `execute`, admin
+ * flags consistent, no duplicate names. Also builds the JSON registered with Discord.
+ */
+import { readdir } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import type { Command } from './types.ts';
+
+/** `commands/` at the root of the project. */
+export const DEFAULT_COMMANDS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../commands');
+
+/** A command file that is not a valid command: says which file and why. */
+export class CommandLoadError extends Error {
+  readonly brand = 'CommandLoadError' as const;
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
+    super(`${file}: ${problem}`);
+    this.name = 'CommandLoadError';
+  }
+}
+
+/** Discord allows at most 25 choices for an option. */
+const MAX_CHOICES = 25;
+
+/** Checks one module's default export. @throws CommandLoadError */
+export function validateCommand(file: string, value: unknown): Command {
+  const fail = (problem: string): never => {
+    throw new CommandLoadError(file, problem);
+  };
+  if (typeof value !== 'object' || value === null) return fail('must `export default { data, execute } satisfies Command`');
+  const c = value as Partial<Command>;
+  if (!c.data || typeof c.data.name !== 'string' || typeof c.data.toJSON !== 'function') {
+    return fail('`data` must be a SlashCommandBuilder (with a name and toJSON)');
+  }
+  if (typeof c.execute !== 'function') return fail('`execute` must be a function');
+  if (c.button !== undefined && typeof c.button !== 'function') return fail('`button` must be a function when present');
+  const expected = basename(file).replace(/\.ts$/, '');
+  if (c.data.name !== expected) return fail(`the command is named "${c.data.name}" but its file says "${expected}"`);
+  let json: RESTPostAPIChatInputApplicationCommandsJSONBody;
+  try {
+    json = c.data.toJSON();
+  } catch (err) {
+    return fail(`its definition is invalid: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+  }
+  const hasDefaultPermissions = json.default_member_permissions !== undefined && json.default_member_permissions !== null;
+  if (c.adminOnly === true && !hasDefaultPermissions) return fail('`adminOnly` commands must also setDefaultMemberPermissions');
+  if (c.adminOnly !== true && hasDefaultPermissions) return fail('a command with default member permissions must set `adminOnly: true`');
+  return c as Command;
+}
+
+/** Imports every `*.ts` in `dir` (sorted by name) and validates it. @throws CommandLoadError */
+export async function loadCommands(dir: string = DEFAULT_COMMANDS_DIR): Promise<Map<string, Command>> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.test.ts')).sort();
+  const commands = new Map<string, Command>();
+  for (const f of files) {
+    const full = join(dir, f);
+    let mod: { default?: unknown };
+    try {
+      mod = (await import(pathToFileURL(full).href)) as { default?: unknown };
+    } catch (err) {
+      throw new CommandLoadError(f, `could not be imported: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    }
+    const cmd = validateCommand(f, mod.default);
+    if (commands.has(cmd.data.name)) throw new CommandLoadError(f, `duplicate command name "${cmd.data.name}"`);
+    commands.set(cmd.data.name, cmd);
+  }
+  if (commands.size === 0) throw new CommandLoadError(dir, 'no command files found');
+  return commands;
+}
+
+/**
+ * The JSON to register: each command's definition, with options named `model` offering
+ * the configured models as choices (the first 25: Discord's limit).
+ */
+export function commandPayloads(
+  commands: Iterable<Command>,
+  models: readonly string[],
+): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
+  const choices = models.slice(0, MAX_CHOICES).map((m) => ({ name: m, value: m }));
+  return [...commands].map((c) => {
+    const json = c.data.toJSON();
+    return {
+      ...json,
+      ...(json.options
+        ? {
+            options: json.options.map((o) =>
+              o.name === 'model' && o.type === 3 ? ({ ...o, choices } as typeof o) : o,
+            ),
+          }
+        : {}),
+    };
+  });
+}

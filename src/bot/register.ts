@@ -1,0 +1,55 @@
+/**
+ * `npm run register`: registers the slash commands with Discord, to DISCORD_GUILD_ID when
+ * set (instant), otherwise globally (can take up to an hour to show everywhere). Records
+ * the definitions' hash in the store, so the next `npm start` does not register again.
+ */
+import { REST, Routes } from 'discord.js';
+import pino from 'pino';
+import { isConfigError, loadConfig, loadDotEnv, requireDiscordToken } from '../config.ts';
+import { createStore } from '../store/index.ts';
+import { commandPayloads, loadCommands } from './loader.ts';
+import { COMMANDS_HASH_META, commandsHash, registerCommands } from './sync.ts';
+
+async function main(): Promise<number> {
+  loadDotEnv();
+  let config;
+  try {
+    config = loadConfig(process.env);
+    requireDiscordToken(config);
+  } catch (err) {
+    if (isConfigError(err)) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const token = requireDiscordToken(config);
+  const rest = new REST(config.discord.apiUrl ? { api: config.discord.apiUrl } : {}).setToken(token);
+  const commands = await loadCommands();
+  const payloads = commandPayloads(commands.values(), config.gemini.models);
+  const applicationId =
+    config.discord.applicationId ?? ((await rest.get(Routes.currentApplication())) as { id: string }).id;
+  const target = { applicationId, guildId: config.discord.guildId };
+  const count = await registerCommands(rest, target, payloads);
+  process.stdout.write(
+    `Registered ${count} commands ${target.guildId ? `to guild ${target.guildId} (available now)` : 'globally (may take up to an hour to appear)'}: ` +
+      `${payloads.map((p) => `/${p.name}`).join(', ')}\n`,
+  );
+  // Remember what was registered, so the bot's start does not register it again.
+  const store = await createStore(config.store, pino({ level: 'silent' }));
+  try {
+    await store.setMeta(COMMANDS_HASH_META, commandsHash(target, payloads));
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    process.stderr.write(`Registration failed: ${message}\n`);
+    process.exit(1);
+  },
+);

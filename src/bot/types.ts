@@ -1,0 +1,64 @@
+/**
+ * What a slash command is, and what it gets to work with. Every file in `commands/` is
+ * `export default { data, execute } satisfies Command`.
+ */
+import type {
+  ButtonInteraction,
+  ChatInputCommandInteraction,
+  RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { GeminiAPIPool } from '../pool/GeminiAPIPool.ts';
+import type { StateStore } from '../store/types.ts';
+import type { BotMetrics } from '../ops/metrics.ts';
+import type { Conversations } from './conversations.ts';
+import type { RequestGate } from './gate.ts';
+
+/** The definition part of a command: a `SlashCommandBuilder` (anything with a name and `toJSON`). */
+export interface CommandData {
+  readonly name: string;
+  toJSON(): RESTPostAPIChatInputApplicationCommandsJSONBody;
+}
+
+/** One slash command. */
+export interface Command {
+  /**
+   * The definition. An option named `model` gets the configured models as its choices at
+   * registration (see `loader.ts`), so command files need not know the configuration.
+   */
+  data: CommandData;
+  /**
+   * Admin commands: the dispatcher checks {@link BotContext.isAdmin} before `execute`,
+   * on top of `setDefaultMemberPermissions`, which servers can override. The loader
+   * requires both to be set together.
+   */
+  adminOnly?: boolean;
+  /** Runs the command. Throwing is allowed: the dispatcher turns it into a friendly reply. */
+  execute(interaction: ChatInputCommandInteraction, ctx: BotContext): Promise<void>;
+  /** Buttons whose custom id is `<name>` or starts with `<name>:` come here. */
+  button?(interaction: ButtonInteraction, ctx: BotContext): Promise<void>;
+}
+
+/** Who asks, for the admin check. */
+export interface Requester {
+  userId: string;
+  /** The member's permissions in the guild; null in DMs. */
+  permissions: { has(permission: bigint): boolean } | null;
+}
+
+/** Everything a command may use. Commands never touch HTTP or keys (DESIGN.md section 1). */
+export interface BotContext {
+  readonly config: Config;
+  readonly pool: GeminiAPIPool;
+  readonly store: StateStore;
+  readonly logger: Logger;
+  /** One request per user, bounded concurrency and waiting line. */
+  readonly gate: RequestGate;
+  readonly conversations: Conversations;
+  readonly metrics: BotMetrics;
+  /** False once shutdown has begun: new work gets a "restarting" reply. */
+  accepting(): boolean;
+  /** Manage Server in this guild, or listed in ADMIN_USER_IDS (which also works in DMs). */
+  isAdmin(who: Requester): boolean;
+}

@@ -1,0 +1,98 @@
+/**
+ * The ONE table that turns a failure into the words a Discord user reads. Pool failures
+ * (`PoolError.kind`) and the bot's own refusals share it, so every message about the same
+ * situation reads the same wherever it comes from. Nothing here ever shows a key, a stack
+ * or a raw status code.
+ */
+import type { ErrorKind, PoolError } from '../pool/types.ts';
+
+/** Refusals the bot makes itself, before or around a pool call. */
+export const BOT_FAILURE_KINDS = [
+  'busy',
+  'queue_full',
+  'shutting_down',
+  'prompt_too_long',
+  'not_admin',
+  'wrong_channel',
+  'no_conversation',
+  'not_owner',
+  'internal',
+] as const;
+/** A refusal the bot makes itself. */
+export type BotFailureKind = (typeof BOT_FAILURE_KINDS)[number];
+
+/** Everything the table knows how to say. */
+export type FailureKind = ErrorKind | BotFailureKind;
+
+/** A failure with what its text may mention. */
+export interface Failure {
+  kind: FailureKind;
+  /** Pool kinds: how long until a key is usable again. */
+  retryAfterMs?: number;
+  /** `blocked`: Gemini's reason (SAFETY, RECITATION, ...). */
+  reason?: string;
+  /** `bad_request`: Gemini's (already redacted) explanation. */
+  message?: string;
+  /** `prompt_too_long`: the prompt's length and the limit, in characters. */
+  promptChars?: number;
+  maxPromptChars?: number;
+}
+
+/** `~45 s`, `~3 min`, `~2 h`: rounded up, because "try again in 0 s" helps nobody. */
+export function formatWait(ms: number): string {
+  const s = Math.max(1, Math.ceil(ms / 1000));
+  if (s < 90) return `~${s} s`;
+  const min = Math.ceil(s / 60);
+  if (min < 90) return `~${min} min`;
+  return `~${Math.ceil(min / 60)} h`;
+}
+
+/** Gemini's own words, trimmed to one short line (they can be long JSON blobs). */
+function shortDetail(message: string | undefined, maxChars = 200): string {
+  const flat = (message ?? '').replace(/\s+/g, ' ').trim();
+  if (!flat) return '';
+  return flat.length > maxChars ? `${flat.slice(0, maxChars - 1)}…` : flat;
+}
+
+const retryIn = (f: Failure, otherwise: string): string =>
+  f.retryAfterMs !== undefined && f.retryAfterMs > 0 ? `try again in ${formatWait(f.retryAfterMs)}` : otherwise;
+
+/** The table: one entry per kind, exhaustive by type. */
+const USER_TEXT: { readonly [K in FailureKind]: (f: Failure) => string } = {
+  rate_limited: (f) => `⏳ Every API key is rate-limited right now. Please ${retryIn(f, 'try again in a minute')}.`,
+  quota_exhausted: (f) =>
+    `⏳ Today's Gemini quota is used up on every key (it resets at midnight Pacific time). Please ${retryIn(f, 'try again later')}.`,
+  auth: () => '🔑 No working API key is available right now. An admin should check the bot\'s Gemini keys (`/api-key-stats`).',
+  billing: () => '🔑 The Gemini project behind this bot has a billing problem. An admin should check the keys (`/api-key-stats`).',
+  overloaded: (f) => `🌩️ Gemini is overloaded right now (not our keys). Please ${retryIn(f, 'try again in a moment')}.`,
+  transient: () => '🌩️ Gemini had a temporary problem. Please try again.',
+  timeout: () => '⌛ Gemini took too long to answer. Please try again; a shorter question may help.',
+  bad_request: (f) => {
+    const detail = shortDetail(f.message);
+    return `🚫 Gemini could not accept this request${detail ? `: ${detail}` : ''}. Try a shorter or different prompt.`;
+  },
+  blocked: (f) => `🚫 Gemini declined to answer (reason: ${shortDetail(f.reason, 60) || 'not given'}). Try rephrasing.`,
+  busy: () => '⏳ Still working on your last request. Please wait for it to finish.',
+  queue_full: () => '🚦 Too many requests are waiting right now. Please try again in a moment.',
+  shutting_down: () => '🔄 The bot is restarting. Please try again in a moment.',
+  prompt_too_long: (f) =>
+    `✂️ Your prompt is too long (${f.promptChars ?? '?'} characters; the limit is ${f.maxPromptChars ?? '?'}). Please shorten it.`,
+  not_admin: () => '🔒 This command is for server admins (Manage Server permission) or the bot\'s admin list.',
+  wrong_channel: () => '💬 Use `/chat` in a server text channel (it opens a thread) or in a DM with the bot.',
+  no_conversation: () => 'There is no conversation to end here.',
+  not_owner: () => '🔒 Only the person who started this conversation (or a moderator) can end it.',
+  internal: () => '😵 Something went wrong on our side. It has been logged; please try again.',
+};
+
+/** The text a user sees for a failure. */
+export function failureText(f: Failure): string {
+  return USER_TEXT[f.kind](f);
+}
+
+/** The text for a pool failure (`result.error`). */
+export function poolFailureText(error: PoolError): string {
+  const f: Failure = { kind: error.kind, message: error.message };
+  if (error.retryAfterMs !== undefined) f.retryAfterMs = error.retryAfterMs;
+  if (error.reason !== undefined) f.reason = error.reason;
+  return failureText(f);
+}

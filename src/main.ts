@@ -1,0 +1,83 @@
+/**
+ * `npm start`: loads `.env`, checks the configuration, starts the bot, and shuts it down
+ * gracefully on SIGINT/SIGTERM.
+ *
+ * Exit codes: 0 after a clean shutdown, 1 when the bot could not start (or a second signal
+ * forced the exit), 2 for bad configuration (one line per problem, no stack trace).
+ */
+import { isConfigError, loadConfig, loadDotEnv, requireDiscordToken } from './config.ts';
+import { startBot, type RunningBot } from './bot/app.ts';
+
+/** Reads the error a start failed with, for one line on stderr (no stack, no secrets). */
+function describeStartFailure(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/invalid token/i.test(message)) return 'Discord rejected DISCORD_TOKEN (reset it in the Developer Portal -> Bot, and update .env)';
+  if (/disallowed intents/i.test(message)) {
+    return 'Discord refused the Message Content intent: enable it in the Developer Portal -> Bot -> Privileged Gateway Intents';
+  }
+  return message.split('\n')[0] ?? message;
+}
+
+async function main(): Promise<number> {
+  loadDotEnv();
+  try {
+    // Checked here first so a bad configuration is reported before anything starts.
+    requireDiscordToken(loadConfig(process.env));
+  } catch (err) {
+    if (isConfigError(err)) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  // Listen before starting: a signal during the start must still end in a clean stop.
+  let bot: RunningBot | undefined;
+  let signalled: NodeJS.Signals | undefined;
+  let onStopped: ((code: number) => void) | undefined;
+  const stopped = new Promise<number>((resolve) => (onStopped = resolve));
+  const stop = (running: RunningBot): void => {
+    running.stop().then(
+      () => onStopped?.(0),
+      (err: unknown) => {
+        process.stderr.write(`Shutdown failed: ${describeStartFailure(err)}\n`);
+        onStopped?.(1);
+      },
+    );
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      // A second Ctrl-C means "now": skip the grace period.
+      process.stderr.write(`Second ${signal}: exiting without waiting.\n`);
+      process.exit(1);
+    }
+    signalled = signal;
+    if (bot) {
+      bot.logger.info({ signal }, 'signal received');
+      stop(bot);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    bot = await startBot(process.env);
+  } catch (err) {
+    if (isConfigError(err)) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`Could not start the bot: ${describeStartFailure(err)}\n`);
+    return 1;
+  }
+  if (signalled) stop(bot);
+  return stopped;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`Unexpected failure: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

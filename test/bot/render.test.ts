@@ -1,0 +1,211 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  DISCORD_LIMITS,
+  artEmbed,
+  embedChars,
+  openFenceAfter,
+  paginateLines,
+  renderKeyStats,
+  renderPoolStats,
+  splitMessage,
+  threadName,
+} from '../../src/bot/render.ts';
+import { ERROR_KINDS, type KeyStats, type KeyStatsReport } from '../../src/pool/types.ts';
+import { BOT_FAILURE_KINDS, failureText, formatWait, poolFailureText } from '../../src/bot/userText.ts';
+
+const FENCE = /^ {0,3}```/;
+const fenceLines = (s: string): number => s.split('\n').filter((l) => FENCE.test(l)).length;
+/** The text without fence lines and whitespace: what must survive splitting. */
+const essence = (s: string): string =>
+  s
+    .split('\n')
+    .filter((l) => !FENCE.test(l))
+    .join('\n')
+    .replace(/\s+/g, '');
+const words = (s: string): string[] =>
+  s
+    .split('\n')
+    .filter((l) => !FENCE.test(l))
+    .join(' ')
+    .split(/\s+/)
+    .filter(Boolean);
+
+/** Paragraphs of words, with code blocks (language or not) mixed in. */
+const answerArb = fc
+  .array(
+    fc.oneof(
+      fc.array(fc.stringMatching(/^[a-zA-Z0-9.,!?-]{1,14}$/), { minLength: 1, maxLength: 120 }).map((ws) => ws.join(' ')),
+      fc
+        .tuple(
+          fc.constantFrom('', 'ts', 'python', 'js'),
+          fc.array(fc.stringMatching(/^[a-z(){};=0-9 ]{0,60}$/), { minLength: 1, maxLength: 80 }),
+        )
+        .map(([lang, lines]) => `\`\`\`${lang}\n${lines.join('\n')}\n\`\`\``),
+    ),
+    { minLength: 1, maxLength: 25 },
+  )
+  .map((blocks) => blocks.join('\n\n'));
+
+describe('splitMessage', () => {
+  it('keeps short text in one message', () => {
+    expect(splitMessage('hello world')).toEqual(['hello world']);
+  });
+
+  it('every piece fits, fences are balanced in each, nothing is lost or reordered, no word is cut', () => {
+    fc.assert(
+      fc.property(answerArb, fc.integer({ min: 300, max: 2000 }), (text, max) => {
+        const parts = splitMessage(text, max);
+        for (const p of parts) {
+          expect(p.length).toBeLessThanOrEqual(max);
+          expect(fenceLines(p) % 2).toBe(0);
+        }
+        expect(essence(parts.join('\n'))).toBe(essence(text));
+        expect(words(parts.join('\n'))).toEqual(words(text));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('reopens a code block with its language in the next message', () => {
+    const code = Array.from({ length: 200 }, (_, i) => `print(${i})  # line ${i}`).join('\n');
+    const parts = splitMessage(`Intro.\n\n\`\`\`python\n${code}\n\`\`\`\n\nOutro.`, 2000);
+    expect(parts.length).toBeGreaterThan(2);
+    for (const p of parts.slice(1, -1)) {
+      expect(p.startsWith('```python\n')).toBe(true);
+      expect(p.endsWith('\n```')).toBe(true);
+    }
+    expect(parts[parts.length - 1]!.endsWith('Outro.')).toBe(true);
+  });
+
+  it('prefers paragraph ends, then line ends, then spaces', () => {
+    const para = 'word '.repeat(150).trim(); // 749 chars
+    const parts = splitMessage(`${para}\n\n${para}\n\n${para}`, 1600);
+    expect(parts).toEqual([`${para}\n\n${para}`, para]);
+  });
+
+  it('cuts a single enormous word only because it must, and never splits a surrogate pair', () => {
+    const blob = '😀'.repeat(1500); // 3000 UTF-16 units
+    const parts = splitMessage(blob, 2000);
+    expect(parts.join('')).toBe(blob);
+    for (const p of parts) expect(p.length).toBeLessThanOrEqual(2000);
+  });
+
+  it('is stable as text grows: once a message is full it never changes (streaming relies on it)', () => {
+    const text = Array.from({ length: 400 }, (_, i) => `token${i}${i % 17 === 0 ? '\n\n' : ' '}`).join('');
+    let previous: string[] = [];
+    for (let n = 100; n <= text.length; n += 97) {
+      const parts = splitMessage(text.slice(0, n), 1900);
+      // All but the last piece of the previous render are final.
+      expect(parts.slice(0, previous.length - 1)).toEqual(previous.slice(0, -1));
+      previous = parts;
+    }
+  });
+
+  it('tracks fences only at line starts', () => {
+    expect(openFenceAfter('use ``` inline')).toBeUndefined();
+    expect(openFenceAfter('```ts\ncode')).toBe('```ts');
+    expect(openFenceAfter('```ts\ncode\n```')).toBeUndefined();
+  });
+});
+
+describe('thread names and embeds', () => {
+  it('truncates thread names to 100 characters on one line', () => {
+    expect(threadName('  hello\n\nworld ')).toBe('hello world');
+    const long = threadName('x'.repeat(300));
+    expect([...long].length).toBe(100);
+    expect(long.endsWith('…')).toBe(true);
+    expect(threadName('   ')).toBe('Chat');
+  });
+
+  it('/art: a purple embed titled with the topic, within limits', () => {
+    const e = artEmbed('a lighthouse at dawn', 'd'.repeat(5000), { model: 'gemini-2.5-flash', latencyMs: 1234 });
+    expect(e.color).toBe(0x9b59b6);
+    expect(e.title).toBe('a lighthouse at dawn');
+    expect(e.description!.length).toBeLessThanOrEqual(4096);
+  });
+});
+
+function keyStats(n: number): KeyStatsReport {
+  const states = ['active', 'cooling', 'disabled'] as const;
+  const keys: KeyStats[] = Array.from({ length: n }, (_, i) => ({
+    id: `key#${i + 1}`,
+    hint: `h${String(i).padStart(3, '0')}`,
+    group: 'own',
+    state: states[i % 3]!,
+    cooldownRemainingMs: i % 3 === 1 ? 42_000 : 0,
+    ...(i % 3 === 2 ? { disabledReason: 'API key not valid. Please pass a valid API key. (API_KEY_INVALID)' } : {}),
+    usage: 1000 + i,
+    errors: i,
+    errorRate: i / 1000,
+    avgTimeMs: 800 + i,
+    requestsToday: 100 + i,
+    tokensToday: 5000,
+    models: {},
+  }));
+  return {
+    keys,
+    totals: { keys: n, active: 17, cooling: 17, disabled: 16, totalRequests: 9, failedRequests: 1, usage: 9, errors: 1, requestsToday: 9, tokensToday: 9 },
+  };
+}
+
+describe('admin embeds respect Discord limits', () => {
+  it.each([1, 12, 50, 300])('%i keys: descriptions <= 4096, messages <= 6000 chars and <= 10 embeds, every key once in order', (n) => {
+    const pages = renderKeyStats(keyStats(n));
+    const ids: string[] = [];
+    for (const page of pages) {
+      expect(page.length).toBeLessThanOrEqual(DISCORD_LIMITS.embedsPerMessage);
+      expect(page.reduce((s, e) => s + embedChars(e), 0)).toBeLessThanOrEqual(DISCORD_LIMITS.embedsTotalChars);
+      for (const e of page) {
+        expect(e.description!.length).toBeLessThanOrEqual(DISCORD_LIMITS.embedDescriptionChars);
+        ids.push(...[...e.description!.matchAll(/\*\*(key#\d+)\*\*/g)].map((m) => m[1]!));
+      }
+    }
+    expect(ids).toEqual(Array.from({ length: n }, (_, i) => `key#${i + 1}`));
+    if (n >= 50) expect(pages.flat().length).toBeGreaterThan(1);
+  });
+
+  it('paginates into several messages when one is not enough', () => {
+    const lines = Array.from({ length: 400 }, (_, i) => `line ${i} `.padEnd(150, '.'));
+    const pages = paginateLines('Title', lines);
+    expect(pages.length).toBeGreaterThan(1);
+    expect(pages.flat().map((e) => e.description).join('\n')).toBe(lines.join('\n'));
+  });
+
+  it('pool stats list each model with instances and key distribution', () => {
+    const pages = renderPoolStats({
+      models: {
+        'gemini-2.5-flash': { poolSize: 5, activeInstances: 4, errorInstances: 1, totalUsage: 12, usageDistribution: [3, 3, 2, 2, 2], keyDistribution: { 'key#1': 3, 'key#2': 2 } },
+        'gemini-2.5-pro': { poolSize: 5, activeInstances: 5, errorInstances: 0, totalUsage: 0, usageDistribution: [0, 0, 0, 0, 0], keyDistribution: { 'key#1': 5 } },
+      },
+      strategy: 'health',
+      totalRequests: 12,
+      failedRequests: 1,
+      inFlight: 0,
+      waiting: 0,
+    }, 'gemini-2.5-flash');
+    const text = pages[0]!.map((e) => e.description).join('\n');
+    expect(text).toContain('gemini-2.5-flash');
+    expect(text).not.toContain('gemini-2.5-pro');
+    expect(text).toContain('key#1×3');
+  });
+});
+
+describe('the one table of user texts', () => {
+  it('has a friendly text for every pool kind and bot refusal, never "undefined"', () => {
+    for (const kind of [...ERROR_KINDS, ...BOT_FAILURE_KINDS]) {
+      const text = failureText({ kind });
+      expect(text.length).toBeGreaterThan(10);
+      expect(text).not.toMatch(/undefined|Error:|\bat .*\.ts/);
+    }
+  });
+
+  it('rate limits say when to try again', () => {
+    expect(poolFailureText({ kind: 'rate_limited', message: 'x', retryAfterMs: 37_200 })).toContain('try again in ~38 s');
+    expect(poolFailureText({ kind: 'blocked', message: 'x', reason: 'SAFETY' })).toContain('SAFETY');
+    expect(poolFailureText({ kind: 'bad_request', message: 'The input token count exceeds the maximum' })).toContain('token count');
+    expect(failureText({ kind: 'auth' })).toMatch(/admin/i);
+    expect(formatWait(500)).toBe('~1 s');
+    expect(formatWait(3 * 3600_000)).toBe('~3 h');
+  });
+});
