@@ -188,7 +188,7 @@ async function main(): Promise<number> {
     }
     out();
 
-    out('════════ back in #general: key demo-key-bravo goes bad (revoked) ════════');
+    out('════════ back in #general: key#2 is revoked at Google mid-way ════════');
     out();
     gemini.setKey({ key: KEYS[1]!, status: 'invalid' });
     for (let i = 1; i <= 4 && discord.channelMessages(ALERTS).length === 0; i++) await ask(alice, `Quick question number ${i}`);
