@@ -84,6 +84,8 @@ export interface StoreConfig {
   flushIntervalMs: number;
   /** `auto` or a number of shards, for `npm run start:sharded`. */
   shardCount: number | 'auto';
+  /** Which shards this machine runs (all when undefined): for shards spread over machines. */
+  shardIds: number[] | undefined;
 }
 
 export interface Config {
@@ -288,6 +290,19 @@ const schema = z.object({
     }),
   STORE_FLUSH_INTERVAL_MS: int(10, 1_000),
   SHARD_COUNT: shardCount,
+  SHARD_IDS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const items = (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+      if (items.length === 0) return undefined;
+      const ids = items.map(Number);
+      if (ids.some((n) => !Number.isInteger(n) || n < 0)) {
+        ctx.addIssue({ code: 'custom', message: `must be shard numbers separated by commas, e.g. 0,1 (got "${v}")` });
+        return z.NEVER;
+      }
+      return [...new Set(ids)];
+    }),
   LOG_LEVEL: enumOf(LOG_LEVELS, 'info'),
 });
 
@@ -367,6 +382,11 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('REDIS_URL: required when STORE=redis (for example redis://127.0.0.1:6379)');
   }
   const secrets = env.DISCORD_TOKEN?.trim() ? [...keys, { key: env.DISCORD_TOKEN.trim() }] : keys;
+  if (parsed.success && parsed.data.SHARD_IDS) {
+    const count = parsed.data.SHARD_COUNT;
+    if (count === 'auto') problems.push('SHARD_IDS: needs a fixed SHARD_COUNT (every machine must agree on the total)');
+    else if (parsed.data.SHARD_IDS.some((id) => id >= count)) problems.push(`SHARD_IDS: shard numbers go from 0 to SHARD_COUNT - 1 (${count - 1})`);
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems.map((p) => scrub(p, secrets)));
   const e = parsed.data;
   const defaults: ModelLimits = {};
@@ -417,6 +437,7 @@ export function loadConfig(env: Env = process.env): Config {
       redisUrl: e.REDIS_URL,
       flushIntervalMs: e.STORE_FLUSH_INTERVAL_MS,
       shardCount: e.SHARD_COUNT,
+      shardIds: e.SHARD_IDS,
     },
     logLevel: e.LOG_LEVEL,
   };

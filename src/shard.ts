@@ -42,6 +42,8 @@ async function main(): Promise<number> {
   const manager = new ShardingManager(fileURLToPath(new URL('./main.ts', import.meta.url)), {
     token,
     totalShards: config.store.shardCount,
+    // Shards spread over machines: each runs its own part of the same total.
+    ...(config.store.shardIds ? { shardList: config.store.shardIds } : {}),
     // Each shard runs the TypeScript entry through tsx, like `npm start`.
     execArgv: ['--import', 'tsx'],
   });
@@ -49,7 +51,7 @@ async function main(): Promise<number> {
     log.info({ shard: shard.id }, 'shard started');
     shard.on('death', () => log.error({ shard: shard.id }, 'shard process exited'));
   });
-  await manager.spawn({ amount: config.store.shardCount });
+  await manager.spawn();
   return 0;
 }
 

@@ -147,7 +147,7 @@ describe('RedisStore on a shared server', () => {
   });
 
   it('is what createStore opens for STORE=redis, and needs REDIS_URL', async () => {
-    const base = { dataDir: '/nonexistent', flushIntervalMs: 1000, shardCount: 'auto' as const };
+    const base = { dataDir: '/nonexistent', flushIntervalMs: 1000, shardCount: 'auto' as const, shardIds: undefined };
     const s = await createStore({ ...base, kind: 'redis', redisUrl: server.url }, silent);
     toClose.push(s);
     expect(s.kind).toBe('redis');

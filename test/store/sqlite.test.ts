@@ -103,11 +103,11 @@ describe('SqliteStore', () => {
   });
 
   it('is what createStore opens for STORE=sqlite', async () => {
-    const store = await createStore({ kind: 'sqlite', dataDir: dir, redisUrl: undefined, flushIntervalMs: 1000, shardCount: 'auto' });
+    const store = await createStore({ kind: 'sqlite', dataDir: dir, redisUrl: undefined, flushIntervalMs: 1000, shardCount: 'auto', shardIds: undefined });
     expect(store.kind).toBe('sqlite');
     expect(existsSync(join(dir, 'state.db'))).toBe(true);
     await store.close();
-    const mem = await createStore({ kind: 'memory', dataDir: join(dir, 'unused'), redisUrl: undefined, flushIntervalMs: 1000, shardCount: 'auto' });
+    const mem = await createStore({ kind: 'memory', dataDir: join(dir, 'unused'), redisUrl: undefined, flushIntervalMs: 1000, shardCount: 'auto', shardIds: undefined });
     expect(mem.kind).toBe('memory');
     expect(existsSync(join(dir, 'unused'))).toBe(false);
     await mem.close();

@@ -94,3 +94,12 @@ describe('documentation matches the code', () => {
     }
   });
 });
+
+describe('sharding configuration', () => {
+  it('SHARD_IDS needs a fixed SHARD_COUNT and ids inside it', () => {
+    expect(loadConfig({ GEMINI_API_KEY: 'test-key-1', SHARD_COUNT: '4', SHARD_IDS: '2, 3' }).store).toMatchObject({ shardCount: 4, shardIds: [2, 3] });
+    expect(problemsOf({ GEMINI_API_KEY: 'test-key-1', SHARD_IDS: '0,1' })).toEqual(['SHARD_IDS: needs a fixed SHARD_COUNT (every machine must agree on the total)']);
+    expect(problemsOf({ GEMINI_API_KEY: 'test-key-1', SHARD_COUNT: '2', SHARD_IDS: '2' })).toEqual(['SHARD_IDS: shard numbers go from 0 to SHARD_COUNT - 1 (1)']);
+    expect(problemsOf({ GEMINI_API_KEY: 'test-key-1', SHARD_COUNT: 'many' })).toEqual(['SHARD_COUNT: must be "auto" or a whole number >= 1 (got "many")']);
+  });
+});
