@@ -859,6 +859,8 @@ export class GeminiAPIPool {
               last = this.#choose(model, tried, clock.now(), tokens);
               if (last.kind === 'instance') {
                 picked = last.instance;
+                // Take the slot now, before the next waiter looks: it must not see it free.
+                this.#limiter.record(this.#ring.keys[picked.keyIndex]!.group, model, clock.now(), tokens);
                 return 'ready';
               }
               return last.retryAt ?? Infinity;
@@ -887,6 +889,9 @@ export class GeminiAPIPool {
           choice = { kind: 'instance', instance: picked! };
           // The wait was the backoff: the key it found needs no second one.
           lastKey = -1;
+        } else {
+          // Counted in the same step as the pick, so no other request can take the slot.
+          this.#limiter.record(this.#ring.keys[choice.instance.keyIndex]!.group, model, now, tokens);
         }
         const inst = choice.instance;
         const key = this.#ring.keys[inst.keyIndex]!;
@@ -903,7 +908,6 @@ export class GeminiAPIPool {
         const remaining = deadlineAt - clock.now();
         if (remaining <= 0) return fail(lastError ?? { kind: 'timeout', message: 'deadline reached' });
         attempts++;
-        this.#limiter.record(key.group, model, clock.now(), tokens);
         const outcome = await this.#attemptOn(inst, key, Math.min(this.options.attemptTimeoutMs, remaining), req.signal, attempt);
         if (outcome.ok) {
           this.#serviceBack(model);
@@ -1091,12 +1095,19 @@ export class GeminiAPIPool {
   }
 
   #usable(index: number, model: string, now: number): boolean {
+    // On the hot path of every pick: skip building lookup keys while the maps are empty.
+    if (this.#keyDisabled.size > 0 && this.#keyDisabled.has(index)) return false;
     const k = this.#ring.keys[index]!;
-    if (this.#keyDisabled.has(index) || this.#groupDisabled.has(k.group)) return false;
-    const g = this.#groupCooling.get(`${k.group}\0${model}`);
-    if (g && g.until > now) return false;
-    const kc = this.#keyCooling.get(`${index}\0${model}`);
-    return !(kc && kc.until > now);
+    if (this.#groupDisabled.size > 0 && this.#groupDisabled.has(k.group)) return false;
+    if (this.#groupCooling.size > 0) {
+      const g = this.#groupCooling.get(`${k.group}\0${model}`);
+      if (g && g.until > now) return false;
+    }
+    if (this.#keyCooling.size > 0) {
+      const kc = this.#keyCooling.get(`${index}\0${model}`);
+      if (kc && kc.until > now) return false;
+    }
+    return true;
   }
 
   #choose(

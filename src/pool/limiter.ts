@@ -5,7 +5,7 @@
  * says whether one more request fits, so the pool stays under the limits instead of
  * learning them from 429s. Limits are configured, or learned from a 429's QuotaFailure.
  */
-import { nextPacificMidnight, pacificDay } from './time.ts';
+import { nextPacificMidnight } from './time.ts';
 
 /** Known quota of one group for one model. Missing means unknown (not enforced). */
 export interface QuotaLimits {
@@ -30,14 +30,21 @@ interface Usage {
   /** Estimated input tokens of each send in `times`. */
   tokens: number[];
   tokenSum: number;
-  day: string;
+  /** End of the Pacific day `dayCount` belongs to. */
+  dayEnd: number;
   dayCount: number;
   /** Limits learned from 429s; they override configured ones. */
   learned: QuotaLimits;
+  /** Configured and learned limits merged, kept up to date by `learn`. */
+  limits: QuotaLimits;
 }
 
 /** Outcome of a capacity check: fits now, or fits first at `retryAt`. */
 export type Capacity = { ok: true } | { ok: false; retryAt: number; scope: 'minute' | 'day' | 'tokens' };
+
+const OK: Capacity = Object.freeze({ ok: true });
+
+const isEmpty = (l: QuotaLimits): boolean => l.rpm === undefined && l.rpd === undefined && l.tpm === undefined;
 
 /** Counts sends per quota group and model and checks them against known limits. */
 export class QuotaLimiter {
@@ -49,7 +56,9 @@ export class QuotaLimiter {
   readonly marginMs: number;
   readonly #defaults: QuotaLimits;
   readonly #perModel: Record<string, QuotaLimits>;
-  readonly #usage = new Map<string, Usage>();
+  /** model -> group -> usage: nested, so the hot path builds no lookup strings. */
+  readonly #usage = new Map<string, Map<string, Usage>>();
+  #learnedAny = false;
 
   constructor(options: LimiterOptions = {}) {
     this.minuteMs = options.minuteMs ?? 60_000;
@@ -67,17 +76,20 @@ export class QuotaLimiter {
 
   /** The limits in force for a group and model: learned values win over configured ones. */
   limitsFor(group: string, model: string): QuotaLimits {
-    const configured = this.#perModel[model] ?? this.#defaults;
-    const learned = this.#usage.get(`${group}\0${model}`)?.learned;
-    return learned ? { ...configured, ...learned } : configured;
+    return this.#usage.get(model)?.get(group)?.limits ?? this.#configured(model);
+  }
+
+  #configured(model: string): QuotaLimits {
+    return this.#perModel[model] ?? this.#defaults;
   }
 
   #get(group: string, model: string, now: number): Usage {
-    const k = `${group}\0${model}`;
-    let u = this.#usage.get(k);
+    let perGroup = this.#usage.get(model);
+    if (!perGroup) this.#usage.set(model, (perGroup = new Map()));
+    let u = perGroup.get(group);
     if (!u) {
-      u = { times: [], tokens: [], tokenSum: 0, day: pacificDay(now), dayCount: 0, learned: {} };
-      this.#usage.set(k, u);
+      u = { times: [], tokens: [], tokenSum: 0, dayEnd: nextPacificMidnight(now), dayCount: 0, learned: {}, limits: this.#configured(model) };
+      perGroup.set(group, u);
     }
     this.#prune(u, now);
     return u;
@@ -94,18 +106,19 @@ export class QuotaLimiter {
       u.times.splice(0, drop);
       u.tokens.splice(0, drop);
     }
-    const day = pacificDay(now);
-    if (u.day !== day) {
-      u.day = day;
+    if (now >= u.dayEnd) {
+      u.dayEnd = nextPacificMidnight(now);
       u.dayCount = 0;
     }
   }
 
   /** Whether one more request (of `tokens` estimated input tokens) fits now. */
   check(group: string, model: string, now: number, tokens = 0): Capacity {
-    const limits = this.limitsFor(group, model);
-    if (limits.rpm === undefined && limits.rpd === undefined && limits.tpm === undefined) return { ok: true };
+    // Nothing known about this model's quota: nothing to check.
+    if (!this.#learnedAny && isEmpty(this.#configured(model))) return OK;
     const u = this.#get(group, model, now);
+    const limits = u.limits;
+    if (isEmpty(limits)) return OK;
     if (limits.rpd !== undefined && u.dayCount >= limits.rpd) return { ok: false, retryAt: nextPacificMidnight(now), scope: 'day' };
     if (limits.rpm !== undefined && u.times.length >= limits.rpm) {
       // The window frees a slot when its oldest send (at index length - rpm) leaves it.
@@ -118,7 +131,7 @@ export class QuotaLimiter {
         if (sum + tokens <= limits.tpm) return { ok: false, retryAt: u.times[i]! + this.minuteMs + this.marginMs, scope: 'tokens' };
       }
     }
-    return { ok: true };
+    return OK;
   }
 
   /** Counts one request sent now. */
@@ -129,8 +142,7 @@ export class QuotaLimiter {
     u.tokenSum += tokens;
     u.dayCount++;
     // Without a per-minute or token limit nothing reads old sends: keep memory flat.
-    const limits = this.limitsFor(group, model);
-    if (limits.rpm === undefined && limits.tpm === undefined && u.times.length > 4096) {
+    if (u.limits.rpm === undefined && u.limits.tpm === undefined && u.times.length > 4096) {
       u.times.splice(0, 2048);
       u.tokenSum -= u.tokens.splice(0, 2048).reduce((a, b) => a + b, 0);
     }
@@ -153,6 +165,8 @@ export class QuotaLimiter {
     if (unit === 'tokens' && scope === 'day') return false;
     if (u.learned[field] === value) return false;
     u.learned[field] = Math.floor(value);
+    u.limits = { ...this.#configured(model), ...u.learned };
+    this.#learnedAny = true;
     if (field === 'rpd') u.dayCount = Math.max(u.dayCount, Math.floor(value));
     return true;
   }
