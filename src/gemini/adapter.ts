@@ -32,8 +32,9 @@ export interface AdapterChunk {
 
 /** What the pool calls for one key. Implemented over the SDK; injectable for tests and benches. */
 export interface GeminiClient {
-  generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterAnswer>;
-  stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<AdapterChunk>;
+  /** Without a signal the connection's own timeouts bound the call (see `ClientOptions.fetch`). */
+  generate(req: AdapterRequest, signal?: AbortSignal): Promise<AdapterAnswer>;
+  stream(req: AdapterRequest, signal?: AbortSignal): AsyncIterable<AdapterChunk>;
   /** A cheap authenticated call (lists models): resolves when the key works. */
   check(signal: AbortSignal): Promise<void>;
 }
@@ -42,6 +43,11 @@ export interface ClientOptions {
   /** Where the SDK sends requests; undefined means Google's endpoint. */
   baseUrl?: string;
   apiVersion: string;
+  /**
+   * The fetch the SDK uses. The pool's bounds every attempt by connection timeouts, which
+   * costs far less per call than an AbortSignal.
+   */
+  fetch?: typeof globalThis.fetch;
 }
 
 export type ClientFactory = (apiKey: string, options: ClientOptions) => GeminiClient;
@@ -64,9 +70,9 @@ function textOf(r: GenerateContentResponse): string {
   return text;
 }
 
-function configOf(req: AdapterRequest, signal: AbortSignal) {
+function configOf(req: AdapterRequest, signal: AbortSignal | undefined) {
   return {
-    abortSignal: signal,
+    ...(signal ? { abortSignal: signal } : {}),
     ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     ...(req.systemInstruction !== undefined ? { systemInstruction: req.systemInstruction } : {}),
     ...(req.maxOutputTokens !== undefined ? { maxOutputTokens: req.maxOutputTokens } : {}),
@@ -82,11 +88,14 @@ export class SdkGeminiClient implements GeminiClient {
       apiKey,
       apiVersion: options.apiVersion,
       // No retryOptions: the SDK must not retry behind the pool's back.
-      ...(options.baseUrl !== undefined ? { httpOptions: { baseUrl: options.baseUrl } } : {}),
+      httpOptions: {
+        ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {}),
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+      },
     });
   }
 
-  async generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterAnswer> {
+  async generate(req: AdapterRequest, signal?: AbortSignal): Promise<AdapterAnswer> {
     const r = await this.#ai.models.generateContent({
       model: req.model,
       contents: req.contents,
@@ -100,7 +109,7 @@ export class SdkGeminiClient implements GeminiClient {
     return answer;
   }
 
-  async *stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<AdapterChunk> {
+  async *stream(req: AdapterRequest, signal?: AbortSignal): AsyncIterable<AdapterChunk> {
     const it = await this.#ai.models.generateContentStream({
       model: req.model,
       contents: req.contents,

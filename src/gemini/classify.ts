@@ -165,6 +165,8 @@ export function classifyError(err: unknown): Classified {
     if (err instanceof SyntaxError) return { kind: 'transient', status: 0, message: 'malformed response from Gemini' };
   }
   const cause = err instanceof Error ? (err.cause as { code?: string } | undefined)?.code : undefined;
+  // The connection's own timeouts (no answer, or a stream that went quiet) are slowness.
+  if (cause === 'UND_ERR_HEADERS_TIMEOUT' || cause === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', status: 0, message: 'Gemini did not answer in time' };
   return { kind: 'transient', status: 0, message: cause ? `network error (${cause})` : 'network error' };
 }
 

@@ -7,8 +7,9 @@ import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { CounterDelta, KeyStateChange, StateStore, StoredKeyState } from '../store/types.ts';
 import PQueue from 'p-queue';
+import { Agent } from 'undici';
 import pino, { type Logger } from 'pino';
-import { sdkClientFactory, type AdapterChunk, type AdapterRequest, type ClientFactory, type GeminiClient } from '../gemini/adapter.ts';
+import { sdkClientFactory, type AdapterChunk, type AdapterRequest, type ClientFactory, type ClientOptions, type GeminiClient } from '../gemini/adapter.ts';
 import { AttemptTimeoutError, CancelledError, classifyError, type Classified } from '../gemini/classify.ts';
 import { KeyRing, describeKey, type KeySpec, type PoolKey } from './keys.ts';
 import { estimateTokens, QuotaLimiter, type LimiterOptions } from './limiter.ts';
@@ -135,7 +136,13 @@ export interface PoolStream extends AsyncIterable<string> {
 }
 
 type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Classified; committed: boolean; partialText?: string };
-type Attempt<T> = (client: GeminiClient, signal: AbortSignal, key: PoolKey) => Promise<AttemptOutcome<T>>;
+/**
+ * One attempt on one client. `signal` is set only when the attempt must end before the
+ * connection's own timeouts would end it (a nearer deadline, or a caller's signal).
+ * `committed` tells the pool the answer has started: a stream past its first piece is
+ * bounded by the connection's idle timeout, no longer by the deadline.
+ */
+type Attempt<T> = (client: GeminiClient, signal: AbortSignal | undefined, committed: () => void) => Promise<AttemptOutcome<T>>;
 
 interface Answer {
   text: string;
@@ -201,6 +208,7 @@ export class GeminiAPIPool {
   #failedRequests = 0;
   #inFlight = 0;
   #closed = false;
+  #closing: Promise<void> | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
   /** Persistence, once a store is attached. */
   #store: StateStore | undefined;
@@ -208,6 +216,9 @@ export class GeminiAPIPool {
   readonly #pending = new Map<string, CounterDelta>();
   #unsubscribe: Array<() => void> = [];
   readonly #byHash = new Map<string, number>();
+  /** Connections of every instance: their timeouts bound each attempt without a timer of ours. */
+  readonly #agent: Agent;
+  readonly #fetch: typeof globalThis.fetch;
 
   constructor(options: GeminiAPIPoolOptions) {
     if (!options || !Array.isArray(options.keys)) throw new TypeError('GeminiAPIPool: `keys` must be an array of API keys');
@@ -245,6 +256,13 @@ export class GeminiAPIPool {
     this.#clock = { ...systemClock, ...options.clock };
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'pool' });
     this.#factory = options.clientFactory ?? sdkClientFactory;
+    // No answer (headers) or a stream gone quiet (body) for attemptTimeoutMs ends an attempt
+    // at the connection: cheaper than an AbortSignal per call, and a long answer that keeps
+    // streaming is never cut.
+    const agent = new Agent({ headersTimeout: this.options.attemptTimeoutMs, bodyTimeout: this.options.attemptTimeoutMs });
+    this.#agent = agent;
+    // Node's fetch takes an undici dispatcher (`dispatcher` is its extension of RequestInit).
+    this.#fetch = (input, init) => globalThis.fetch(input, { ...init, dispatcher: agent } as RequestInit);
     this.#limiter = new QuotaLimiter(options.limits);
     this.#maxQueued = options.limits?.maxQueued ?? 100;
     for (const model of this.models) this.#waiting.set(model, new WaitQueue(this.#clock, this.#maxQueued));
@@ -325,7 +343,7 @@ export class GeminiAPIPool {
     const result: Promise<PoolResult> =
       'error' in prepared
         ? Promise.resolve(prepared.error)
-        : this.#run<Answer>(prepared.adapter, req, async (client, signal) => {
+        : this.#run<Answer>(prepared.adapter, req, async (client, signal, committed) => {
             let text = '';
             let usage: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
             let finishReason: string | undefined;
@@ -335,6 +353,7 @@ export class GeminiAPIPool {
                 if (chunk.usage) usage = chunk.usage;
                 if (chunk.finishReason) finishReason = chunk.finishReason;
                 if (chunk.text) {
+                  if (text === '') committed();
                   text += chunk.text;
                   queue.push(chunk.text);
                 }
@@ -380,7 +399,7 @@ export class GeminiAPIPool {
   async checkKey(index: number, timeoutMs = this.options.attemptTimeoutMs): Promise<{ ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: Classified }> {
     const key = this.#ring.keys[index];
     if (!key) throw new RangeError(`no key at index ${index}`);
-    const client = this.#factory(this.#ring.secret(index), { baseUrl: this.options.baseUrl, apiVersion: this.options.apiVersion });
+    const client = this.#factory(this.#ring.secret(index), this.#clientOptions());
     const started = this.#clock.now();
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
@@ -478,8 +497,13 @@ export class GeminiAPIPool {
     this.#log.info('stats reset');
   }
 
-  /** Stops timers. Requests in flight finish; new ones are refused. */
-  async close(): Promise<void> {
+  /** Stops timers, writes pending counters. Requests in flight finish; new ones are refused. Safe to call twice. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
     this.#timers.length = 0;
@@ -487,6 +511,8 @@ export class GeminiAPIPool {
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
     await this.flush();
+    // Lets requests in flight finish (the connection timeouts bound them), then closes.
+    await this.#agent.close();
   }
 
   // ---------------------------------------------------------------- persistence
@@ -810,9 +836,13 @@ export class GeminiAPIPool {
     return { adapter };
   }
 
-  #classify(err: unknown, signal: AbortSignal): Classified {
+  #clientOptions(): ClientOptions {
+    return { ...(this.options.baseUrl !== undefined ? { baseUrl: this.options.baseUrl } : {}), apiVersion: this.options.apiVersion, fetch: this.#fetch };
+  }
+
+  #classify(err: unknown, signal: AbortSignal | undefined): Classified {
     // The SDK surfaces our abort as its own error; the abort reason tells why.
-    const reason: unknown = signal.aborted ? signal.reason : undefined;
+    const reason: unknown = signal?.aborted ? signal.reason : undefined;
     const c = classifyError(reason instanceof Error && (reason.name === 'AttemptTimeoutError' || reason.name === 'CancelledError') ? reason : err);
     return { ...c, message: this.#ring.redact(c.message) };
   }
@@ -944,10 +974,16 @@ export class GeminiAPIPool {
 
   async #attemptOn<T extends Answer>(inst: Instance, key: PoolKey, timeoutMs: number, outer: AbortSignal | undefined, attempt: Attempt<T>): Promise<AttemptOutcome<T>> {
     const model = inst.model;
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
-    const onAbort = () => ctl.abort(new CancelledError());
-    outer?.addEventListener('abort', onAbort, { once: true });
+    // A signal of our own only when the connection timeouts are not enough: a deadline
+    // nearer than the attempt timeout, or a caller that may cancel.
+    let ctl: AbortController | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => ctl!.abort(new CancelledError());
+    if (outer || timeoutMs < this.options.attemptTimeoutMs) {
+      ctl = new AbortController();
+      if (timeoutMs < this.options.attemptTimeoutMs) timer = setTimeout(() => ctl!.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
+      outer?.addEventListener('abort', onAbort, { once: true });
+    }
     const c = this.#countersOf(inst.keyIndex, model);
     const started = this.#clock.now();
     inst.inFlight++;
@@ -956,13 +992,13 @@ export class GeminiAPIPool {
     c.scoreUsage++;
     this.#window[inst.keyIndex]!.requests++;
     this.#countToday(c, started, 1, 0);
-    inst.client ??= this.#factory(this.#ring.secret(inst.keyIndex), { baseUrl: this.options.baseUrl, apiVersion: this.options.apiVersion });
+    inst.client ??= this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions());
     let outcome: AttemptOutcome<T>;
     try {
-      outcome = await attempt(inst.client, ctl.signal, key);
+      outcome = await attempt(inst.client, ctl?.signal, () => clearTimeout(timer));
       if (!outcome.ok) outcome = { ...outcome, error: { ...outcome.error, message: this.#ring.redact(outcome.error.message) } };
     } catch (err) {
-      outcome = { ok: false, error: this.#classify(err, ctl.signal), committed: false };
+      outcome = { ok: false, error: this.#classify(err, ctl?.signal), committed: false };
     } finally {
       clearTimeout(timer);
       outer?.removeEventListener('abort', onAbort);
