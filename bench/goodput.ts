@@ -64,35 +64,27 @@ const plainClients = (url: string, keys: readonly BenchKey[]) =>
 
 const is429 = (err: unknown): boolean => err instanceof ApiError && err.status === 429;
 
-/** Our pool, told the quota (`limits.defaults.rpm`). */
-const ours: Contender = (url, keys, o) =>
-  poolSender(
-    new GeminiAPIPool({
-      keys: keys.map((k) => `${k.project}:${k.key}`),
-      models: [MODEL],
-      poolSize: keys.length,
-      baseUrl: url,
-      deadlineMs: o.deadlineMs,
-      limits: { defaults: { rpm: o.rpm }, minuteMs: o.minuteMs },
-    }),
-  );
+const poolContender =
+  (told: boolean): Contender =>
+  (url, keys, o) =>
+    poolSender(
+      new GeminiAPIPool({
+        keys: keys.map((k) => `${k.project}:${k.key}`),
+        models: [MODEL],
+        poolSize: keys.length,
+        baseUrl: url,
+        deadlineMs: o.deadlineMs,
+        // `minuteMs` is not a limit but the scaled clock (the length of Gemini's minute), so
+        // even the learning variant gets it.
+        limits: told ? { defaults: { rpm: o.rpm }, minuteMs: o.minuteMs } : { minuteMs: o.minuteMs },
+      }),
+    );
 
-/**
- * Our pool with no configured limit: it must learn rpm from the first 429's quotaValue.
- * `minuteMs` is not a limit but the scaled clock (the length of Gemini's minute), so it is
- * still given.
- */
-const oursLearned: Contender = (url, keys, o) =>
-  poolSender(
-    new GeminiAPIPool({
-      keys: keys.map((k) => `${k.project}:${k.key}`),
-      models: [MODEL],
-      poolSize: keys.length,
-      baseUrl: url,
-      deadlineMs: o.deadlineMs,
-      limits: { minuteMs: o.minuteMs },
-    }),
-  );
+/** Our pool, told the quota (`limits.defaults.rpm`). */
+const ours = poolContender(true);
+
+/** Our pool with no configured limit: it must learn rpm from the first 429's quotaValue. */
+const oursLearned = poolContender(false);
 
 function poolSender(pool: GeminiAPIPool): Sender {
   return {

@@ -7,9 +7,9 @@
  * Latencies are each side's best round (noise only ever slows a run down).
  *
  * A third side, `plainTimeout`, is the plain client given the pool's attempt timeout
- * (`httpOptions.timeout`): the SDK then passes an AbortSignal to fetch, as the pool does for
- * every attempt, and on Node 20 that alone costs tens of µs per call. It is a reference
- * for reading the ratio, not part of it.
+ * (`httpOptions.timeout`): the SDK then passes an AbortSignal to fetch, and on Node 20 that
+ * alone costs tens of µs per call (the pool bounds its attempts by connection timeouts
+ * instead). It is a reference for reading the ratio, not part of it.
  */
 import { GoogleGenAI } from '@google/genai';
 import { GeminiAPIPool } from '../src/pool/GeminiAPIPool.ts';

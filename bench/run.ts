@@ -24,9 +24,10 @@
  *   the pool's own CPU per call measured without HTTP (no-network client: the part that is
  *   pool logic, not SDK/undici work), and a reference side run in the same chunks: the plain
  *   client given the same 30 s timeout (`httpOptions.timeout`). The plain client of the
- *   figure sets no timeout; the pool gives every attempt an AbortSignal (attempt timeout,
- *   cancellation), and on Node 20 a fetch with a signal costs tens of µs more than one
- *   without. Other processes on the machine make this figure noisy: read `roundRatios`.
+ *   figure sets no timeout; the pool bounds attempts by connection timeouts (an AbortSignal
+ *   only when a deadline or a caller needs one), since on Node 20 a fetch with a signal
+ *   costs tens of µs more than one without. Other processes on the machine make this
+ *   figure noisy: read `roundRatios`.
  * - goodput: 5 projects x 2 keys, quota R = 5 requests per scaled minute (1 s) per project
  *   and model, offered 2 x capacity (50 arrivals/s, steady) for 20 windows, a fresh fake per
  *   contender. `ours` = our pool told rpm (deadline 2 s); `oursLearned` = our pool with no

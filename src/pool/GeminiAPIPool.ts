@@ -48,7 +48,7 @@ export interface GeminiAPIPoolOptions {
   baseUrl?: string;
   /** @default 'v1beta' */
   apiVersion?: string;
-  /** One attempt may take this long. @default 30_000 */
+  /** An attempt with no answer (or a stream silent) this long times out. @default 30_000 */
   attemptTimeoutMs?: number;
   /** A whole request, retries and waits included, may take this long. @default 60_000 */
   deadlineMs?: number;
