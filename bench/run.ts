@@ -39,6 +39,10 @@
  *   p99WaitMs = arrival to answer. Targets for our pool: goodput >= 0.97, 429s <= 0.02.
  *   Under a steady 2x overload a FIFO wait with a 2 s deadline serves requests that waited
  *   close to 2 s, so p99WaitMs near the deadline is expected (no target).
+ * - storeUsPerRequest {sqlite, redis}: what an attached store adds to one request (no
+ *   network client, 20 keys; counters batched and flushed once per 5,000 requests round):
+ *   median over rounds of (time with the store - time without) per request (INFO). Redis
+ *   runs a redis-server of its own on loopback; n/a when redis-server is not installed.
  * - heapMB.pool: heap of a pool of 1,000 keys x 3 models x 10 instances (no-network client),
  *   measured after gc in a child `node --expose-gc --import tsx bench/heap.ts`. Target < 50.
  *   heapMB.chats: what 100 chats x 20 turns (answers ~200 chars) add on top (INFO).
@@ -49,6 +53,7 @@ import { progress, ROOT, round } from './common.ts';
 import { measureGoodput, type ContenderName, type GoodputFigures, type GoodputOptions } from './goodput.ts';
 import { measureOverhead, measurePoolOwnCost } from './overhead.ts';
 import { measureSelect } from './select.ts';
+import { measureStoreCost } from './store.ts';
 
 const json = process.argv.includes('--json');
 const started = performance.now();
@@ -164,6 +169,11 @@ for (const name of CONTENDER_ORDER) {
   });
 }
 
+// ------------------------------------------------------------------ 5. state store on the request path
+
+progress('store: µs per request added by SQLite and Redis (counters batched, flushed every second)');
+const storeCost = await guarded('store', () => measureStoreCost(), { baseUs: NaN, sqlite: NaN, redis: undefined as number | undefined });
+
 const durationSec = (performance.now() - started) / 1000;
 
 // ------------------------------------------------------------------ table
@@ -215,6 +225,8 @@ for (const name of CONTENDER_ORDER) {
 }
 row('heapMB.pool (1,000 keys x 3 models x 10)', `${fmt(heap.pool, 2)} MB`, `< ${TARGET.heapPoolMB} MB`, below(heap.pool, TARGET.heapPoolMB));
 row('heapMB.chats (100 chats x 20 turns)', `${fmt(heap.chats, 2)} MB`, '', 'INFO');
+row('storeUsPerRequest sqlite', `${fmt(storeCost.sqlite, 2)} µs`, `(pool alone ${fmt(storeCost.baseUs, 1)} µs)`, 'INFO');
+row('storeUsPerRequest redis', storeCost.redis === undefined ? 'n/a (no redis-server)' : `${fmt(storeCost.redis, 2)} µs`, '', 'INFO');
 
 const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 const header = `GeminiAPIPool benchmarks  (${cores} cores, node ${process.version}, ${process.platform}, ${new Date().toISOString()}, ${fmt(durationSec, 1)} s)`;
@@ -258,6 +270,7 @@ if (json) {
     },
     goodput: Object.fromEntries(CONTENDER_ORDER.map((n) => [n, g(goodput[n])])),
     heapMB: { pool: round(heap.pool, 2), chats: round(heap.chats, 2) },
+    storeUsPerRequest: { sqlite: round(storeCost.sqlite, 2), redis: storeCost.redis === undefined ? null : round(storeCost.redis, 2) },
     machine: { cores, node: process.version, platform: process.platform },
     date: new Date().toISOString(),
     durationSec: round(durationSec, 1),
