@@ -261,3 +261,49 @@ describe('no key ever leaks', () => {
     expect(everything).toContain('key#1');
   });
 });
+
+describe('a stream that has started', () => {
+  it('is not cut by the deadline while it keeps coming', async () => {
+    // Pieces every 40 ms for about 400 ms, against a 150 ms deadline: once the first piece
+    // is out, the answer belongs to the user and only silence may end it.
+    const factory: ClientFactory = () => ({
+      generate: async () => ({ text: '', usage: { promptTokens: 0, outputTokens: 0, totalTokens: 0 } }),
+      async *stream(_req, signal) {
+        for (let i = 0; i < 10; i++) {
+          await new Promise((r) => setTimeout(r, 40));
+          if (signal?.aborted) throw signal.reason;
+          yield { text: `${i}`, ...(i === 9 ? { finishReason: 'STOP', usage: { promptTokens: 1, outputTokens: 10, totalTokens: 11 } } : {}) };
+        }
+      },
+      check: async () => undefined,
+    });
+    const pool = new GeminiAPIPool({ keys: ['test-key-1'], clientFactory: factory, timers: false, deadlineMs: 150 });
+    const s = pool.generateContentStream({ prompt: 'count' });
+    let text = '';
+    for await (const d of s) text += d;
+    expect(await s.result).toMatchObject({ ok: true, text: '0123456789' });
+    expect(text).toBe('0123456789');
+    await pool.close();
+  });
+
+  it('before its first piece, the deadline still ends it', async () => {
+    const factory: ClientFactory = () => ({
+      generate: async () => ({ text: '', usage: { promptTokens: 0, outputTokens: 0, totalTokens: 0 } }),
+      async *stream(_req, signal) {
+        // Silent until aborted (bounded: 1 s at most).
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, 1_000);
+          signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+        });
+        if (signal?.aborted) throw signal.reason;
+        yield { text: 'late' };
+      },
+      check: async () => undefined,
+    });
+    const pool = new GeminiAPIPool({ keys: ['test-key-1'], clientFactory: factory, timers: false, deadlineMs: 100, maxAttempts: 1 });
+    const s = pool.generateContentStream({ prompt: 'x' });
+    for await (const _ of s) void _;
+    expect(await s.result).toMatchObject({ ok: false, error: { kind: 'timeout' } });
+    await pool.close();
+  });
+});
