@@ -41,7 +41,8 @@
  *   close to 2 s, so p99WaitMs near the deadline is expected (no target).
  * - storeUsPerRequest {sqlite, redis}: what an attached store adds to one request (no
  *   network client, 20 keys; counters batched and flushed once per 5,000 requests round):
- *   median over rounds of (time with the store - time without) per request (INFO). Redis
+ *   median over interleaved rounds with the store minus the median without, per request
+ *   (INFO; near zero, so noise can make it slightly negative). Redis
  *   runs a redis-server of its own on loopback; n/a when redis-server is not installed.
  * - heapMB.pool: heap of a pool of 1,000 keys x 3 models x 10 instances (no-network client),
  *   measured after gc in a child `node --expose-gc --import tsx bench/heap.ts`. Target < 50.

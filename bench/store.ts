@@ -1,7 +1,8 @@
 /**
  * What the state store costs a request: the same requests through a pool with no store and
- * with each store attached (counters batched and written every second, as in production),
- * against a client that sends nothing, so only the pool and the store are measured.
+ * with each store attached (counters batched, one flush per round), against a client that
+ * sends nothing, so only the pool and the store are measured. The variants run in
+ * interleaved rounds after a warm-up, so drift and noise hit them alike.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,38 +14,48 @@ import type { StateStore } from '../src/store/types.ts';
 import { startRedis } from '../test/store/redisServer.ts';
 import { median, noNetworkFactory } from './common.ts';
 
-async function usPerRequest(store: StateStore | undefined, requests: number, rounds: number): Promise<number> {
+async function makePool(store: StateStore | undefined): Promise<GeminiAPIPool> {
   const keys = Array.from({ length: 20 }, (_, i) => `AIzaBenchStore${String(i).padStart(4, '0')}`);
   const pool = new GeminiAPIPool({ keys, poolSize: 10, clientFactory: noNetworkFactory, timers: false });
-  if (store) await pool.attachStore(store, { flushIntervalMs: 1_000 });
-  const samples: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < requests; i++) await pool.generateContent({ prompt: 'x' });
-    // The flush a second of traffic would cause, counted in this round's time.
-    await pool.flush();
-    samples.push(((performance.now() - t0) * 1000) / requests);
-  }
-  await pool.close();
-  return median(samples);
+  // A long interval: the round flushes by itself, once, like a second of traffic would.
+  if (store) await pool.attachStore(store, { flushIntervalMs: 3_600_000 });
+  return pool;
 }
 
-/** µs per request added by each store over none; redis is undefined when redis-server is missing. */
-export async function measureStoreCost(requests = 5_000, rounds = 7): Promise<{ baseUs: number; sqlite: number; redis: number | undefined }> {
-  await usPerRequest(undefined, requests, 2); // warm-up
-  const baseUs = await usPerRequest(undefined, requests, rounds);
+async function round(pool: GeminiAPIPool, requests: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < requests; i++) await pool.generateContent({ prompt: 'x' });
+  await pool.flush();
+  return ((performance.now() - t0) * 1000) / requests;
+}
+
+/** µs per request of the pool alone, and what each store adds; redis is undefined without redis-server. */
+export async function measureStoreCost(requests = 5_000, rounds = 9): Promise<{ baseUs: number; sqlite: number; redis: number | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-store-'));
   const sqlite = new SqliteStore(dir);
-  const sqliteUs = await usPerRequest(sqlite, requests, rounds);
-  await sqlite.close();
-  rmSync(dir, { recursive: true, force: true });
-  let redisUs: number | undefined;
   const server = await startRedis().catch(() => undefined);
-  if (server) {
-    const redis = await RedisStore.connect(server.url);
-    redisUs = await usPerRequest(redis, requests, rounds);
-    await redis.close();
-    await server.stop();
+  const redis = server ? await RedisStore.connect(server.url) : undefined;
+  const variants: Array<[string, GeminiAPIPool]> = [
+    ['none', await makePool(undefined)],
+    ['sqlite', await makePool(sqlite)],
+    ...(redis ? [['redis', await makePool(redis)] as [string, GeminiAPIPool]] : []),
+  ];
+  const samples = new Map<string, number[]>(variants.map(([name]) => [name, []]));
+  for (let r = -2; r < rounds; r++) {
+    for (const [name, pool] of variants) {
+      const us = await round(pool, requests);
+      if (r >= 0) samples.get(name)!.push(us); // the first two rounds warm up
+    }
   }
-  return { baseUs, sqlite: sqliteUs - baseUs, redis: redisUs === undefined ? undefined : redisUs - baseUs };
+  for (const [, pool] of variants) await pool.close();
+  await sqlite.close();
+  await redis?.close();
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+  const base = median(samples.get('none')!);
+  return {
+    baseUs: base,
+    sqlite: median(samples.get('sqlite')!) - base,
+    redis: redis ? median(samples.get('redis')!) - base : undefined,
+  };
 }
