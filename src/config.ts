@@ -343,7 +343,7 @@ function keysFromFile(path: string, problems: string[]): string[] {
  * Reads the keys from GEMINI_API_KEYS, GEMINI_API_KEY(_N) and GEMINI_KEYS_FILE, in that
  * order, dropping duplicates. A key may carry its quota group as `group:key`.
  */
-export function collectKeys(env: Env, problems: string[]): KeySpec[] {
+function collectKeys(env: Env, problems: string[]): KeySpec[] {
   const raw = [...splitKeys(env.GEMINI_API_KEYS), ...numberedKeys(env)];
   if (env.GEMINI_KEYS_FILE?.trim()) raw.push(...keysFromFile(env.GEMINI_KEYS_FILE.trim(), problems));
   const seen = new Set<string>();
@@ -443,12 +443,28 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
+const TOKEN_PROBLEM = 'DISCORD_TOKEN: required to run the bot (Discord Developer Portal -> your application -> Bot -> Reset Token)';
+
 /** The bot needs a token; the CLI does not. @throws ConfigError when it is missing. */
 export function requireDiscordToken(config: Config): string {
-  if (!config.discord.token) {
-    throw new ConfigError(['DISCORD_TOKEN: required to run the bot (Discord Developer Portal -> your application -> Bot -> Reset Token)']);
-  }
+  if (!config.discord.token) throw new ConfigError([TOKEN_PROBLEM]);
   return config.discord.token;
+}
+
+/**
+ * The configuration the bot needs, token included: every problem, the missing token among
+ * them, is reported at once.
+ * @throws ConfigError listing every problem.
+ */
+export function loadBotConfig(env: Env = process.env): Config {
+  try {
+    const config = loadConfig(env);
+    requireDiscordToken(config);
+    return config;
+  } catch (err) {
+    if (!isConfigError(err) || env.DISCORD_TOKEN?.trim() || err.problems.includes(TOKEN_PROBLEM)) throw err;
+    throw new ConfigError([...err.problems, TOKEN_PROBLEM]);
+  }
 }
 
 /**

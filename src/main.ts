@@ -5,7 +5,7 @@
  * Exit codes: 0 after a clean shutdown, 1 when the bot could not start (or a second signal
  * forced the exit), 2 for bad configuration (one line per problem, no stack trace).
  */
-import { isConfigError, loadConfig, loadDotEnv, requireDiscordToken } from './config.ts';
+import { isConfigError, loadBotConfig, loadDotEnv } from './config.ts';
 import { startBot, type RunningBot } from './bot/app.ts';
 
 /** Reads the error a start failed with, for one line on stderr (no stack, no secrets). */
@@ -22,7 +22,7 @@ async function main(): Promise<number> {
   loadDotEnv();
   try {
     // Checked here first so a bad configuration is reported before anything starts.
-    requireDiscordToken(loadConfig(process.env));
+    loadBotConfig(process.env);
   } catch (err) {
     if (isConfigError(err)) {
       process.stderr.write(`${err.message}\n`);

@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { ShardingManager } from 'discord.js';
 import pino from 'pino';
-import { isConfigError, loadConfig, loadDotEnv, requireDiscordToken, type Config } from './config.ts';
+import { isConfigError, loadBotConfig, loadDotEnv, requireDiscordToken, type Config } from './config.ts';
 
 /** Why a configuration cannot run sharded, or undefined when it can. */
 function shardingProblem(config: Config): string | undefined {
@@ -24,7 +24,7 @@ async function main(): Promise<number> {
   let config: Config;
   let token: string;
   try {
-    config = loadConfig();
+    config = loadBotConfig();
     token = requireDiscordToken(config);
   } catch (err) {
     if (isConfigError(err)) {

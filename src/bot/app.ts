@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { Client, Events, GatewayIntentBits, Partials, Status } from 'discord.js';
 import pino, { type Logger } from 'pino';
-import { loadConfig, requireDiscordToken, type Config } from '../config.ts';
+import { loadBotConfig, requireDiscordToken, type Config } from '../config.ts';
 import type { ClientFactory } from '../gemini/adapter.ts';
 import { AlertThrottle, fromPool } from '../ops/alerts.ts';
 import { healthReport, startHealthServer, type HealthServer } from '../ops/health.ts';
@@ -88,7 +88,7 @@ function secretScrubber(secrets: readonly string[]): (text: string) => string {
 
 /** Builds the bot from an environment and logs it in. @throws ConfigError on bad configuration */
 export async function startBot(env: Record<string, string | undefined>, overrides: StartBotOverrides = {}): Promise<RunningBot> {
-  const config = loadConfig(env);
+  const config = loadBotConfig(env);
   const token = requireDiscordToken(config);
   const logger = overrides.logger ?? pino({ level: config.logLevel });
   const commands = await loadCommands(overrides.commandsDir ?? DEFAULT_COMMANDS_DIR);

@@ -5,7 +5,7 @@
  */
 import { REST, Routes } from 'discord.js';
 import pino from 'pino';
-import { isConfigError, loadConfig, loadDotEnv, requireDiscordToken } from '../config.ts';
+import { isConfigError, loadBotConfig, loadDotEnv, requireDiscordToken } from '../config.ts';
 import { createStore } from '../store/index.ts';
 import { commandPayloads, loadCommands } from './loader.ts';
 import { COMMANDS_HASH_META, commandsHash, registerCommands } from './sync.ts';
@@ -14,8 +14,7 @@ async function main(): Promise<number> {
   loadDotEnv();
   let config;
   try {
-    config = loadConfig(process.env);
-    requireDiscordToken(config);
+    config = loadBotConfig(process.env);
   } catch (err) {
     if (isConfigError(err)) {
       process.stderr.write(`${err.message}\n`);

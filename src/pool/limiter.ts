@@ -170,11 +170,6 @@ export class QuotaLimiter {
     if (field === 'rpd') u.dayCount = Math.max(u.dayCount, Math.floor(value));
     return true;
   }
-
-  /** Requests sent today by a group for a model, as counted here. */
-  sentToday(group: string, model: string, now: number): number {
-    return this.#get(group, model, now).dayCount;
-  }
 }
 
 /** Estimated input tokens of a request: about four characters a token. */

@@ -103,3 +103,16 @@ describe('sharding configuration', () => {
     expect(problemsOf({ GEMINI_API_KEY: 'test-key-1', SHARD_COUNT: 'many' })).toEqual(['SHARD_COUNT: must be "auto" or a whole number >= 1 (got "many")']);
   });
 });
+
+describe('loadBotConfig', () => {
+  it('reports the missing token together with the other problems', async () => {
+    const { loadBotConfig } = await import('../../src/config.ts');
+    try {
+      loadBotConfig({});
+      throw new Error('expected a ConfigError');
+    } catch (e) {
+      expect((e as ConfigError).problems).toEqual([expect.stringMatching(/^no Gemini API key/), expect.stringMatching(/^DISCORD_TOKEN: required/)]);
+    }
+    expect(loadBotConfig({ GEMINI_API_KEY: 'test-key-1', DISCORD_TOKEN: 'fake-token' }).discord.token).toBe('fake-token');
+  });
+});
