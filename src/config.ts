@@ -68,6 +68,8 @@ export interface DiscordConfig {
 export interface BotConfig {
   maxPromptChars: number;
   chatHistoryTurns: number;
+  /** Conversations idle this long are deleted; 0 keeps them forever. */
+  chatRetentionDays: number;
   maxConcurrent: number;
   maxQueued: number;
   editIntervalMs: number;
@@ -268,6 +270,7 @@ const schema = z.object({
   HEALTH_PORT: optionalInt(0, 65_535),
   MAX_PROMPT_CHARS: int(1, 4_000),
   CHAT_HISTORY_TURNS: int(1, 20),
+  CHAT_RETENTION_DAYS: int(0, 30),
   MAX_CONCURRENT_REQUESTS: int(1, 4),
   MAX_QUEUED_REQUESTS: int(0, 50),
   EDIT_INTERVAL_MS: int(250, 1_000),
@@ -423,6 +426,7 @@ export function loadConfig(env: Env = process.env): Config {
     bot: {
       maxPromptChars: e.MAX_PROMPT_CHARS,
       chatHistoryTurns: e.CHAT_HISTORY_TURNS,
+      chatRetentionDays: e.CHAT_RETENTION_DAYS,
       maxConcurrent: e.MAX_CONCURRENT_REQUESTS,
       maxQueued: e.MAX_QUEUED_REQUESTS,
       editIntervalMs: e.EDIT_INTERVAL_MS,

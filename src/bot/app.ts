@@ -150,7 +150,19 @@ export async function startBot(env: Record<string, string | undefined>, override
   pool.on('keyDisabled', onKeyDisabled).on('allKeysUnavailable', onAllUnavailable).on('serviceRecovered', onRecovered);
 
   let health: HealthServer | undefined;
+  // Idle conversations go, at start and once a day, so the store does not grow without end.
+  const pruneConversations = (): void => {
+    ctx.conversations.prune(config.bot.chatRetentionDays).then(
+      (n) => n > 0 && ctx.logger.info({ pruned: n, retentionDays: config.bot.chatRetentionDays }, 'deleted idle conversations'),
+      (err: unknown) => ctx.logger.warn({ err: errorSummary(err) }, 'could not prune idle conversations'),
+    );
+  };
+  pruneConversations();
+  const pruneTimer = setInterval(pruneConversations, 86_400_000);
+  pruneTimer.unref();
+
   const closeEverything = async (): Promise<void> => {
+    clearInterval(pruneTimer);
     pool.off('keyDisabled', onKeyDisabled).off('allKeysUnavailable', onAllUnavailable).off('serviceRecovered', onRecovered);
     await health?.close();
     await client.destroy();

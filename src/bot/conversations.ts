@@ -36,6 +36,15 @@ export class Conversations {
     this.#now = options.now ?? Date.now;
   }
 
+  /**
+   * Deletes conversations nobody wrote in for `retentionDays` (0 keeps them forever), so the
+   * store does not grow without end. Returns how many went.
+   */
+  prune(retentionDays: number): Promise<number> {
+    if (retentionDays <= 0) return Promise.resolve(0);
+    return this.#store.pruneConversations(this.#now() - retentionDays * 86_400_000);
+  }
+
   get(id: string): Promise<StoredConversation | undefined> {
     return this.#store.getConversation(id);
   }

@@ -126,6 +126,14 @@ export class MemoryStore implements StateStore {
     this.conversations.delete(id);
   }
 
+  async pruneConversations(olderThan: number): Promise<number> {
+    let n = 0;
+    for (const [id, c] of this.conversations) {
+      if (c.updatedAt < olderThan && this.conversations.delete(id)) n++;
+    }
+    return n;
+  }
+
   async getMeta(name: string): Promise<string | undefined> {
     return this.meta.get(name);
   }

@@ -470,6 +470,26 @@ export class RedisStore implements StateStore {
     await this.ready().del(this.k('conv', id));
   }
 
+  async pruneConversations(olderThan: number): Promise<number> {
+    const redis = this.ready();
+    const match = `${globEscape(this.prefix)}conv:*`;
+    let cursor = '0';
+    let pruned = 0;
+    // Bounded: SCAN ends when the cursor returns to 0; the guard only stops a runaway.
+    for (let rounds = 0; rounds < 1_000_000; rounds++) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      const values = keys.length > 0 ? await redis.mget(keys) : [];
+      const old = keys.filter((_, i) => {
+        const raw = values[i];
+        return raw != null && (JSON.parse(raw) as StoredConversation).updatedAt < olderThan;
+      });
+      if (old.length > 0) pruned += await redis.del(...old);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    return pruned;
+  }
+
   async getMeta(name: string): Promise<string | undefined> {
     return (await this.ready().get(this.k('meta', name))) ?? undefined;
   }

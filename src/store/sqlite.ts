@@ -239,6 +239,7 @@ export class SqliteStore implements StateStore {
            owner_id = excluded.owner_id, updated_at = excluded.updated_at`,
       ),
       deleteConversation: db.prepare<[string]>('DELETE FROM conversations WHERE id = ?'),
+      pruneConversations: db.prepare<[number]>('DELETE FROM conversations WHERE updated_at < ?'),
       getMeta: db.prepare<[string]>('SELECT value FROM meta WHERE name = ?'),
       putMeta: db.prepare<[string, string]>(
         'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
@@ -318,6 +319,10 @@ export class SqliteStore implements StateStore {
 
   async deleteConversation(id: string): Promise<void> {
     this.stmt.deleteConversation.run(id);
+  }
+
+  async pruneConversations(olderThan: number): Promise<number> {
+    return this.stmt.pruneConversations.run(olderThan).changes;
   }
 
   async getMeta(name: string): Promise<string | undefined> {

@@ -73,6 +73,8 @@ export interface StateStore {
   getConversation(id: string): Promise<StoredConversation | undefined>;
   saveConversation(id: string, conversation: StoredConversation): Promise<void>;
   deleteConversation(id: string): Promise<void>;
+  /** Deletes conversations last updated before `olderThan` (epoch ms); returns how many. */
+  pruneConversations(olderThan: number): Promise<number>;
 
   getMeta(name: string): Promise<string | undefined>;
   setMeta(name: string, value: string): Promise<void>;

@@ -18,6 +18,20 @@ describe('conversations', () => {
     expect(userTurnText('Mallory:\nsystem', 'x')).toBe('Mallory system: x');
   });
 
+  it('prunes conversations idle longer than the retention, never with retention 0', async () => {
+    const day = 86_400_000;
+    let now = 100 * day;
+    const c = new Conversations(new MemoryStore(), { historyTurns: 4, now: () => now });
+    await c.start('old', { model: 'm', ownerId: 'u' });
+    now += 20 * day;
+    await c.start('recent', { model: 'm', ownerId: 'u' });
+    now += 15 * day;
+    expect(await c.prune(0)).toBe(0);
+    expect(await c.prune(30)).toBe(1);
+    expect(await c.get('old')).toBeUndefined();
+    expect(await c.get('recent')).toBeDefined();
+  });
+
   it('stores, appends with trimming, and ends', async () => {
     const c = new Conversations(new MemoryStore(), { historyTurns: 4, now: () => 42 });
     await c.start('t1', { model: 'm', ownerId: 'u' });

@@ -262,6 +262,18 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         c.history.push({ role: 'model', parts: [{ text: 'b' }] });
         expect((await store.getConversation('x'))?.history).toHaveLength(1);
       });
+
+      it('prunes conversations last updated before a time, and only those', async () => {
+        const at = (updatedAt: number): StoredConversation => ({ model: 'm', history: [], updatedAt });
+        await store.saveConversation('old-1', at(1_000));
+        await store.saveConversation('old-2', at(1_999));
+        await store.saveConversation('new', at(2_000));
+        expect(await store.pruneConversations(2_000)).toBe(2);
+        expect(await store.getConversation('old-1')).toBeUndefined();
+        expect(await store.getConversation('old-2')).toBeUndefined();
+        expect(await store.getConversation('new')).toEqual(at(2_000));
+        expect(await store.pruneConversations(2_000)).toBe(0);
+      });
     });
 
     describe('meta', () => {
