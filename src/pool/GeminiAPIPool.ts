@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
-import type { CounterDelta, KeyStateChange, StateStore, StoredKeyState } from '../store/types.ts';
+import type { CounterDelta, KeyStateChange, StateStore, StoredKeyState, UsageReport } from '../store/types.ts';
 import PQueue from 'p-queue';
 import { Agent } from 'undici';
 import pino, { type Logger } from 'pino';
@@ -214,6 +214,9 @@ export class GeminiAPIPool {
   #store: StateStore | undefined;
   #storeDown = false;
   readonly #pending = new Map<string, CounterDelta>();
+  /** What this process sent per group and model since the last flush, for shared stores. */
+  readonly #usageOut = new Map<string, UsageReport>();
+  #sharesUsage = false;
   #unsubscribe: Array<() => void> = [];
   readonly #byHash = new Map<string, number>();
   /** Connections of every instance: their timeouts bound each attempt without a timer of ours. */
@@ -528,6 +531,16 @@ export class GeminiAPIPool {
     this.#store = store;
     await this.#loadFromStore();
     this.#unsubscribe.push(store.subscribe((change) => this.#applyStored(change, true)));
+    if (store.publishUsage && store.subscribeUsage) {
+      // Shared quota: what the other processes send counts against our limits too.
+      this.#sharesUsage = true;
+      this.#unsubscribe.push(
+        store.subscribeUsage((reports) => {
+          const now = this.#clock.now();
+          for (const r of reports) if (this.models.includes(r.model)) this.#limiter.recordRemote(r.group, r.model, now, r.requests, r.tokens);
+        }),
+      );
+    }
     if (store.onReconnect) {
       this.#unsubscribe.push(
         store.onReconnect(() => {
@@ -545,9 +558,18 @@ export class GeminiAPIPool {
     this.#timers.push(timer);
   }
 
-  /** Writes pending counters to the store now. Never throws. */
+  /** Writes pending counters to the store now (and reports usage to shared stores). Never throws. */
   async flush(): Promise<void> {
     const store = this.#store;
+    if (store?.publishUsage && this.#usageOut.size > 0) {
+      const reports = [...this.#usageOut.values()];
+      this.#usageOut.clear();
+      // Usage is news for the others' next second, not a count: a lost report is not retried.
+      await store.publishUsage(reports).then(
+        () => this.#storeUp(),
+        (err: unknown) => this.#storeFailed(err),
+      );
+    }
     if (!store || this.#pending.size === 0) return;
     const batch = [...this.#pending.values()];
     this.#pending.clear();
@@ -661,6 +683,18 @@ export class GeminiAPIPool {
       const [index, model] = k.split('\0') as [string, string];
       if (c.until > now) this.#persistState([Number(index)], model, c);
     }
+  }
+
+  /** Counts one request against its group's quota now; shared stores hear of it at the next flush. */
+  #takeSlot(group: string, model: string, now: number, tokens: number): void {
+    this.#limiter.record(group, model, now, tokens);
+    if (!this.#sharesUsage) return;
+    const k = `${group}\0${model}`;
+    const r = this.#usageOut.get(k);
+    if (r) {
+      r.requests++;
+      r.tokens += tokens;
+    } else this.#usageOut.set(k, { group, model, requests: 1, tokens });
   }
 
   #addPending(d: CounterDelta): void {
@@ -890,7 +924,7 @@ export class GeminiAPIPool {
               if (last.kind === 'instance') {
                 picked = last.instance;
                 // Take the slot now, before the next waiter looks: it must not see it free.
-                this.#limiter.record(this.#ring.keys[picked.keyIndex]!.group, model, clock.now(), tokens);
+                this.#takeSlot(this.#ring.keys[picked.keyIndex]!.group, model, clock.now(), tokens);
                 return 'ready';
               }
               return last.retryAt ?? Infinity;
@@ -921,7 +955,7 @@ export class GeminiAPIPool {
           lastKey = -1;
         } else {
           // Counted in the same step as the pick, so no other request can take the slot.
-          this.#limiter.record(this.#ring.keys[choice.instance.keyIndex]!.group, model, now, tokens);
+          this.#takeSlot(this.#ring.keys[choice.instance.keyIndex]!.group, model, now, tokens);
         }
         const inst = choice.instance;
         const key = this.#ring.keys[inst.keyIndex]!;

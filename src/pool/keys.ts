@@ -66,7 +66,8 @@ export class KeyRing {
         index,
         id: `key#${index + 1}`,
         hint: key.slice(-4),
-        group: group ? `project:${group}` : `own:${index}`,
+        // Stable across processes and restarts: shared stores report usage by group.
+        group: group ? `project:${group}` : `own:${hashKey(key)}`,
         groupLabel: group || 'own',
         hash: hashKey(key),
       });

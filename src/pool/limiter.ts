@@ -148,6 +148,11 @@ export class QuotaLimiter {
     }
   }
 
+  /** Counts requests another process sent now (a shared store reported them). */
+  recordRemote(group: string, model: string, now: number, requests: number, tokens: number): void {
+    for (let i = 0; i < requests; i++) this.record(group, model, now, i === 0 ? tokens : 0);
+  }
+
   /** Restores today's count (e.g. from the store after a restart). */
   seedDay(group: string, model: string, now: number, requestsToday: number): void {
     const u = this.#get(group, model, now);

@@ -31,6 +31,7 @@ import type {
   StateStore,
   StoredConversation,
   StoredKeyState,
+  UsageReport,
 } from './types.ts';
 
 /** Options of {@link RedisStore.connect}. */
@@ -176,6 +177,8 @@ export class RedisStore implements StateStore {
   private readonly channel: string;
   private readonly dayTtlSeconds: number;
   private readonly listeners = new Set<(change: KeyStateChange) => void>();
+  private readonly usageChannel: string;
+  private readonly usageListeners = new Set<(reports: UsageReport[]) => void>();
   private readonly reconnectListeners = new Set<() => void>();
   private down = false;
   private closing = false;
@@ -190,6 +193,7 @@ export class RedisStore implements StateStore {
   ) {
     this.prefix = options.prefix ?? 'gpool:';
     this.channel = `${this.prefix}keystate`;
+    this.usageChannel = `${this.prefix}usage`;
     this.dayTtlSeconds = options.dayTtlSeconds ?? 172_800;
   }
 
@@ -265,7 +269,7 @@ export class RedisStore implements StateStore {
       conn.on('ready', () => this.markUp());
     }
     this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
-    await this.sub.subscribe(this.channel);
+    await this.sub.subscribe(this.channel, this.usageChannel);
   }
 
   private markDown(err: Error | undefined): void {
@@ -297,11 +301,24 @@ export class RedisStore implements StateStore {
   }
 
   private onMessage(channel: string, message: string): void {
-    if (channel !== this.channel) return;
+    if (channel !== this.channel && channel !== this.usageChannel) return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(message);
     } catch {
+      return;
+    }
+    if (channel === this.usageChannel) {
+      const wire = parsed as { from?: unknown; reports?: unknown };
+      if (wire.from === this.instanceId || !Array.isArray(wire.reports)) return;
+      const reports = (wire.reports as unknown[]).filter(isUsageReport);
+      for (const l of this.usageListeners) {
+        try {
+          l(reports);
+        } catch (e) {
+          this.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'usage listener threw');
+        }
+      }
       return;
     }
     if (!isKeyStateChange(parsed) || parsed.from === this.instanceId) return;
@@ -498,6 +515,18 @@ export class RedisStore implements StateStore {
     await this.ready().set(this.k('meta', name), value);
   }
 
+  async publishUsage(reports: readonly UsageReport[]): Promise<void> {
+    if (reports.length === 0) return;
+    await this.ready().publish(this.usageChannel, JSON.stringify({ from: this.instanceId, reports }));
+  }
+
+  subscribeUsage(listener: (reports: UsageReport[]) => void): () => void {
+    this.usageListeners.add(listener);
+    return () => {
+      this.usageListeners.delete(listener);
+    };
+  }
+
   subscribe(listener: (change: KeyStateChange) => void): () => void {
     this.listeners.add(listener);
     return () => {
@@ -532,4 +561,12 @@ export class RedisStore implements StateStore {
       }),
     );
   }
+}
+
+function isUsageReport(v: unknown): v is UsageReport {
+  const r = v as UsageReport;
+  return (
+    typeof r === 'object' && r !== null && typeof r.group === 'string' && typeof r.model === 'string' &&
+    Number.isInteger(r.requests) && r.requests > 0 && r.requests < 1_000_000 && Number.isFinite(r.tokens) && r.tokens >= 0
+  );
 }

@@ -54,6 +54,17 @@ export interface KeyStateChange {
   state: StoredKeyState | null;
 }
 
+/**
+ * Requests one process sent to a quota group (Google Cloud project) and model since its
+ * last report, so the other processes' quota limiters count them too.
+ */
+export interface UsageReport {
+  group: string;
+  model: string;
+  requests: number;
+  tokens: number;
+}
+
 /** One interface, three implementations: memory, sqlite (default), redis. */
 export interface StateStore {
   readonly kind: 'memory' | 'sqlite' | 'redis';
@@ -84,6 +95,12 @@ export interface StateStore {
    * unsubscribe function. Local stores never call `listener`.
    */
   subscribe(listener: (change: KeyStateChange) => void): () => void;
+
+  /** Optional (shared stores only: redis): tells the other processes what this one sent. */
+  publishUsage?(reports: readonly UsageReport[]): Promise<void>;
+
+  /** Optional (shared stores only): other processes' usage reports. Returns an unsubscribe function. */
+  subscribeUsage?(listener: (reports: UsageReport[]) => void): () => void;
 
   /**
    * Optional (shared stores only: redis). Called when a shared store comes back after an

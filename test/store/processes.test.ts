@@ -83,6 +83,35 @@ describe('processes', () => {
     expect(fake.requests.slice(mark).filter((r) => r.key === 'test-key-1')).toHaveLength(0);
   });
 
+  it('two processes on one Redis share a known per-minute quota: together they stay under it', async () => {
+    redis = await startRedis();
+    fake = await FakeGemini.start({ keys: [{ key: 'test-key-1', project: 'proj' }, { key: 'test-key-2', project: 'proj' }], quotas: { rpm: 4 } });
+    const env = {
+      GEMINI_API_KEYS: 'proj:test-key-1,proj:test-key-2',
+      GEMINI_BASE_URL: fake.url,
+      GEMINI_RPM: '4',
+      GEMINI_DEADLINE_MS: '3000',
+      STORE: 'redis',
+      REDIS_URL: redis.url,
+      STORE_FLUSH_INTERVAL_MS: '100',
+    };
+    const a = await startWorker(env);
+    const b = await startWorker(env);
+    a.send('ask 3');
+    await a.waitLines(4);
+    // A's usage reaches B within a flush interval; give it a comfortable margin.
+    await new Promise((r) => setTimeout(r, 500));
+    const mark = fake.requests.length;
+    b.send('ask 3');
+    await b.waitLines(4);
+    const results = b.lines.slice(1).map((l) => JSON.parse(l) as { ok: boolean; kind?: string });
+    // One slot was left in the project's minute: B takes it and refuses the rest itself.
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(results.filter((r) => !r.ok).every((r) => r.kind === 'rate_limited')).toBe(true);
+    expect(fake.requests.slice(mark)).toHaveLength(1);
+    expect(fake.requests.filter((r) => r.status === 429)).toHaveLength(0);
+  });
+
   it('kill -9 during load: the database opens intact and is at most one flush interval behind', async () => {
     fake = await FakeGemini.start();
     const dataDir = mkdtempSync(join(tmpdir(), 'kill9-'));
