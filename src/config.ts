@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { parseKeySpec, type KeySpec } from './pool/keys.ts';
+import { parseKeySpec, redactSecrets, type KeySpec } from './pool/keys.ts';
 import { STRATEGIES, type Strategy } from './pool/types.ts';
 
 /** Bad configuration: one line per problem, no stack trace needed to understand it. */
@@ -360,13 +360,6 @@ function collectKeys(env: Env, problems: string[]): KeySpec[] {
   return keys;
 }
 
-/** Removes any configured key from a message before it is shown. */
-function scrub(text: string, keys: KeySpec[]): string {
-  let out = text;
-  for (const k of keys) if (k.key.length >= 4 && out.includes(k.key)) out = out.split(k.key).join('<a key>');
-  return out;
-}
-
 /**
  * Builds the typed configuration from an environment (default `process.env`).
  * @throws ConfigError listing every problem.
@@ -384,13 +377,13 @@ export function loadConfig(env: Env = process.env): Config {
   if (parsed.success && parsed.data.STORE === 'redis' && !parsed.data.REDIS_URL) {
     problems.push('REDIS_URL: required when STORE=redis (for example redis://127.0.0.1:6379)');
   }
-  const secrets = env.DISCORD_TOKEN?.trim() ? [...keys, { key: env.DISCORD_TOKEN.trim() }] : keys;
+  const secrets = [...keys.map((k) => k.key), ...(env.DISCORD_TOKEN?.trim() ? [env.DISCORD_TOKEN.trim()] : [])];
   if (parsed.success && parsed.data.SHARD_IDS) {
     const count = parsed.data.SHARD_COUNT;
     if (count === 'auto') problems.push('SHARD_IDS: needs a fixed SHARD_COUNT (every machine must agree on the total)');
     else if (parsed.data.SHARD_IDS.some((id) => id >= count)) problems.push(`SHARD_IDS: shard numbers go from 0 to SHARD_COUNT - 1 (${count - 1})`);
   }
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems.map((p) => scrub(p, secrets)));
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems.map((p) => redactSecrets(p, secrets)));
   const e = parsed.data;
   const defaults: ModelLimits = {};
   if (e.GEMINI_RPM !== undefined) defaults.rpm = e.GEMINI_RPM;

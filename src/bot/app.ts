@@ -12,6 +12,7 @@ import { AlertThrottle, fromPool } from '../ops/alerts.ts';
 import { healthReport, startHealthServer, type HealthServer } from '../ops/health.ts';
 import { BotMetrics } from '../ops/metrics.ts';
 import { GeminiAPIPool } from '../pool/GeminiAPIPool.ts';
+import { redactSecrets } from '../pool/keys.ts';
 import { createStore } from '../store/index.ts';
 import type { StateStore } from '../store/types.ts';
 import { onChatMessage } from './chat.ts';
@@ -80,11 +81,6 @@ export async function createServices(config: Config, logger: Logger, extra: { cl
   return { pool, store };
 }
 
-/** Replaces any secret (a key, the token) in text bound for Discord: a last line of defence. */
-function secretScrubber(secrets: readonly string[]): (text: string) => string {
-  const list = secrets.filter((s) => s.length >= 8);
-  return (text) => list.reduce((out, s) => (out.includes(s) ? out.split(s).join('[redacted]') : out), text);
-}
 
 /** Builds the bot from an environment and logs it in. @throws ConfigError on bad configuration */
 export async function startBot(env: Record<string, string | undefined>, overrides: StartBotOverrides = {}): Promise<RunningBot> {
@@ -131,7 +127,8 @@ export async function startBot(env: Record<string, string | undefined>, override
   client.on(Events.Error, (err) => ctx.logger.error({ err: errorSummary(err) }, 'discord client error'));
   client.on(Events.Warn, (message) => ctx.logger.warn({ message }, 'discord client warning'));
 
-  const scrub = secretScrubber([...config.gemini.keys.map((k) => k.key), token]);
+  const secrets = [...config.gemini.keys.map((k) => k.key), token];
+  const scrub = (text: string): string => redactSecrets(text, secrets);
   const alertChannelId = config.discord.alertChannelId;
   const alerts = alertChannelId
     ? new AlertThrottle({

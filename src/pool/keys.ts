@@ -41,6 +41,17 @@ export function hashKey(key: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 32);
 }
 
+/**
+ * Replaces every secret (a key, the bot token) in `text` by `[redacted]`: a last line of
+ * defence for text that leaves the process. Secrets shorter than 8 characters are left
+ * alone, as they could be ordinary words.
+ */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s.length >= 8 && out.includes(s)) out = out.split(s).join('[redacted]');
+  return out;
+}
+
 /** `key#3 (...abcd)`: the only way a key is ever written out. */
 export function describeKey(k: PoolKey): string {
   return `${k.id} (...${k.hint})`;
