@@ -4,14 +4,13 @@
  */
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStore } from '../../src/store/index.ts';
 import { RedisStore, isStoreUnavailableError, redactRedisUrl } from '../../src/store/redis.ts';
 import type { KeyStateChange, UsageReport } from '../../src/store/types.ts';
 import { waitFor } from './contract.ts';
-import { startRedis, type RedisServer } from './redisServer.ts';
+import { startRedis, useRedisServer, type RedisServer } from './redisServer.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -42,24 +41,13 @@ afterEach(async () => {
 });
 
 describe('RedisStore on a shared server', () => {
-  let server: RedisServer;
-  let admin: Redis;
+  const redis = useRedisServer();
   let n = 0;
   const open = async (prefix: string, logger: Logger = silent) => {
-    const s = await RedisStore.connect(server.url, { prefix, logger });
+    const s = await RedisStore.connect(redis.server().url, { prefix, logger });
     toClose.push(s);
     return s;
   };
-
-  beforeAll(async () => {
-    server = await startRedis();
-    admin = new Redis(server.url, { lazyConnect: true });
-    await admin.connect();
-  });
-  afterAll(async () => {
-    await admin?.quit();
-    await server?.stop();
-  });
 
   it('delivers usage reports to the other processes, not to the sender', async () => {
     const prefix = `usage${++n}:`;
@@ -120,32 +108,32 @@ describe('RedisStore on a shared server', () => {
     await s.saveConversation('c', { model: 'm', history: [], updatedAt: 1 });
     await s.setMeta('x', 'y');
 
-    const pttl = await admin.pttl(`${prefix}state:h:m`);
+    const pttl = await redis.admin().pttl(`${prefix}state:h:m`);
     expect(pttl).toBeGreaterThan(25_000);
     expect(pttl).toBeLessThanOrEqual(30_000);
-    expect(await admin.pttl(`${prefix}state:h:*`)).toBe(-1);
-    expect((await admin.smembers(`${prefix}states:h`)).sort()).toEqual(['*', 'm']);
-    expect(await admin.hgetall(`${prefix}ctr:h`)).toEqual({ 'usage:m': '3', 'errors:m': '0', 'latencyMs:m': '4' });
-    expect(await admin.hgetall(`${prefix}day:2026-11-22:h`)).toEqual({ 'requests:m': '1', 'tokens:m': '2' });
-    const dayTtl = await admin.ttl(`${prefix}day:2026-11-22:h`);
+    expect(await redis.admin().pttl(`${prefix}state:h:*`)).toBe(-1);
+    expect((await redis.admin().smembers(`${prefix}states:h`)).sort()).toEqual(['*', 'm']);
+    expect(await redis.admin().hgetall(`${prefix}ctr:h`)).toEqual({ 'usage:m': '3', 'errors:m': '0', 'latencyMs:m': '4' });
+    expect(await redis.admin().hgetall(`${prefix}day:2026-11-22:h`)).toEqual({ 'requests:m': '1', 'tokens:m': '2' });
+    const dayTtl = await redis.admin().ttl(`${prefix}day:2026-11-22:h`);
     expect(dayTtl).toBeGreaterThan(172_000);
     expect(dayTtl).toBeLessThanOrEqual(172_800);
-    expect(JSON.parse((await admin.get(`${prefix}conv:c`))!)).toEqual({ model: 'm', history: [], updatedAt: 1 });
-    expect(await admin.get(`${prefix}meta:x`)).toBe('y');
-    expect((await admin.keys(`${prefix}*`)).every((k) => k.startsWith(prefix))).toBe(true);
+    expect(JSON.parse((await redis.admin().get(`${prefix}conv:c`))!)).toEqual({ model: 'm', history: [], updatedAt: 1 });
+    expect(await redis.admin().get(`${prefix}meta:x`)).toBe('y');
+    expect((await redis.admin().keys(`${prefix}*`)).every((k) => k.startsWith(prefix))).toBe(true);
 
     // A cooldown already over is simply not stored.
     await s.setKeyState('h', 'old', { status: 'cooling', until: Date.now() - 1, reason: 'r', kind: 'rate_limited' });
-    expect(await admin.exists(`${prefix}state:h:old`)).toBe(0);
+    expect(await redis.admin().exists(`${prefix}state:h:old`)).toBe(0);
   });
 
   it('drops the index entry of a cooldown that ran out in Redis', async () => {
     const prefix = `ttl${++n}:`;
     const s = await open(prefix);
     await s.setKeyState('h', 'm', { status: 'cooling', until: Date.now() + 60, reason: 'r', kind: 'rate_limited' });
-    expect(await waitFor(async () => (await admin.exists(`${prefix}state:h:m`)) === 0, 2_000)).toBe(true);
+    expect(await waitFor(async () => (await redis.admin().exists(`${prefix}state:h:m`)) === 0, 2_000)).toBe(true);
     expect((await s.loadKeyStates(['h'], 0)).size).toBe(0);
-    expect(await admin.smembers(`${prefix}states:h`)).toEqual([]);
+    expect(await redis.admin().smembers(`${prefix}states:h`)).toEqual([]);
   });
 
   it('rejects counters that are not numbers before writing anything', async () => {
@@ -157,12 +145,12 @@ describe('RedisStore on a shared server', () => {
         { keyHash: 'h', model: 'm', day: '2026-11-22', requests: Number.NaN, tokens: 1, usage: 1, errors: 0, latencyMs: 1 },
       ]),
     ).rejects.toThrow(/requests must be a finite number/);
-    expect(await admin.keys(`${prefix}*`)).toEqual([]);
+    expect(await redis.admin().keys(`${prefix}*`)).toEqual([]);
   });
 
   it('is what createStore opens for STORE=redis, and needs REDIS_URL', async () => {
     const base = { dataDir: '/nonexistent', flushIntervalMs: 1000, shardCount: 'auto' as const, shardIds: undefined };
-    const s = await createStore({ ...base, kind: 'redis', redisUrl: server.url }, silent);
+    const s = await createStore({ ...base, kind: 'redis', redisUrl: redis.server().url }, silent);
     toClose.push(s);
     expect(s.kind).toBe('redis');
     expect(s.isHealthy?.()).toBe(true);

@@ -2,6 +2,8 @@
  * A real redis-server for tests: own process, loopback only, no persistence, a free port.
  * Fails loudly when redis-server is not installed (CI installs it; see .ci/run).
  */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
@@ -151,4 +153,27 @@ export async function startRedis(): Promise<RedisServer> {
       await launch();
     },
   };
+}
+
+/**
+ * For a describe block: a redis-server and an admin connection to inspect it, started
+ * before its tests and stopped after them. Read them through the getters inside tests.
+ */
+export function useRedisServer(): { server(): RedisServer; admin(): Redis } {
+  let server: RedisServer | undefined;
+  let admin: Redis | undefined;
+  beforeAll(async () => {
+    server = await startRedis();
+    admin = new Redis(server.url, { lazyConnect: true });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.quit();
+    await server?.stop();
+  });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('redis-server did not start (see the beforeAll error)');
+    return v;
+  };
+  return { server: () => started(server), admin: () => started(admin) };
 }

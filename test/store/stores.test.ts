@@ -4,13 +4,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { describe } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { RedisStore } from '../../src/store/redis.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { describeStoreContract } from './contract.ts';
-import { startRedis, type RedisServer } from './redisServer.ts';
+import { useRedisServer } from './redisServer.ts';
 import pino from 'pino';
 
 describeStoreContract('memory', async () => ({ store: new MemoryStore() }));
@@ -32,23 +31,12 @@ describeStoreContract('sqlite', async () => {
 
 // Scoped, so a missing redis-server fails the Redis tests only (with startRedis's message).
 describe('redis (real redis-server)', () => {
-  let server: RedisServer | undefined;
-  let admin: Redis | undefined;
+  const redis = useRedisServer();
   let n = 0;
 
-  beforeAll(async () => {
-    server = await startRedis();
-    admin = new Redis(server.url, { lazyConnect: true });
-    await admin.connect();
-  });
-
-  afterAll(async () => {
-    await admin?.quit();
-    await server?.stop();
-  });
-
   describeStoreContract('redis', async () => {
-    if (!server || !admin) throw new Error('redis-server did not start (see the beforeAll error)');
+    const server = redis.server();
+    const admin = redis.admin();
     const prefix = `t${process.pid}-${++n}:`;
     const store = await RedisStore.connect(server.url, { prefix, logger: pino({ level: 'silent' }) });
     const a = admin;
