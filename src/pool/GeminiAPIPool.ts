@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { CounterDelta, KeyStateChange, StateStore, StoredKeyState, UsageReport } from '../store/types.ts';
+import { isStoreRejectedError } from '../store/errors.ts';
 import PQueue from 'p-queue';
 import { Agent } from 'undici';
 import pino, { type Logger } from 'pino';
@@ -577,6 +578,11 @@ export class GeminiAPIPool {
       await store.addCounters(batch);
       this.#storeUp();
     } catch (err) {
+      if (isStoreRejectedError(err)) {
+        // The store is up and said no: the same batch would be refused forever.
+        this.#log.error({ store: store.kind, rows: batch.length, err: this.#ring.redact(err.message) }, 'state store refused a counter batch; dropped it');
+        return;
+      }
       // Keep them for the next flush: nothing counted is lost while the store is away.
       for (const d of batch) this.#addPending(d);
       this.#storeFailed(err);

@@ -20,13 +20,9 @@ export type {
 } from './types.ts';
 export { MemoryStore } from './memory.ts';
 export { MIGRATIONS, SCHEMA_VERSION, SqliteStore, migrate, type Migration, type SqliteStoreOptions } from './sqlite.ts';
-export {
-  RedisStore,
-  StoreUnavailableError,
-  isStoreUnavailableError,
-  redactRedisUrl,
-  type RedisStoreOptions,
-} from './redis.ts';
+export { RedisStore, redactRedisUrl, type RedisStoreOptions } from './redis.ts';
+export { StoreRejectedError, StoreUnavailableError, isStoreRejectedError, isStoreUnavailableError } from './errors.ts';
+export { assertCounterDeltas } from './validate.ts';
 
 /**
  * Opens the store the configuration names: `memory`, `sqlite` (`${dataDir}/state.db`) or

@@ -11,6 +11,7 @@ import type {
   StoredConversation,
   StoredKeyState,
 } from './types.ts';
+import { assertCounterDeltas } from './validate.ts';
 
 /** Row key of a key+model pair; `\u0000` cannot occur in a hash or a model name. */
 const rowKey = (keyHash: string, model: string): string => `${keyHash}\u0000${model}`;
@@ -61,6 +62,7 @@ export class MemoryStore implements StateStore {
   }
 
   async addCounters(deltas: readonly CounterDelta[]): Promise<void> {
+    assertCounterDeltas(deltas);
     for (const d of deltas) {
       const key = rowKey(d.keyHash, d.model);
       const row = this.counters.get(key);

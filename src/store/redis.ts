@@ -33,6 +33,10 @@ import type {
   StoredKeyState,
   UsageReport,
 } from './types.ts';
+import { StoreUnavailableError } from './errors.ts';
+import { assertCounterDeltas } from './validate.ts';
+
+export { StoreUnavailableError, isStoreUnavailableError } from './errors.ts';
 
 /** Options of {@link RedisStore.connect}. */
 export interface RedisStoreOptions {
@@ -63,18 +67,6 @@ export interface RedisStoreOptions {
    */
   dayTtlSeconds?: number;
 }
-
-/** A RedisStore command made while Redis cannot be reached. */
-export class StoreUnavailableError extends Error {
-  readonly brand = 'StoreUnavailableError' as const;
-  constructor(message: string) {
-    super(message);
-    this.name = 'StoreUnavailableError';
-  }
-}
-
-export const isStoreUnavailableError = (e: unknown): e is StoreUnavailableError =>
-  e instanceof Error && (e as { brand?: string }).brand === 'StoreUnavailableError';
 
 /** The URL as it may be shown: any password replaced by `***`. */
 export function redactRedisUrl(url: string): string {
@@ -159,12 +151,6 @@ const isKeyStateChange = (v: unknown): v is WireChange => {
 function splitField(field: string): [string, string] | undefined {
   const i = field.indexOf(':');
   return i <= 0 ? undefined : [field.slice(0, i), field.slice(i + 1)];
-}
-
-/** An integer count for HINCRBY. @throws TypeError on NaN or infinity. */
-function count(name: string, v: number): number {
-  if (!Number.isFinite(v)) throw new TypeError(`CounterDelta.${name} must be a finite number (got ${v})`);
-  return Math.round(v);
 }
 
 export class RedisStore implements StateStore {
@@ -396,21 +382,16 @@ export class RedisStore implements StateStore {
   }
 
   async addCounters(deltas: readonly CounterDelta[]): Promise<void> {
+    // Refused before Redis is asked: HINCRBY would reject the whole script anyway, and a
+    // batch that can never be written must not look like an unreachable Redis.
+    assertCounterDeltas(deltas);
     if (deltas.length === 0) return;
     const redis = this.ready();
     const keys: string[] = [];
     const args: Array<string | number> = [this.dayTtlSeconds];
     for (const d of deltas) {
       keys.push(this.k('ctr', d.keyHash), this.k('day', d.day, d.keyHash));
-      if (!Number.isFinite(d.latencyMs)) throw new TypeError(`CounterDelta.latencyMs must be a finite number (got ${d.latencyMs})`);
-      args.push(
-        d.model,
-        count('requests', d.requests),
-        count('tokens', d.tokens),
-        count('usage', d.usage),
-        count('errors', d.errors),
-        d.latencyMs,
-      );
+      args.push(d.model, d.requests, d.tokens, d.usage, d.errors, d.latencyMs);
     }
     await redis.gpoolAddCounters(keys.length, ...keys, ...args);
   }

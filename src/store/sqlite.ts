@@ -22,6 +22,7 @@ import type {
   StoredKeyState,
 } from './types.ts';
 import type { ErrorKind } from '../pool/types.ts';
+import { assertCounterDeltas } from './validate.ts';
 
 /** One step of the schema. `version` values are 1, 2, 3 ... in order. */
 export interface Migration {
@@ -281,6 +282,7 @@ export class SqliteStore implements StateStore {
   }
 
   async addCounters(deltas: readonly CounterDelta[]): Promise<void> {
+    assertCounterDeltas(deltas);
     if (deltas.length > 0) this.addBatch(deltas);
   }
 

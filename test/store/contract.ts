@@ -2,6 +2,7 @@
  * The StateStore contract: one suite every implementation must pass.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isStoreRejectedError, isStoreUnavailableError } from '../../src/store/errors.ts';
 import type { CounterDelta, CounterRow, StateStore, StoredConversation, StoredKeyState } from '../../src/store/types.ts';
 
 /** A store under test, plus a way to see what it really wrote. */
@@ -222,6 +223,36 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(find(rows, H1, 'a')).toMatchObject({ usage: 20, requestsToday: 20, tokensToday: 200, latencyMs: 2000 });
         expect(find(rows, H1, 'b')?.usage).toBe(10);
         expect(find(rows, H2, 'b')?.usage).toBe(10);
+      });
+    });
+
+    describe('counter batches that are not counts', () => {
+      // What a token count that arrived as a string, or a NaN from a division, looks like.
+      const bad: Array<[string, Partial<Record<keyof CounterDelta, unknown>>, RegExp]> = [
+        ['tokens as a string', { tokens: '8' }, /delta 2 of 2: tokens must be a non-negative integer \(got string "8"\)/],
+        ['requests NaN', { requests: Number.NaN }, /requests must be a non-negative integer \(got NaN\)/],
+        ['usage negative', { usage: -1 }, /usage must be a non-negative integer \(got -1\)/],
+        ['errors with a fraction', { errors: 0.5 }, /errors must be a non-negative integer/],
+        ['latency infinite', { latencyMs: Number.POSITIVE_INFINITY }, /latencyMs must be a finite number >= 0/],
+        ['latency as a string', { latencyMs: '12' }, /latencyMs must be a finite number >= 0 \(got string "12"\)/],
+        ['a day that is not a day', { day: '2026-11-22\u0000x' }, /day must be YYYY-MM-DD/],
+        ['no key hash', { keyHash: '' }, /keyHash must be a non-empty string/],
+      ];
+      it.each(bad)('refuses the whole batch, writing none of it: %s', async (_name, over, message) => {
+        await store.addCounters([delta({ requests: 2 })]);
+        const err = await store
+          .addCounters([delta({ keyHash: H2 }), { ...delta(), ...over } as CounterDelta])
+          .then(() => undefined, (e: unknown) => e);
+        expect(isStoreRejectedError(err)).toBe(true);
+        // A refusal is not an outage: the caller must not keep it to try again.
+        expect(isStoreUnavailableError(err)).toBe(false);
+        expect((err as Error).message).toMatch(message);
+        expect(await store.loadCounters([H1, H2], '2026-11-22')).toEqual([
+          { keyHash: H1, model: 'gemini-2.5-flash', usage: 1, errors: 0, latencyMs: 100, day: '2026-11-22', requestsToday: 2, tokensToday: 10 },
+        ]);
+        // The store still takes a good batch afterwards.
+        await store.addCounters([delta()]);
+        expect(find(await store.loadCounters([H1], '2026-11-22'), H1, 'gemini-2.5-flash')?.requestsToday).toBe(3);
       });
     });
 

@@ -7,7 +7,8 @@ import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStore } from '../../src/store/index.ts';
-import { RedisStore, isStoreUnavailableError, redactRedisUrl } from '../../src/store/redis.ts';
+import { isStoreRejectedError, isStoreUnavailableError } from '../../src/store/errors.ts';
+import { RedisStore, redactRedisUrl } from '../../src/store/redis.ts';
 import type { KeyStateChange, UsageReport } from '../../src/store/types.ts';
 import { waitFor } from './contract.ts';
 import { startRedis, useRedisServer, type RedisServer } from './redisServer.ts';
@@ -136,16 +137,25 @@ describe('RedisStore on a shared server', () => {
     expect(await redis.admin().smembers(`${prefix}states:h`)).toEqual([]);
   });
 
-  it('rejects counters that are not numbers before writing anything', async () => {
+  it('refuses counters that are not counts before writing anything, and stays up', async () => {
     const prefix = `bad${++n}:`;
-    const s = await open(prefix);
-    await expect(
-      s.addCounters([
+    const { logger, lines } = captureLogger();
+    const s = await open(prefix, logger);
+    const err = await s
+      .addCounters([
         { keyHash: 'h', model: 'm', day: '2026-11-22', requests: 1, tokens: 1, usage: 1, errors: 0, latencyMs: 1 },
-        { keyHash: 'h', model: 'm', day: '2026-11-22', requests: Number.NaN, tokens: 1, usage: 1, errors: 0, latencyMs: 1 },
-      ]),
-    ).rejects.toThrow(/requests must be a finite number/);
+        // A token count that arrived from upstream as a string.
+        { keyHash: 'h', model: 'm', day: '2026-11-22', requests: 1, tokens: '8' as unknown as number, usage: 1, errors: 0, latencyMs: 1 },
+      ])
+      .then(() => undefined, (e: unknown) => e);
+    expect(isStoreRejectedError(err)).toBe(true);
+    expect(isStoreUnavailableError(err)).toBe(false);
+    expect((err as Error).message).toMatch(/tokens must be a non-negative integer \(got string "8"\)/);
     expect(await redis.admin().keys(`${prefix}*`)).toEqual([]);
+    // Refusing is not being down: no outage line, and the next good batch is written.
+    await s.addCounters([{ keyHash: 'h', model: 'm', day: '2026-11-22', requests: 1, tokens: 8, usage: 1, errors: 0, latencyMs: 1 }]);
+    expect(await redis.admin().hgetall(`${prefix}day:2026-11-22:h`)).toEqual({ 'requests:m': '1', 'tokens:m': '8' });
+    expect(lines.filter((l) => l.level >= 40)).toEqual([]);
   });
 
   it('is what createStore opens for STORE=redis, and needs REDIS_URL', async () => {
