@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { CounterDelta, KeyStateChange, StateStore, StoredKeyState, UsageReport } from '../store/types.ts';
 import { isStoreRejectedError } from '../store/errors.ts';
+import { MemoryStore } from '../store/memory.ts';
 import PQueue from 'p-queue';
 import { Agent } from 'undici';
 import pino, { type Logger } from 'pino';
@@ -215,6 +216,11 @@ export class GeminiAPIPool {
   #store: StateStore | undefined;
   #storeDown = false;
   readonly #pending = new Map<string, CounterDelta>();
+  /**
+   * The counters as the store holds them as far as this process knows (loaded, plus the
+   * batches it accepted), to write back to a shared store that comes back empty.
+   */
+  readonly #synced = new MemoryStore();
   /** What this process sent per group and model since the last flush, for shared stores. */
   readonly #usageOut = new Map<string, UsageReport>();
   #sharesUsage = false;
@@ -494,6 +500,7 @@ export class GeminiAPIPool {
     this.#failedRequests = 0;
     this.#resetWindow();
     for (const d of this.#pending.values()) (d.usage = 0), (d.errors = 0), (d.latencyMs = 0);
+    void this.#synced.resetCounters();
     this.#store?.resetCounters().then(
       () => this.#storeUp(),
       (err: unknown) => this.#storeFailed(err),
@@ -545,12 +552,16 @@ export class GeminiAPIPool {
     if (store.onReconnect) {
       this.#unsubscribe.push(
         store.onReconnect(() => {
-          // Both ways: learn what others wrote meanwhile, and write back what only we know
-          // (a Redis that restarted empty has forgotten every cooldown).
-          void this.#loadFromStore().then(() => {
-            this.#persistAllStates();
-            return this.flush();
-          });
+          // Both ways: learn what others wrote meanwhile, and write back everything we know
+          // (a Redis that restarted empty has forgotten every cooldown and counter, not
+          // only what changed while it was away).
+          void this.#loadFromStore()
+            .then(() => {
+              this.#persistAllStates();
+              return this.#writeBackCounters();
+            })
+            .then(() => this.flush())
+            .catch((err: unknown) => this.#storeFailed(err));
         }),
       );
     }
@@ -576,6 +587,7 @@ export class GeminiAPIPool {
     this.#pending.clear();
     try {
       await store.addCounters(batch);
+      await this.#synced.addCounters(batch);
       this.#storeUp();
     } catch (err) {
       if (isStoreRejectedError(err)) {
@@ -600,7 +612,10 @@ export class GeminiAPIPool {
       }
       const day = pacificDay(now);
       const perGroup = new Map<string, number>();
-      for (const row of await store.loadCounters(hashes, day)) {
+      const rows = await store.loadCounters(hashes, day);
+      // A row the store holds but cannot be counted is simply not written back later.
+      await this.#synced.raiseCounters(rows).catch(() => undefined);
+      for (const row of rows) {
         const index = this.#byHash.get(row.keyHash);
         if (index === undefined || !this.models.includes(row.model)) continue;
         const c = this.#countersOf(index, row.model);
@@ -630,6 +645,23 @@ export class GeminiAPIPool {
     } catch (err) {
       this.#storeFailed(err);
       if (this.#storeDown && this.#unsubscribe.length === 0) throw err;
+    }
+  }
+
+  /**
+   * Raises the store's counters to what this process knows the store held: after a
+   * restart that lost them this restores them, and where the store still has them (or
+   * more, from other processes) it changes nothing, so nothing is counted twice.
+   */
+  async #writeBackCounters(): Promise<void> {
+    const store = this.#store!;
+    const rows = await this.#synced.loadCounters(this.#ring.keys.map((k) => k.hash), pacificDay(this.#clock.now()));
+    try {
+      await store.raiseCounters(rows);
+      this.#storeUp();
+    } catch (err) {
+      if (isStoreRejectedError(err)) this.#log.error({ store: store.kind, err: this.#ring.redact(err.message) }, 'state store refused the counters written back after an outage');
+      else this.#storeFailed(err);
     }
   }
 

@@ -11,7 +11,7 @@ import type {
   StoredConversation,
   StoredKeyState,
 } from './types.ts';
-import { assertCounterDeltas } from './validate.ts';
+import { assertCounterDeltas, assertCounterRows } from './validate.ts';
 
 /** Row key of a key+model pair; `\u0000` cannot occur in a hash or a model name. */
 const rowKey = (keyHash: string, model: string): string => `${keyHash}\u0000${model}`;
@@ -92,6 +92,29 @@ export class MemoryStore implements StateStore {
         row.tokensToday = d.tokens;
       }
       // else: a late delta of an older day no longer counts for "today".
+    }
+  }
+
+  async raiseCounters(rows: readonly CounterRow[]): Promise<void> {
+    assertCounterRows(rows);
+    for (const r of rows) {
+      const key = rowKey(r.keyHash, r.model);
+      const row = this.counters.get(key);
+      if (!row) {
+        this.counters.set(key, { ...r });
+        continue;
+      }
+      row.usage = Math.max(row.usage, r.usage);
+      row.errors = Math.max(row.errors, r.errors);
+      row.latencyMs = Math.max(row.latencyMs, r.latencyMs);
+      if (row.day === r.day) {
+        row.requestsToday = Math.max(row.requestsToday, r.requestsToday);
+        row.tokensToday = Math.max(row.tokensToday, r.tokensToday);
+      } else if (r.day > row.day) {
+        row.day = r.day;
+        row.requestsToday = r.requestsToday;
+        row.tokensToday = r.tokensToday;
+      }
     }
   }
 

@@ -34,7 +34,7 @@ import type {
   UsageReport,
 } from './types.ts';
 import { StoreUnavailableError } from './errors.ts';
-import { assertCounterDeltas } from './validate.ts';
+import { assertCounterDeltas, assertCounterRows } from './validate.ts';
 
 export { StoreUnavailableError, isStoreUnavailableError } from './errors.ts';
 
@@ -105,6 +105,35 @@ return n
 `;
 
 /**
+ * Raises counters to at least the values given, in one atomic script (never lowers one).
+ * KEYS: per row its `ctr:` and `day:` keys. ARGV[1] the day TTL; then per row model,
+ * usage, errors, latencyMs, requestsToday, tokensToday.
+ */
+const RAISE_COUNTERS_LUA = `
+local ttl = tonumber(ARGV[1])
+local n = #KEYS / 2
+local function raise(key, field, v)
+  local cur = tonumber(redis.call('HGET', key, field) or '0')
+  if tonumber(v) > cur then
+    redis.call('HSET', key, field, v)
+    return 1
+  end
+  return 0
+end
+for i = 0, n - 1 do
+  local ck, dk = KEYS[2 * i + 1], KEYS[2 * i + 2]
+  local a = 2 + 6 * i
+  local m = ARGV[a]
+  raise(ck, 'usage:' .. m, ARGV[a + 1])
+  raise(ck, 'errors:' .. m, ARGV[a + 2])
+  raise(ck, 'latencyMs:' .. m, ARGV[a + 3])
+  local wrote = raise(dk, 'requests:' .. m, ARGV[a + 4]) + raise(dk, 'tokens:' .. m, ARGV[a + 5])
+  if wrote > 0 then redis.call('EXPIRE', dk, ttl) end
+end
+return n
+`;
+
+/**
  * The live states of one key. KEYS[1] the `states:` index; ARGV[1] the `state:{hash}:`
  * prefix. Drops index entries whose state expired, atomically with the read, so a state
  * set meanwhile by another process is never unindexed.
@@ -133,6 +162,7 @@ return #f
 
 interface ScriptedRedis extends Redis {
   gpoolAddCounters(...args: Array<string | number>): Promise<number>;
+  gpoolRaiseCounters(...args: Array<string | number>): Promise<number>;
   gpoolLoadStates(indexKey: string, statePrefix: string): Promise<string[]>;
   gpoolZeroHash(key: string): Promise<number>;
 }
@@ -205,6 +235,7 @@ export class RedisStore implements StateStore {
     };
     const redis = new Redis(url, redisOptions) as ScriptedRedis;
     redis.defineCommand('gpoolAddCounters', { lua: ADD_COUNTERS_LUA });
+    redis.defineCommand('gpoolRaiseCounters', { lua: RAISE_COUNTERS_LUA });
     redis.defineCommand('gpoolLoadStates', { numberOfKeys: 1, lua: LOAD_STATES_LUA });
     redis.defineCommand('gpoolZeroHash', { numberOfKeys: 1, lua: ZERO_HASH_LUA });
     const sub = redis.duplicate();
@@ -394,6 +425,20 @@ export class RedisStore implements StateStore {
       args.push(d.model, d.requests, d.tokens, d.usage, d.errors, d.latencyMs);
     }
     await redis.gpoolAddCounters(keys.length, ...keys, ...args);
+  }
+
+  async raiseCounters(rows: readonly CounterRow[]): Promise<void> {
+    assertCounterRows(rows);
+    if (rows.length === 0) return;
+    const redis = this.ready();
+    const keys: string[] = [];
+    const args: Array<string | number> = [this.dayTtlSeconds];
+    for (const r of rows) {
+      // A row of an older day raises that day's hash, which "today" never reads.
+      keys.push(this.k('ctr', r.keyHash), this.k('day', r.day, r.keyHash));
+      args.push(r.model, r.usage, r.errors, r.latencyMs, r.requestsToday, r.tokensToday);
+    }
+    await redis.gpoolRaiseCounters(keys.length, ...keys, ...args);
   }
 
   async loadCounters(keyHashes: readonly string[], day: string): Promise<CounterRow[]> {

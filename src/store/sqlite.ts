@@ -22,7 +22,7 @@ import type {
   StoredKeyState,
 } from './types.ts';
 import type { ErrorKind } from '../pool/types.ts';
-import { assertCounterDeltas } from './validate.ts';
+import { assertCounterDeltas, assertCounterRows } from './validate.ts';
 
 /** One step of the schema. `version` values are 1, 2, 3 ... in order. */
 export interface Migration {
@@ -171,6 +171,7 @@ export class SqliteStore implements StateStore {
 
   private readonly stmt;
   private readonly addBatch: (deltas: readonly CounterDelta[]) => void;
+  private readonly raiseBatch: (rows: readonly CounterRow[]) => void;
 
   /**
    * Opens (creating the directory and file if missing) `${dataDir}/state.db` and brings
@@ -227,6 +228,23 @@ export class SqliteStore implements StateStore {
              ELSE tokens_today END,
            day = MAX(day, excluded.day)`,
       ),
+      raiseCounter: db.prepare<[string, string, number, number, number, string, number, number]>(
+        `INSERT INTO counters (key_hash, model, usage, errors, latency_ms, day, requests_today, tokens_today)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key_hash, model) DO UPDATE SET
+           usage = MAX(usage, excluded.usage),
+           errors = MAX(errors, excluded.errors),
+           latency_ms = MAX(latency_ms, excluded.latency_ms),
+           requests_today = CASE
+             WHEN excluded.day = day THEN MAX(requests_today, excluded.requests_today)
+             WHEN excluded.day > day THEN excluded.requests_today
+             ELSE requests_today END,
+           tokens_today = CASE
+             WHEN excluded.day = day THEN MAX(tokens_today, excluded.tokens_today)
+             WHEN excluded.day > day THEN excluded.tokens_today
+             ELSE tokens_today END,
+           day = MAX(day, excluded.day)`,
+      ),
       countersOf: db.prepare<[string]>(
         `SELECT key_hash, model, usage, errors, latency_ms, day, requests_today, tokens_today FROM counters
          WHERE key_hash IN (SELECT value FROM json_each(?))`,
@@ -246,6 +264,12 @@ export class SqliteStore implements StateStore {
         'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
       ),
     };
+    const raise = this.stmt.raiseCounter;
+    this.raiseBatch = db.transaction((rows: readonly CounterRow[]) => {
+      for (const r of rows) {
+        raise.run(r.keyHash, r.model, r.usage, r.errors, r.latencyMs, r.day, r.requestsToday, r.tokensToday);
+      }
+    });
     const add = this.stmt.addCounter;
     this.addBatch = db.transaction((deltas: readonly CounterDelta[]) => {
       for (const d of deltas) {
@@ -284,6 +308,11 @@ export class SqliteStore implements StateStore {
   async addCounters(deltas: readonly CounterDelta[]): Promise<void> {
     assertCounterDeltas(deltas);
     if (deltas.length > 0) this.addBatch(deltas);
+  }
+
+  async raiseCounters(rows: readonly CounterRow[]): Promise<void> {
+    assertCounterRows(rows);
+    if (rows.length > 0) this.raiseBatch(rows);
   }
 
   async loadCounters(keyHashes: readonly string[], day: string): Promise<CounterRow[]> {

@@ -78,6 +78,13 @@ export interface StateStore {
   addCounters(deltas: readonly CounterDelta[]): Promise<void>;
   /** Counters of these keys; today's fields are zero when the stored day is not `day`. */
   loadCounters(keyHashes: readonly string[], day: string): Promise<CounterRow[]>;
+  /**
+   * Raises each stored counter to at least the value given, never lowering one: how a
+   * process writes back what it knows to a store that lost it (a Redis restarted empty)
+   * without counting twice what the store still holds. Today's fields follow `day` as in
+   * `addCounters`: a row of a newer day replaces them, a row of an older day leaves them.
+   */
+  raiseCounters(rows: readonly CounterRow[]): Promise<void>;
   /** Clears cumulative usage, errors and latency (today's counts stay). */
   resetCounters(): Promise<void>;
 

@@ -226,6 +226,64 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
     });
 
+    describe('raising counters (writing back what a process knows)', () => {
+      const row = (over: Partial<CounterRow> = {}): CounterRow => ({
+        keyHash: H1,
+        model: 'gemini-2.5-flash',
+        usage: 5,
+        errors: 1,
+        latencyMs: 500.5,
+        day: '2026-11-22',
+        requestsToday: 5,
+        tokensToday: 50,
+        ...over,
+      });
+
+      it('writes rows the store does not have', async () => {
+        await store.raiseCounters([row(), row({ keyHash: H2, model: 'gemini-2.5-pro', requestsToday: 2 })]);
+        await store.raiseCounters([]);
+        const rows = await store.loadCounters([H1, H2], '2026-11-22');
+        expect(find(rows, H1, 'gemini-2.5-flash')).toEqual(row());
+        expect(find(rows, H2, 'gemini-2.5-pro')).toEqual(row({ keyHash: H2, model: 'gemini-2.5-pro', requestsToday: 2 }));
+      });
+
+      it('raises each field to at least the value given and never lowers one', async () => {
+        await store.addCounters([delta({ requests: 8, tokens: 20, usage: 3, errors: 2, latencyMs: 100 })]);
+        await store.raiseCounters([row()]);
+        expect(find(await store.loadCounters([H1], '2026-11-22'), H1, 'gemini-2.5-flash')).toEqual({
+          ...row(),
+          usage: 5,
+          errors: 2,
+          latencyMs: 500.5,
+          requestsToday: 8,
+          tokensToday: 50,
+        });
+        // Raising again to the same values changes nothing: nothing is counted twice.
+        await store.raiseCounters([row()]);
+        expect(find(await store.loadCounters([H1], '2026-11-22'), H1, 'gemini-2.5-flash')).toMatchObject({ usage: 5, requestsToday: 8, tokensToday: 50 });
+        // And increments still add on top.
+        await store.addCounters([delta()]);
+        expect(find(await store.loadCounters([H1], '2026-11-22'), H1, 'gemini-2.5-flash')).toMatchObject({ usage: 6, requestsToday: 9, tokensToday: 60 });
+      });
+
+      it("follows the day: a newer day's row replaces today's fields, an older day's leaves them", async () => {
+        await store.addCounters([delta({ requests: 9, tokens: 90 })]);
+        await store.raiseCounters([row({ day: '2026-11-23', requestsToday: 2, tokensToday: 20 })]);
+        expect(find(await store.loadCounters([H1], '2026-11-23'), H1, 'gemini-2.5-flash')).toMatchObject({ requestsToday: 2, tokensToday: 20 });
+        await store.raiseCounters([row({ day: '2026-11-22', requestsToday: 99, tokensToday: 990 })]);
+        expect(find(await store.loadCounters([H1], '2026-11-23'), H1, 'gemini-2.5-flash')).toMatchObject({ requestsToday: 2, tokensToday: 20 });
+      });
+
+      it('refuses rows that are not counts, writing none of them', async () => {
+        const err = await store
+          .raiseCounters([row({ keyHash: H2 }), row({ tokensToday: '8' as unknown as number })])
+          .then(() => undefined, (e: unknown) => e);
+        expect(isStoreRejectedError(err)).toBe(true);
+        expect((err as Error).message).toMatch(/row 2 of 2: tokensToday must be a non-negative integer/);
+        expect(await store.loadCounters([H1, H2], '2026-11-22')).toEqual([]);
+      });
+    });
+
     describe('counter batches that are not counts', () => {
       // What a token count that arrived as a string, or a NaN from a division, looks like.
       const bad: Array<[string, Partial<Record<keyof CounterDelta, unknown>>, RegExp]> = [

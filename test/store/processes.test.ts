@@ -7,6 +7,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { isDeepStrictEqual } from 'node:util';
+import { Redis } from 'ioredis';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pacificDay } from '../../src/pool/time.ts';
@@ -15,8 +17,59 @@ import { SqliteStore } from '../../src/store/sqlite.ts';
 import { FakeGemini } from '../fakes/fakeGemini.ts';
 import { GeminiAPIPool } from '../../src/pool/GeminiAPIPool.ts';
 import { RedisStore } from '../../src/store/redis.ts';
+import type { StateStore } from '../../src/store/types.ts';
 import { captureLogger } from '../helpers.ts';
 import { startRedis, type RedisServer } from './redisServer.ts';
+import { waitFor } from './contract.ts';
+
+type View = Record<string, { usage: number; errors: number; requestsToday: number; tokensToday: number }>;
+
+/** Per key and model (and in total), what the pool counts: cumulative usage and errors, today's requests and tokens. */
+function poolView(pool: GeminiAPIPool): View {
+  const view: View = { total: { usage: 0, errors: 0, requestsToday: 0, tokensToday: 0 } };
+  for (const k of pool.getKeyStats().keys) {
+    for (const [model, m] of Object.entries(k.models)) {
+      view[`${k.id} ${model}`] = { usage: m.usage, errors: m.errors, requestsToday: m.requestsToday, tokensToday: m.tokensToday };
+      for (const f of ['usage', 'errors', 'requestsToday', 'tokensToday'] as const) view.total![f] += m[f];
+    }
+  }
+  return view;
+}
+
+/** The same view of what the store holds for the pool's keys today. */
+async function storeView(pool: GeminiAPIPool, store: StateStore): Promise<View> {
+  const view: View = { total: { usage: 0, errors: 0, requestsToday: 0, tokensToday: 0 } };
+  for (const k of pool.keys) for (const model of pool.models) view[`${k.id} ${model}`] = { usage: 0, errors: 0, requestsToday: 0, tokensToday: 0 };
+  const rows = await store.loadCounters(pool.keys.map((k) => k.hash), pacificDay(Date.now()));
+  for (const r of rows) {
+    const k = pool.keys.find((key) => key.hash === r.keyHash)!;
+    const v = view[`${k.id} ${r.model}`]!;
+    for (const [f, n] of [['usage', r.usage], ['errors', r.errors], ['requestsToday', r.requestsToday], ['tokensToday', r.tokensToday]] as const) {
+      v[f] += n;
+      view.total![f] += n;
+    }
+  }
+  return view;
+}
+
+/** Passes every call through to `store`, and hands out each `raiseCounters` call as it starts. */
+function watchRaises(store: StateStore): { store: StateStore; raised: Array<Promise<void>> } {
+  const raised: Array<Promise<void>> = [];
+  const watched = new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'raiseCounters') {
+        return (rows: Parameters<StateStore['raiseCounters']>[0]) => {
+          const p = target.raiseCounters(rows);
+          raised.push(p.catch(() => undefined));
+          return p;
+        };
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { store: watched, raised };
+}
 
 interface Worker {
   proc: ChildProcessWithoutNullStreams;
@@ -141,7 +194,7 @@ describe('processes', () => {
     expect(stored).toBeGreaterThan(0);
   });
 
-  it('Redis lost while running: requests keep being served, one log line, and it resyncs when Redis returns', async () => {
+  it('Redis restarted empty while running: requests keep being served, one log line, and everything this process knows is written back', async () => {
     redis = await startRedis();
     fake = await FakeGemini.start();
     const { logger, lines } = captureLogger('info');
@@ -149,8 +202,11 @@ describe('processes', () => {
     const pool = new GeminiAPIPool({ keys: ['test-key-1', 'test-key-2'], baseUrl: fake.url, logger, timers: false });
     await pool.attachStore(store, { flushIntervalMs: 100 });
     try {
-      for (let i = 0; i < 3; i++) expect((await pool.generateContent({ prompt: `a${i}` })).ok).toBe(true);
+      for (let i = 0; i < 30; i++) expect((await pool.generateContent({ prompt: `a${i}` })).ok).toBe(true);
       await pool.flush();
+      expect(await storeView(pool, store)).toEqual(poolView(pool));
+      expect(poolView(pool).total!.requestsToday).toBe(30);
+
       redis.kill();
       fake.inject({ type: 'status', status: 401 }, { key: 'test-key-1' });
       for (let i = 0; i < 5; i++) {
@@ -158,24 +214,52 @@ describe('processes', () => {
         await pool.flush();
       }
       expect(lines.filter((l) => l.includes('state store unavailable'))).toHaveLength(1);
+
+      // No persistence: the server comes back with nothing in it.
       await redis.restart();
-      // Bounded wait for the reconnect and the resync flush.
-      const hashes = pool.keys.map((k) => k.hash);
-      let stored = 0;
-      for (let i = 0; i < 100 && stored < 8; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        await pool.flush();
-        stored = (await store.loadCounters(hashes, pacificDay(Date.now())).catch(() => [])).reduce((n, r) => n + r.requestsToday, 0);
-      }
-      // Redis restarted empty (no persistence): what it holds now is what was kept in memory meanwhile.
-      expect(stored).toBe(6);
+      expect(await waitFor(() => lines.some((l) => l.includes('Redis is back')), 10_000)).toBe(true);
+      // Everything: the 30 counted before the outage too, not only what changed meanwhile.
+      const expected = poolView(pool);
+      expect(expected.total!.requestsToday).toBeGreaterThanOrEqual(35);
+      await waitFor(async () => isDeepStrictEqual(await storeView(pool, store).catch(() => undefined), expected), 10_000);
+      expect(await storeView(pool, store)).toEqual(expected);
       // The key disabled during the outage is written back for the other processes.
+      const hashes = pool.keys.map((k) => k.hash);
       const states = await store.loadKeyStates(hashes, Date.now());
       expect(states.get(hashes[0]!)?.get('*')).toMatchObject({ status: 'disabled', kind: 'auth' });
       expect(lines.filter((l) => l.includes('state store back'))).toHaveLength(1);
     } finally {
       await pool.close();
       await store.close();
+    }
+  });
+
+  it('a connection to Redis dropped while Redis kept its data: the write-back counts nothing twice', async () => {
+    redis = await startRedis();
+    fake = await FakeGemini.start();
+    const { logger, lines } = captureLogger('info');
+    const real = await RedisStore.connect(redis.url, { logger, prefix: `t${Date.now()}:` });
+    const { store, raised } = watchRaises(real);
+    const pool = new GeminiAPIPool({ keys: ['test-key-1', 'test-key-2'], baseUrl: fake.url, logger, timers: false });
+    await pool.attachStore(store, { flushIntervalMs: 100 });
+    const admin = new Redis(redis.url, { lazyConnect: true });
+    await admin.connect();
+    try {
+      for (let i = 0; i < 12; i++) expect((await pool.generateContent({ prompt: `a${i}` })).ok).toBe(true);
+      await pool.flush();
+      const expected = poolView(pool);
+      expect(await storeView(pool, real)).toEqual(expected);
+      // Drops the store's command connection (not this one); the data stays.
+      expect(await admin.client('KILL', 'TYPE', 'normal')).toBeGreaterThanOrEqual(1);
+      expect(await waitFor(() => raised.length === 1, 10_000)).toBe(true);
+      await raised[0];
+      await pool.flush();
+      expect(await storeView(pool, real)).toEqual(expected);
+      expect(lines.filter((l) => l.includes('Redis is back'))).toHaveLength(1);
+    } finally {
+      await admin.quit();
+      await pool.close();
+      await real.close();
     }
   });
 });
