@@ -28,7 +28,8 @@ export { assertCounterDeltas } from './validate.ts';
  * Opens the store the configuration names: `memory`, `sqlite` (`${dataDir}/state.db`) or
  * `redis` (needs `redisUrl`).
  * @throws Error when Redis cannot be reached (the message names REDIS_URL, never its
- *   password) or the SQLite file cannot be opened.
+ *   password), when DATA_DIR is not a writable directory (the message names it), or when
+ *   the SQLite file cannot be opened.
  */
 export async function createStore(config: StoreConfig, logger?: Logger): Promise<StateStore> {
   switch (config.kind) {

@@ -9,7 +9,6 @@
  * The interface is async, the work is synchronous: better-sqlite3 answers in microseconds,
  * faster than a promise round trip to a thread would be.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
@@ -22,6 +21,7 @@ import type {
   StoredKeyState,
 } from './types.ts';
 import type { ErrorKind } from '../pool/types.ts';
+import { prepareDataDir } from './sqliteFile.ts';
 import { assertCounterDeltas, assertCounterRows } from './validate.ts';
 
 /** One step of the schema. `version` values are 1, 2, 3 ... in order. */
@@ -176,9 +176,10 @@ export class SqliteStore implements StateStore {
   /**
    * Opens (creating the directory and file if missing) `${dataDir}/state.db` and brings
    * its schema up to date.
+   * @throws Error naming DATA_DIR and what is wrong when it is not a writable directory.
    */
   constructor(dataDir: string, options: SqliteStoreOptions = {}) {
-    mkdirSync(dataDir, { recursive: true });
+    prepareDataDir(dataDir);
     this.file = join(dataDir, options.fileName ?? 'state.db');
     // better-sqlite3 waits up to 5 s on a lock held by another process (shards).
     this.db = new Database(this.file, { timeout: 5_000 });

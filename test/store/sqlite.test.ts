@@ -3,7 +3,7 @@
  * SIGKILL mid-way.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,8 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createStore } from '../../src/store/index.ts';
 import { MIGRATIONS, SCHEMA_VERSION, SqliteStore, type Migration } from '../../src/store/sqlite.ts';
+
+const isRoot = process.getuid?.() === 0;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -111,6 +113,32 @@ describe('SqliteStore', () => {
     expect(mem.kind).toBe('memory');
     expect(existsSync(join(dir, 'unused'))).toBe(false);
     await mem.close();
+  });
+
+  it('names DATA_DIR and what is wrong when it is a file', () => {
+    const file = join(dir, 'data');
+    writeFileSync(file, '');
+    expect(() => new SqliteStore(file)).toThrow(`DATA_DIR ${file} is a file, not a directory`);
+  });
+
+  it('names DATA_DIR and the file in its way when it cannot be created (even for root)', () => {
+    const file = join(dir, 'data');
+    writeFileSync(file, '');
+    const under = join(file, 'state');
+    expect(() => new SqliteStore(under)).toThrow(`cannot create DATA_DIR ${under}: ${file} is a file, not a directory`);
+  });
+
+  // root may write anywhere, so a read-only directory stops only other users.
+  it.skipIf(isRoot)('names DATA_DIR when it cannot be written to (skipped as root: root writes to read-only directories)', () => {
+    const ro = join(dir, 'ro');
+    mkdirSync(ro);
+    chmodSync(ro, 0o500);
+    try {
+      expect(() => new SqliteStore(ro)).toThrow(`cannot write to DATA_DIR ${ro}: permission denied`);
+      expect(() => new SqliteStore(join(ro, 'sub'))).toThrow(`cannot create DATA_DIR ${join(ro, 'sub')}: permission denied`);
+    } finally {
+      chmodSync(ro, 0o700);
+    }
   });
 
   it('survives a writer killed with SIGKILL mid-way, keeping every committed batch whole', async () => {
