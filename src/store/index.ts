@@ -28,15 +28,16 @@ export { assertCounterDeltas } from './validate.ts';
  * Opens the store the configuration names: `memory`, `sqlite` (`${dataDir}/state.db`) or
  * `redis` (needs `redisUrl`).
  * @throws Error when Redis cannot be reached (the message names REDIS_URL, never its
- *   password), when DATA_DIR is not a writable directory (the message names it), or when
- *   the SQLite file cannot be opened.
+ *   password), when DATA_DIR is not a writable directory, or when the SQLite file cannot
+ *   be opened (the messages name the path). A corrupt SQLite file is not an error: it is
+ *   reported, kept as `state.db.corrupt-<time>` and replaced by a fresh one.
  */
 export async function createStore(config: StoreConfig, logger?: Logger): Promise<StateStore> {
   switch (config.kind) {
     case 'memory':
       return new MemoryStore();
     case 'sqlite':
-      return new SqliteStore(config.dataDir);
+      return new SqliteStore(config.dataDir, logger ? { logger: logger.child({ component: 'store' }) } : {});
     case 'redis': {
       if (!config.redisUrl) throw new Error('REDIS_URL: required when STORE=redis (for example redis://127.0.0.1:6379)');
       return RedisStore.connect(config.redisUrl, logger ? { logger: logger.child({ component: 'store' }) } : {});

@@ -10,7 +10,8 @@
  * faster than a promise round trip to a thread would be.
  */
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import pino, { type Logger } from 'pino';
 import type {
   CounterDelta,
   CounterRow,
@@ -21,7 +22,7 @@ import type {
   StoredKeyState,
 } from './types.ts';
 import type { ErrorKind } from '../pool/types.ts';
-import { prepareDataDir } from './sqliteFile.ts';
+import { openDatabase, prepareDataDir } from './sqliteFile.ts';
 import { assertCounterDeltas, assertCounterRows } from './validate.ts';
 
 /** One step of the schema. `version` values are 1, 2, 3 ... in order. */
@@ -96,6 +97,11 @@ export interface SqliteStoreOptions {
    * @default MIGRATIONS
    */
   migrations?: readonly Migration[];
+  /**
+   * Where a corrupt database found at start is reported.
+   * @default a pino logger at level info
+   */
+  logger?: Logger;
 }
 
 /**
@@ -174,23 +180,20 @@ export class SqliteStore implements StateStore {
   private readonly raiseBatch: (rows: readonly CounterRow[]) => void;
 
   /**
-   * Opens (creating the directory and file if missing) `${dataDir}/state.db` and brings
-   * its schema up to date.
-   * @throws Error naming DATA_DIR and what is wrong when it is not a writable directory.
+   * Opens (creating the directory and file if missing) `${dataDir}/state.db`, checks it
+   * (`PRAGMA quick_check`; a corrupt file is kept as `state.db.corrupt-<time>` and a fresh
+   * one started) and brings its schema up to date.
+   * @throws Error naming DATA_DIR or the file when either cannot be used.
    */
   constructor(dataDir: string, options: SqliteStoreOptions = {}) {
     prepareDataDir(dataDir);
     this.file = join(dataDir, options.fileName ?? 'state.db');
-    // better-sqlite3 waits up to 5 s on a lock held by another process (shards).
-    this.db = new Database(this.file, { timeout: 5_000 });
+    this.db = openDatabase(this.file, options.logger ?? pino({ name: 'store' }));
     try {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('foreign_keys = ON');
       migrate(this.db, options.migrations ?? MIGRATIONS);
     } catch (e) {
       this.db.close();
-      throw e;
+      throw new Error(`cannot open the SQLite database ${this.file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
 
     const db = this.db;

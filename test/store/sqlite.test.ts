@@ -3,7 +3,7 @@
  * SIGKILL mid-way.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,27 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createStore } from '../../src/store/index.ts';
 import { MIGRATIONS, SCHEMA_VERSION, SqliteStore, type Migration } from '../../src/store/sqlite.ts';
+import { captureLogger } from '../helpers.ts';
+
+/**
+ * Damages one page of a real state.db the way a torn write or a bad disk does: the last
+ * cell pointer of a counters page points past the end of the page.
+ */
+async function damagedDatabase(dataDir: string): Promise<string> {
+  const store = new SqliteStore(dataDir);
+  await store.addCounters(
+    Array.from({ length: 300 }, (_, i) => ({ keyHash: `hash${i}`, model: 'm', day: '2026-11-22', requests: 1, tokens: 1, usage: 1, errors: 0, latencyMs: 1 })),
+  );
+  const pageSize = store.db.pragma('page_size', { simple: true }) as number;
+  const leaf = store.db.prepare("SELECT MAX(pageno) FROM dbstat WHERE name = 'counters' AND pagetype = 'leaf'").pluck().get() as number;
+  await store.close();
+  const base = (leaf - 1) * pageSize;
+  const cells = readFileSync(store.file).readUInt16BE(base + 3);
+  const fd = openSync(store.file, 'r+');
+  writeSync(fd, Buffer.from([0xff, 0xff]), 0, 2, base + 8 + 2 * (cells - 1));
+  closeSync(fd);
+  return store.file;
+}
 
 const isRoot = process.getuid?.() === 0;
 
@@ -113,6 +134,68 @@ describe('SqliteStore', () => {
     expect(mem.kind).toBe('memory');
     expect(existsSync(join(dir, 'unused'))).toBe(false);
     await mem.close();
+  });
+
+  it('finds a damaged state.db at start: one error line naming it, the file kept as state.db.corrupt-<time>, a fresh one used', async () => {
+    const file = await damagedDatabase(dir);
+    const damaged = readFileSync(file);
+    const { logger, lines } = captureLogger('info');
+    const store = new SqliteStore(dir, { logger });
+    // With the -wal and -shm the check opened next to it.
+    const kept = readdirSync(dir).filter((f) => f.startsWith('state.db.corrupt-') && !/-(wal|shm)$/.test(f));
+    expect(kept).toHaveLength(1);
+    expect(kept[0]).toMatch(/^state\.db\.corrupt-\d{8}T\d{6}Z$/);
+    // Kept as it was, not repaired or deleted.
+    expect(readFileSync(join(dir, kept[0]!)).equals(damaged)).toBe(true);
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]!) as { level: number; msg: string; path: string; keptAs: string; problem: string };
+    expect(line.level).toBe(50);
+    expect(line.path).toBe(file);
+    expect(line.keptAs).toBe(join(dir, kept[0]!));
+    expect(line.msg).toContain(file);
+    expect(line.problem).toMatch(/^quick_check: .*Offset 65535 out of range/);
+    // The fresh file works and is checked clean.
+    expect(store.db.pragma('quick_check', { simple: true })).toBe('ok');
+    expect(await store.loadCounters(['hash0'], '2026-11-22')).toEqual([]);
+    await store.addCounters([{ keyHash: 'h', model: 'm', day: '2026-11-22', requests: 1, tokens: 1, usage: 1, errors: 0, latencyMs: 1 }]);
+    await store.close();
+    // And the next start finds nothing to complain about.
+    const again = captureLogger('info');
+    const reopened = new SqliteStore(dir, { logger: again.logger });
+    expect(again.lines).toEqual([]);
+    expect((await reopened.loadCounters(['h'], '2026-11-22'))[0]?.requestsToday).toBe(1);
+    await reopened.close();
+  });
+
+  it('moves a state.db that is not a database aside together with its -wal and -shm', async () => {
+    writeFileSync(join(dir, 'state.db'), 'not a database, '.repeat(300));
+    writeFileSync(join(dir, 'state.db-wal'), 'wal bytes');
+    writeFileSync(join(dir, 'state.db-shm'), 'shm bytes');
+    const { logger, lines } = captureLogger('info');
+    const store = await createStore(
+      { kind: 'sqlite', dataDir: dir, redisUrl: undefined, flushIntervalMs: 1000, shardCount: 'auto', shardIds: undefined },
+      logger,
+    );
+    const kept = readdirSync(dir).filter((f) => f.startsWith('state.db.corrupt-')).sort();
+    expect(kept).toHaveLength(3);
+    const [main, shm, wal] = kept as [string, string, string];
+    expect(shm).toBe(`${main}-shm`);
+    expect(wal).toBe(`${main}-wal`);
+    // The WAL may hold the last commits: kept byte for byte. The -shm is only an index of
+    // the WAL that SQLite rebuilds whenever it opens the file, so it is kept but not as it was.
+    expect(readFileSync(join(dir, wal), 'utf8')).toBe('wal bytes');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 50, component: 'store', path: join(dir, 'state.db'), problem: 'file is not a database' });
+    await store.setMeta('fresh', 'yes');
+    expect(await store.getMeta('fresh')).toBe('yes');
+    await store.close();
+  });
+
+  it('names the file when the database cannot be opened', () => {
+    mkdirSync(join(dir, 'state.db'));
+    expect(() => new SqliteStore(dir)).toThrow(`cannot open the SQLite database ${join(dir, 'state.db')}: unable to open database file`);
+    // Nothing was moved: a file that cannot be opened is not a corrupt one.
+    expect(readdirSync(dir)).toEqual(['state.db']);
   });
 
   it('names DATA_DIR and what is wrong when it is a file', () => {
