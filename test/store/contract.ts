@@ -10,6 +10,8 @@ export interface StoreHarness {
   store: StateStore;
   /** Everything the store persisted, as text (file bytes, keyspace dump), when it has any. */
   rawDump?(): Promise<string>;
+  /** For shared stores: a second store on the same data, as another process would open it. */
+  peer?: StateStore;
   cleanup?(): Promise<void>;
 }
 
@@ -117,9 +119,18 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const seen: unknown[] = [];
         const off = store.subscribe((c) => seen.push(c));
         await store.setKeyState(H1, '*', { status: 'disabled', since: Date.now(), reason: 'r', kind: 'auth' });
-        await new Promise((r) => setTimeout(r, 50));
+        if (h.peer) {
+          // Changes arrive in the order they were made: once another process's later change
+          // is here, our own would have arrived before it.
+          await h.peer.setKeyState(H2, '*', null);
+          expect(await waitFor(() => seen.length > 0, 2_000)).toBe(true);
+          expect(seen).toEqual([{ keyHash: H2, model: '*', state: null }]);
+        } else {
+          // A local store has no channel that could deliver anything later.
+          await new Promise((r) => setImmediate(r));
+          expect(seen).toEqual([]);
+        }
         off();
-        expect(seen).toEqual([]);
       });
     });
 

@@ -62,8 +62,13 @@ describe('RedisStore on a shared server', () => {
     await a.publishUsage(reports);
     expect(await waitFor(() => seenB.length === 1, 1_000)).toBe(true);
     expect(seenB[0]).toEqual(reports);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(seenA).toEqual([]);
+    // Messages arrive in the order they were published: once B's later report reaches A,
+    // A's own would have arrived before it.
+    const fromB: UsageReport[] = [{ group: 'project:p', model: 'gemini-2.5-flash', requests: 1, tokens: 5 }];
+    await b.publishUsage(fromB);
+    expect(await waitFor(() => seenA.length > 0, 1_000)).toBe(true);
+    expect(seenA).toEqual([fromB]);
+    expect(seenB).toHaveLength(1);
   });
 
   it('delivers a key-state change made in one process to the others, not to itself', async () => {
@@ -95,29 +100,40 @@ describe('RedisStore on a shared server', () => {
     await b.setKeyState('hashB', '*', null);
     expect(await waitFor(() => seenA.length === 1, 1_000)).toBe(true);
     expect(seenA[0]).toEqual({ keyHash: 'hashB', model: '*', state: null });
-    await new Promise((r) => setTimeout(r, 50));
+    // Barriers instead of waiting a while: a change published after the ones above, on each
+    // channel, arrives after them; by then anything wrongly delivered would be here too.
+    const seenB2: KeyStateChange[] = [];
+    b.subscribe((c) => seenB2.push(c));
+    await a.setKeyState('marker', '*', null);
+    expect(await waitFor(() => seenB2.length === 1, 1_000)).toBe(true);
     expect(seenB).toHaveLength(3);
-    expect(seenOther).toEqual([]);
+    const marker = { from: 'test', keyHash: 'marker', model: '*', state: null };
+    await redis.admin().publish(`elsewhere${n}:keystate`, JSON.stringify(marker));
+    expect(await waitFor(() => seenOther.length === 1, 1_000)).toBe(true);
+    expect(seenOther).toEqual([{ keyHash: 'marker', model: '*', state: null }]);
   });
 
   it('uses the documented layout: TTL on cooldowns, none on disabled states, expiring day hashes', async () => {
     const prefix = `layout${++n}:`;
     const s = await open(prefix);
-    await s.setKeyState('h', 'm', { status: 'cooling', until: Date.now() + 30_000, reason: 'r', kind: 'rate_limited' });
+    const t0 = Date.now();
+    await s.setKeyState('h', 'm', { status: 'cooling', until: t0 + 30_000, reason: 'r', kind: 'rate_limited' });
     await s.setKeyState('h', '*', { status: 'disabled', since: 1, reason: 'r', kind: 'auth' });
     await s.addCounters([{ keyHash: 'h', model: 'm', day: '2026-11-22', requests: 1, tokens: 2, usage: 3, errors: 0, latencyMs: 4 }]);
     await s.saveConversation('c', { model: 'm', history: [], updatedAt: 1 });
     await s.setMeta('x', 'y');
 
     const pttl = await redis.admin().pttl(`${prefix}state:h:m`);
-    expect(pttl).toBeGreaterThan(25_000);
+    // The TTL ends at `until`, whatever time passed between writing and reading it.
+    const elapsedMs = Date.now() - t0;
+    expect(pttl).toBeGreaterThanOrEqual(30_000 - elapsedMs - 1);
     expect(pttl).toBeLessThanOrEqual(30_000);
     expect(await redis.admin().pttl(`${prefix}state:h:*`)).toBe(-1);
     expect((await redis.admin().smembers(`${prefix}states:h`)).sort()).toEqual(['*', 'm']);
     expect(await redis.admin().hgetall(`${prefix}ctr:h`)).toEqual({ 'usage:m': '3', 'errors:m': '0', 'latencyMs:m': '4' });
     expect(await redis.admin().hgetall(`${prefix}day:2026-11-22:h`)).toEqual({ 'requests:m': '1', 'tokens:m': '2' });
     const dayTtl = await redis.admin().ttl(`${prefix}day:2026-11-22:h`);
-    expect(dayTtl).toBeGreaterThan(172_000);
+    expect(dayTtl).toBeGreaterThanOrEqual(172_800 - Math.ceil((Date.now() - t0) / 1000) - 1);
     expect(dayTtl).toBeLessThanOrEqual(172_800);
     expect(JSON.parse((await redis.admin().get(`${prefix}conv:c`))!)).toEqual({ model: 'm', history: [], updatedAt: 1 });
     expect(await redis.admin().get(`${prefix}meta:x`)).toBe('y');
@@ -243,8 +259,18 @@ describe('RedisStore when Redis is lost while running', () => {
       expect((err as Error).message).toMatch(/REDIS_URL=redis:\/\/127\.0\.0\.1:\d+/);
     }
 
-    // Several reconnect attempts fail meanwhile; still one line.
-    await new Promise((r) => setTimeout(r, 600));
+    // Several reconnect attempts fail meanwhile, against a port that accepts and hangs up;
+    // still one line.
+    let attempts = 0;
+    const hangUp = createServer((sock) => {
+      attempts++;
+      sock.destroy();
+    });
+    await new Promise<void>((r) => hangUp.listen(server.port, '127.0.0.1', r));
+    const enough = await waitFor(() => attempts >= 3, 10_000);
+    await new Promise<void>((r) => hangUp.close(() => r()));
+    expect(enough).toBe(true);
+    expect(a.isHealthy()).toBe(false);
     const warn = lines.filter((l) => l.level === 40);
     expect(warn).toHaveLength(1);
     expect(warn[0]!.msg).toMatch(/Redis is unreachable/);

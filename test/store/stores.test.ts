@@ -39,9 +39,14 @@ describe('redis (real redis-server)', () => {
     const admin = redis.admin();
     const prefix = `t${process.pid}-${++n}:`;
     const store = await RedisStore.connect(server.url, { prefix, logger: pino({ level: 'silent' }) });
+    const peer = await RedisStore.connect(server.url, { prefix, logger: pino({ level: 'silent' }) });
     const a = admin;
     return {
       store,
+      peer,
+      async cleanup() {
+        await peer.close();
+      },
       async rawDump() {
         const keys = await a.keys('*');
         const parts: string[] = [];
