@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
-import type { CounterDelta, KeyStateChange, StateStore, StoredKeyState, UsageReport } from '../store/types.ts';
+import type { CounterDelta, KeyStateChange, PoolStateStore, StoredKeyState, UsageReport } from '../store/types.ts';
 import { isStoreRejectedError } from '../store/errors.ts';
 import { MemoryStore } from '../store/memory.ts';
 import PQueue from 'p-queue';
@@ -20,6 +20,7 @@ import { DEFAULT_ROTATION_RULES, findUnhealthyKeys, healthScore, selectInstance,
 import { nextPacificMidnight, pacificDay, systemClock, type Clock } from './time.ts';
 import { WaitQueue } from './waitQueue.ts';
 import {
+  ERROR_KINDS,
   STRATEGIES,
   type ChatTurn,
   type ErrorKind,
@@ -213,7 +214,7 @@ export class GeminiAPIPool {
   #closing: Promise<void> | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
   /** Persistence, once a store is attached. */
-  #store: StateStore | undefined;
+  #store: PoolStateStore | undefined;
   #storeDown = false;
   readonly #pending = new Map<string, CounterDelta>();
   /**
@@ -534,7 +535,7 @@ export class GeminiAPIPool {
    * batches every `flushIntervalMs` (a crash loses at most that much). Shared stores also
    * deliver other processes' cooldowns and disabled keys within a moment.
    */
-  async attachStore(store: StateStore, options: { flushIntervalMs?: number } = {}): Promise<void> {
+  async attachStore(store: PoolStateStore, options: { flushIntervalMs?: number } = {}): Promise<void> {
     const flushIntervalMs = positiveInt('flushIntervalMs', options.flushIntervalMs ?? 1_000);
     this.#store = store;
     await this.#loadFromStore();
@@ -671,7 +672,13 @@ export class GeminiAPIPool {
     if (index === undefined) return;
     const key = this.#ring.keys[index]!;
     const now = this.#clock.now();
-    const st = change.state;
+    const stored = change.state;
+    // The store keeps kinds as text. One this code does not know (another version wrote it)
+    // still counts: as a key's own disable, or as its group's cooldown.
+    const st: Disabled | Cooling | null =
+      stored === null || (ERROR_KINDS as readonly string[]).includes(stored.kind)
+        ? (stored as Disabled | Cooling | null)
+        : { ...stored, kind: stored.status === 'disabled' ? 'auth' : 'rate_limited' };
     if (change.model === '*') {
       if (st === null) {
         this.#keyDisabled.delete(index);

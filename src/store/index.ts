@@ -1,6 +1,7 @@
 /**
- * The StateStore and its three implementations; {@link createStore} picks one from the
- * configuration.
+ * The stores: two interfaces ({@link PoolStateStore} for the pool, {@link ConversationStore}
+ * for the bot), three implementations of both (memory, SQLite, Redis); {@link createStore}
+ * opens the one the configuration names.
  */
 import type { Logger } from 'pino';
 import type { StoreConfig } from '../config.ts';
@@ -10,19 +11,22 @@ import { SqliteStore } from './sqlite.ts';
 import type { StateStore } from './types.ts';
 
 export type {
+  ConversationStore,
   CounterDelta,
   CounterRow,
   KeyStateChange,
   ModelScope,
+  PoolStateStore,
   StateStore,
   StoredConversation,
   StoredKeyState,
+  StoredTurn,
+  UsageReport,
 } from './types.ts';
 export { MemoryStore } from './memory.ts';
 export { MIGRATIONS, SCHEMA_VERSION, SqliteStore, migrate, type Migration, type SqliteStoreOptions } from './sqlite.ts';
 export { RedisStore, redactRedisUrl, type RedisStoreOptions } from './redis.ts';
 export { StoreRejectedError, StoreUnavailableError, isStoreRejectedError, isStoreUnavailableError } from './errors.ts';
-export { assertCounterDeltas } from './validate.ts';
 
 /**
  * Opens the store the configuration names: `memory`, `sqlite` (`${dataDir}/state.db`) or

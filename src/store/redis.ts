@@ -567,10 +567,6 @@ export class RedisStore implements StateStore {
     };
   }
 
-  isHealthy(): boolean {
-    return !this.closing && this.redis.status === 'ready' && this.sub.status === 'ready';
-  }
-
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;

@@ -21,7 +21,6 @@ import type {
   StoredConversation,
   StoredKeyState,
 } from './types.ts';
-import type { ErrorKind } from '../pool/types.ts';
 import { openDatabase, prepareDataDir } from './sqliteFile.ts';
 import { assertCounterDeltas, assertCounterRows } from './validate.ts';
 
@@ -287,7 +286,7 @@ export class SqliteStore implements StateStore {
     if (keyHashes.length === 0) return out;
     this.stmt.deleteExpired.run(now);
     for (const r of this.stmt.statesOf.all(JSON.stringify(keyHashes), now) as StateRow[]) {
-      const kind = r.kind as ErrorKind;
+      const kind = r.kind;
       const state: StoredKeyState =
         r.status === 'cooling'
           ? { status: 'cooling', until: r.until_ms ?? 0, reason: r.reason, kind }
@@ -371,10 +370,6 @@ export class SqliteStore implements StateStore {
   subscribe(_listener: (change: KeyStateChange) => void): () => void {
     // Shards sharing one file do not hear each other; that is what STORE=redis is for.
     return () => {};
-  }
-
-  isHealthy(): boolean {
-    return this.db.open;
   }
 
   /** The schema version recorded in the file. */

@@ -1,13 +1,21 @@
 /**
- * StateStore: what survives a restart and what several processes share. Keys are only
- * ever stored as their hash (`PoolKey.hash`), never as the key.
+ * What survives a restart and what several processes share, as two interfaces for its two
+ * users: {@link PoolStateStore} (the pool's key states and counters) and
+ * {@link ConversationStore} (the bot's conversations and meta values). Every store class
+ * implements both over one connection ({@link StateStore}). Keys are only ever stored as
+ * their hash (`PoolKey.hash`), never as the key.
+ *
+ * The shapes here are what is persisted, owned by the store; the pool's and the bot's own
+ * types are assignable to them.
  */
-import type { ChatTurn, ErrorKind } from '../pool/types.ts';
 
-/** A non-active state of a key. Active is the absence of a record. */
+/**
+ * A non-active state of a key. Active is the absence of a record. `kind` is the kind of
+ * failure as the pool named it (an `ErrorKind`); the store keeps it as given.
+ */
 export type StoredKeyState =
-  | { status: 'cooling'; until: number; reason: string; kind: ErrorKind }
-  | { status: 'disabled'; since: number; reason: string; kind: ErrorKind };
+  | { status: 'cooling'; until: number; reason: string; kind: string }
+  | { status: 'disabled'; since: number; reason: string; kind: string };
 
 /** `'*'` is the key itself (all models), e.g. a key disabled for auth. */
 export type ModelScope = string;
@@ -38,10 +46,16 @@ export interface CounterRow {
   tokensToday: number;
 }
 
+/** One turn of a stored conversation, in Gemini's `Content` shape (the pool's `ChatTurn`). */
+export interface StoredTurn {
+  role: 'user' | 'model';
+  parts: Array<{ text: string }>;
+}
+
 /** A conversation the bot keeps (a thread, or a DM channel). */
 export interface StoredConversation {
   model: string;
-  history: ChatTurn[];
+  history: StoredTurn[];
   /** Who started it, for `/chat-end` permission. */
   ownerId?: string;
   updatedAt: number;
@@ -65,8 +79,11 @@ export interface UsageReport {
   tokens: number;
 }
 
-/** One interface, three implementations: memory, sqlite (default), redis. */
-export interface StateStore {
+/**
+ * The pool's state: key states, counters and, for shared stores, the channel between
+ * processes. What `GeminiAPIPool.attachStore` takes.
+ */
+export interface PoolStateStore {
   readonly kind: 'memory' | 'sqlite' | 'redis';
 
   /** Every stored non-active state of these keys. Expired cooldowns are not returned. */
@@ -74,28 +91,23 @@ export interface StateStore {
   /** Sets (or, with null, clears) the state of a key for a model or for `'*'`. */
   setKeyState(keyHash: string, model: ModelScope, state: StoredKeyState | null): Promise<void>;
 
-  /** Adds a batch of counter increments (atomically per row). */
+  /**
+   * Adds a batch of counter increments (atomically per row).
+   * @throws StoreRejectedError, writing nothing, when a delta is not made of counts.
+   */
   addCounters(deltas: readonly CounterDelta[]): Promise<void>;
-  /** Counters of these keys; today's fields are zero when the stored day is not `day`. */
-  loadCounters(keyHashes: readonly string[], day: string): Promise<CounterRow[]>;
   /**
    * Raises each stored counter to at least the value given, never lowering one: how a
    * process writes back what it knows to a store that lost it (a Redis restarted empty)
    * without counting twice what the store still holds. Today's fields follow `day` as in
    * `addCounters`: a row of a newer day replaces them, a row of an older day leaves them.
+   * @throws StoreRejectedError, writing nothing, when a row is not made of counts.
    */
   raiseCounters(rows: readonly CounterRow[]): Promise<void>;
+  /** Counters of these keys; today's fields are zero when the stored day is not `day`. */
+  loadCounters(keyHashes: readonly string[], day: string): Promise<CounterRow[]>;
   /** Clears cumulative usage, errors and latency (today's counts stay). */
   resetCounters(): Promise<void>;
-
-  getConversation(id: string): Promise<StoredConversation | undefined>;
-  saveConversation(id: string, conversation: StoredConversation): Promise<void>;
-  deleteConversation(id: string): Promise<void>;
-  /** Deletes conversations last updated before `olderThan` (epoch ms); returns how many. */
-  pruneConversations(olderThan: number): Promise<number>;
-
-  getMeta(name: string): Promise<string | undefined>;
-  setMeta(name: string, value: string): Promise<void>;
 
   /**
    * Shared stores report key-state changes made by other processes. Returns an
@@ -111,17 +123,31 @@ export interface StateStore {
 
   /**
    * Optional (shared stores only: redis). Called when a shared store comes back after an
-   * outage, so the caller can resync (reload key states, flush counters it kept in
-   * memory). Not called for the first connection. Returns an unsubscribe function.
+   * outage, so the caller can resync (reload key states, write back what it knows, flush
+   * counters it kept in memory). Not called for the first connection. Returns an
+   * unsubscribe function.
    */
   onReconnect?(listener: () => void): () => void;
+}
 
-  /**
-   * Optional. False while the store cannot be reached (redis down); its methods then
-   * reject at once and the caller keeps serving from memory. Local stores are always
-   * healthy until closed.
-   */
-  isHealthy?(): boolean;
+/** The bot's state: conversations, and a few named values (the registered commands' hash). */
+export interface ConversationStore {
+  getConversation(id: string): Promise<StoredConversation | undefined>;
+  saveConversation(id: string, conversation: StoredConversation): Promise<void>;
+  deleteConversation(id: string): Promise<void>;
+  /** Deletes conversations last updated before `olderThan` (epoch ms); returns how many. */
+  pruneConversations(olderThan: number): Promise<number>;
 
+  getMeta(name: string): Promise<string | undefined>;
+  setMeta(name: string, value: string): Promise<void>;
+}
+
+/**
+ * A whole store: both interfaces over one connection, and its lifetime. Three
+ * implementations: memory, sqlite (default), redis. Whoever opens it (`createStore`)
+ * closes it; the pool and the bot each get the narrow side they use.
+ */
+export interface StateStore extends PoolStateStore, ConversationStore {
+  /** Writes what is pending and releases the connection or file. Safe to call twice. */
   close(): Promise<void>;
 }

@@ -1,20 +1,43 @@
 /**
- * The StateStore contract against all three stores; Redis is a real redis-server.
+ * Both store contracts against all three stores; Redis is a real redis-server. Each store
+ * class is one object (one connection, one file) serving both interfaces.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { describe } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { RedisStore } from '../../src/store/redis.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
-import { describeStoreContract } from './contract.ts';
+import type { StateStore } from '../../src/store/types.ts';
+import { describeConversationStoreContract } from './conversationContract.ts';
+import type { StoreHarness } from './contract.ts';
+import { describePoolStateStoreContract } from './poolStateContract.ts';
 import { useRedisServer } from './redisServer.ts';
-import pino from 'pino';
 
-describeStoreContract('memory', async () => ({ store: new MemoryStore() }));
+/** A whole store, as `createStore` hands it out, and what the harness opened besides. */
+type Opened = Omit<StoreHarness<StateStore>, 'close'> & { cleanup?(): Promise<void> };
 
-describeStoreContract('sqlite', async () => {
+/** Both contracts for one kind of store. */
+function describeStore(name: string, open: () => Promise<Opened>): void {
+  const make = async (): Promise<StoreHarness<StateStore>> => {
+    const o = await open();
+    return {
+      ...o,
+      async close() {
+        await o.store.close();
+        await o.cleanup?.();
+      },
+    };
+  };
+  describePoolStateStoreContract(name, make);
+  describeConversationStoreContract(name, make);
+}
+
+describeStore('memory', async () => ({ store: new MemoryStore() }));
+
+describeStore('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpool-store-'));
   const store = new SqliteStore(join(dir, 'nested', 'data'));
   return {
@@ -34,13 +57,12 @@ describe('redis (real redis-server)', () => {
   const redis = useRedisServer();
   let n = 0;
 
-  describeStoreContract('redis', async () => {
+  describeStore('redis', async () => {
     const server = redis.server();
     const admin = redis.admin();
     const prefix = `t${process.pid}-${++n}:`;
     const store = await RedisStore.connect(server.url, { prefix, logger: pino({ level: 'silent' }) });
     const peer = await RedisStore.connect(server.url, { prefix, logger: pino({ level: 'silent' }) });
-    const a = admin;
     return {
       store,
       peer,
@@ -48,14 +70,14 @@ describe('redis (real redis-server)', () => {
         await peer.close();
       },
       async rawDump() {
-        const keys = await a.keys('*');
+        const keys = await admin.keys('*');
         const parts: string[] = [];
         for (const k of keys) {
           parts.push(k);
-          const type = await a.type(k);
-          if (type === 'string') parts.push((await a.get(k)) ?? '');
-          else if (type === 'hash') parts.push(JSON.stringify(await a.hgetall(k)));
-          else if (type === 'set') parts.push(...(await a.smembers(k)));
+          const type = await admin.type(k);
+          if (type === 'string') parts.push((await admin.get(k)) ?? '');
+          else if (type === 'hash') parts.push(JSON.stringify(await admin.hgetall(k)));
+          else if (type === 'set') parts.push(...(await admin.smembers(k)));
         }
         return parts.join('\n');
       },
