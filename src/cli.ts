@@ -7,7 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { isConfigError, loadConfig, loadDotEnv, type Config } from './config.ts';
+import { isConfigError, loadConfig, type Config } from './config.ts';
+import { hideFromLibraries, readEnv } from './env.ts';
 import { GeminiAPIPool } from './pool/GeminiAPIPool.ts';
 import { createStore } from './store/index.ts';
 import type { StateStore } from './store/types.ts';
@@ -153,11 +154,21 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/src/cli.ts');
 if (isMain) {
-  loadDotEnv();
-  runCli(process.argv.slice(2), process.env, {
+  const io: CliIo = {
     out: (l) => process.stdout.write(`${l}\n`),
     err: (l) => process.stderr.write(`${l}\n`),
-  }).then(
+  };
+  let env;
+  try {
+    env = readEnv().env;
+  } catch (err) {
+    if (!isConfigError(err)) throw err;
+    io.err(err.message);
+    process.exit(2);
+  }
+  // @google/genai reads GEMINI_API_KEY from process.env on every client: it gets its key from us.
+  hideFromLibraries();
+  runCli(process.argv.slice(2), env, io).then(
     (code) => (process.exitCode = code),
     (err: unknown) => {
       process.stderr.write(`unexpected error: ${(err as Error)?.message ?? String(err)}\n`);

@@ -465,8 +465,10 @@ export function loadBotConfig(env: Env = process.env): Config {
 }
 
 /**
- * Loads `.env` from the working directory into the environment, when there is one.
- * Variables already set win over the file.
+ * Loads `.env` from the working directory into `process.env`, when there is one. Variables
+ * already set win over the file. The entry points use `readEnv` (src/env.ts) instead, which
+ * keeps the file's values out of `process.env`, where discord.js and @google/genai would
+ * also find them.
  */
 export function loadDotEnv(path = '.env'): void {
   if (existsSync(path)) process.loadEnvFile(path);

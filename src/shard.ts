@@ -6,7 +6,8 @@
 import { fileURLToPath } from 'node:url';
 import { ShardingManager } from 'discord.js';
 import pino from 'pino';
-import { isConfigError, loadBotConfig, loadDotEnv, requireDiscordToken, type Config } from './config.ts';
+import { isConfigError, loadBotConfig, requireDiscordToken, type Config } from './config.ts';
+import { readEnv } from './env.ts';
 
 /** Why a configuration cannot run sharded, or undefined when it can. */
 function shardingProblem(config: Config): string | undefined {
@@ -20,11 +21,12 @@ function shardingProblem(config: Config): string | undefined {
 }
 
 async function main(): Promise<number> {
-  loadDotEnv();
   let config: Config;
   let token: string;
   try {
-    config = loadBotConfig();
+    // Each shard reads the configuration again (main.ts, same working directory); nothing is
+    // hidden from this process's environment, which the shards inherit.
+    config = loadBotConfig(readEnv().env);
     token = requireDiscordToken(config);
   } catch (err) {
     if (isConfigError(err)) {

@@ -5,16 +5,16 @@
  */
 import { REST, Routes } from 'discord.js';
 import pino from 'pino';
-import { isConfigError, loadBotConfig, loadDotEnv, requireDiscordToken } from '../config.ts';
+import { isConfigError, loadBotConfig, requireDiscordToken } from '../config.ts';
+import { hideFromLibraries, readEnv } from '../env.ts';
 import { createStore } from '../store/index.ts';
 import { commandPayloads, loadCommands } from './loader.ts';
 import { COMMANDS_HASH_META, commandsHash, registerCommands } from './sync.ts';
 
 async function main(): Promise<number> {
-  loadDotEnv();
   let config;
   try {
-    config = loadBotConfig(process.env);
+    config = loadBotConfig(readEnv().env);
   } catch (err) {
     if (isConfigError(err)) {
       process.stderr.write(`${err.message}\n`);
@@ -23,6 +23,7 @@ async function main(): Promise<number> {
     throw err;
   }
   const token = requireDiscordToken(config);
+  hideFromLibraries();
   const rest = new REST(config.discord.apiUrl ? { api: config.discord.apiUrl } : {}).setToken(token);
   const commands = await loadCommands();
   const payloads = commandPayloads(commands.values(), config.gemini.models);
