@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
+/** `npm run start:sharded` with exactly this environment: no `.env` is read (ENV_FILE is empty). */
 const run = (env: Record<string, string>) =>
   spawnSync(process.execPath, ['--import', 'tsx', 'src/shard.ts'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ENV_FILE: '', ...env },
     encoding: 'utf8',
     timeout: 20_000,
   });
