@@ -1,7 +1,8 @@
 /**
  * `npm run start:sharded`: runs the bot as several shards with discord.js' ShardingManager.
  * Each shard is its own process with its own pool, so the pool's state (cooldowns, disabled
- * keys, today's counts) must be shared through Redis: any other store is refused.
+ * keys, today's counts) must be shared through Redis: any other store is refused. SIGTERM
+ * or SIGINT stops every shard gracefully, then this process exits 0.
  */
 import { fileURLToPath } from 'node:url';
 import { ShardingManager } from 'discord.js';
@@ -49,20 +50,52 @@ async function main(): Promise<number> {
     // Each shard runs the TypeScript entry through tsx, like `npm start`.
     execArgv: ['--import', 'tsx'],
   });
+  let stopping = false;
   manager.on('shardCreate', (shard) => {
     log.info({ shard: shard.id }, 'shard started');
-    shard.on('death', () => log.error({ shard: shard.id }, 'shard process exited'));
+    shard.on('death', () => {
+      if (!stopping) log.error({ shard: shard.id }, 'shard process exited');
+    });
+    // A shard created while stopping (the spawn loop was still running) stops at once.
+    if (stopping) shard.process?.kill('SIGTERM');
   });
-  await manager.spawn();
-  return 0;
+
+  // SIGTERM/SIGINT reach this process only (a process manager signals what it started):
+  // pass them on to every shard, each of which shuts down gracefully, and exit 0 once all
+  // are gone. Without this, the shards would outlive the manager.
+  let onStopped: ((code: number) => void) | undefined;
+  const stopped = new Promise<number>((resolve) => (onStopped = resolve));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.stderr.write(`Second ${signal}: killing the shards without waiting.\n`);
+      for (const shard of manager.shards.values()) shard.process?.kill('SIGKILL');
+      onStopped?.(1);
+      return;
+    }
+    stopping = true;
+    manager.respawn = false;
+    log.info({ signal, shards: manager.shards.size }, 'stopping the shards');
+    const running = [...manager.shards.values()].filter((shard) => shard.process && shard.process.exitCode === null && shard.process.signalCode === null);
+    const gone = running.map((shard) => new Promise<void>((resolve) => shard.process!.once('exit', () => resolve())));
+    for (const shard of running) shard.process!.kill(signal);
+    void Promise.all(gone).then(() => onStopped?.(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    await manager.spawn();
+  } catch (err) {
+    if (stopping) return stopped;
+    throw err;
+  }
+  return stopped;
 }
 
 main().then(
-  (code) => {
-    if (code !== 0) process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (err: unknown) => {
     process.stderr.write(`cannot start shards: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );
