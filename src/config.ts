@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { looksLikeGeminiKey, secretKind, shown, shownPath } from './configEcho.ts';
 import { parseKeySpec, redactSecrets, type KeySpec } from './pool/keys.ts';
 import { STRATEGIES, type Strategy } from './pool/types.ts';
 
@@ -113,7 +114,7 @@ const int = (min: number, def: number) =>
       if (v === undefined || v === '') return def;
       const n = Number(v);
       if (!Number.isInteger(n) || n < min) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number >= ${min} (got "${v}")` });
+        ctx.addIssue({ code: 'custom', message: `must be a whole number >= ${min} (got ${shown(v)})` });
         return z.NEVER;
       }
       return n;
@@ -127,7 +128,7 @@ const enumOf = <T extends string>(values: readonly T[], def: T) =>
     .transform((v, ctx) => {
       if (v === undefined || v === '') return def;
       if (!(values as readonly string[]).includes(v)) {
-        ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')} (got "${v}")` });
+        ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')} (got ${shown(v)})` });
         return z.NEVER;
       }
       return v as T;
@@ -144,7 +145,7 @@ const url = z
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
       return v.replace(/\/+$/, '');
     } catch {
-      ctx.addIssue({ code: 'custom', message: `must be an http(s) URL (got "${v}")` });
+      ctx.addIssue({ code: 'custom', message: `must be an http(s) URL (got ${shown(v)})` });
       return z.NEVER;
     }
   });
@@ -158,7 +159,7 @@ const optionalInt = (min: number, max = Number.MAX_SAFE_INTEGER) =>
       if (v === undefined || v === '') return undefined;
       const n = Number(v);
       if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${v}")` });
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got ${shown(v)})` });
         return z.NEVER;
       }
       return n;
@@ -171,7 +172,7 @@ const snowflake = z
   .transform((v, ctx) => {
     if (v === undefined || v === '') return undefined;
     if (!/^\d{5,25}$/.test(v)) {
-      ctx.addIssue({ code: 'custom', message: `must be a Discord id (digits only, got "${v}")` });
+      ctx.addIssue({ code: 'custom', message: `must be a Discord id (digits only; got ${shown(v)})` });
       return z.NEVER;
     }
     return v;
@@ -184,7 +185,7 @@ const snowflakes = z
     const ids = (v ?? '').split(/[,\s]+/).map((s) => s.trim()).filter(Boolean);
     const bad = ids.filter((id) => !/^\d{5,25}$/.test(id));
     if (bad.length > 0) {
-      ctx.addIssue({ code: 'custom', message: `must be Discord user ids separated by commas (got "${bad.join(', ')}")` });
+      ctx.addIssue({ code: 'custom', message: `must be Discord user ids separated by commas (got ${bad.map(shown).join(', ')})` });
       return z.NEVER;
     }
     return ids;
@@ -196,7 +197,8 @@ const modelLimits = z
   .optional()
   .transform((v, ctx) => {
     const out: Record<string, ModelLimits> = {};
-    for (const entry of (v ?? '').split(';').map((s) => s.trim()).filter(Boolean)) {
+    const entries = (v ?? '').split(';').map((s) => s.trim()).filter(Boolean);
+    for (const [i, entry] of entries.entries()) {
       const m = /^([^:\s]+)\s*:\s*(.+)$/.exec(entry);
       const limits: ModelLimits = {};
       const pairs = m ? m[2]!.split(',').map((p) => p.trim()) : [];
@@ -209,7 +211,7 @@ const modelLimits = z
           return true;
         });
       if (!ok) {
-        ctx.addIssue({ code: 'custom', message: `each entry must look like model:rpm=10,rpd=250 (got "${entry}")` });
+        ctx.addIssue({ code: 'custom', message: `entry ${i + 1} must look like model:rpm=10,rpd=250 (got ${shown(entry)})` });
         return z.NEVER;
       }
       out[m![1]!] = limits;
@@ -225,24 +227,45 @@ const shardCount = z
     if (v === undefined || v === '' || v === 'auto') return 'auto' as const;
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) {
-      ctx.addIssue({ code: 'custom', message: `must be "auto" or a whole number >= 1 (got "${v}")` });
+      ctx.addIssue({ code: 'custom', message: `must be "auto" or a whole number >= 1 (got ${shown(v)})` });
       return z.NEVER;
     }
     return n;
   });
 
-const list = (def: string[]) =>
+/** Model names, comma-separated: they are shown to Discord users, so never a secret. */
+const models = (def: string[]) =>
   z
     .string()
     .optional()
-    .transform((v) => {
+    .transform((v, ctx) => {
       const items = (v ?? '').split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
+      for (const [i, item] of items.entries()) {
+        if (secretKind(item) || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(item)) {
+          ctx.addIssue({ code: 'custom', message: `entry ${i + 1} is not a model name like gemini-2.5-flash (got ${shown(item)})` });
+          return z.NEVER;
+        }
+      }
       return items.length > 0 ? [...new Set(items)] : def;
     });
 
+/** The bot token: free-form, but a Gemini key there is a mix-up worth saying. */
+const discordToken = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    if (looksLikeGeminiKey(v)) {
+      ctx.addIssue({ code: 'custom', message: 'looks like a Gemini API key, not a Discord bot token (Developer Portal -> your application -> Bot -> Reset Token)' });
+      return z.NEVER;
+    }
+    return v;
+  });
+
 /** The schema of every variable, keyed by its name. */
 const schema = z.object({
-  GEMINI_MODELS: list(['gemini-2.5-flash']),
+  GEMINI_MODELS: models(['gemini-2.5-flash']),
   GEMINI_POOL_SIZE: int(1, 5),
   GEMINI_STRATEGY: enumOf(STRATEGIES, 'health'),
   GEMINI_BASE_URL: url,
@@ -261,7 +284,7 @@ const schema = z.object({
   GEMINI_TPM: optionalInt(1),
   GEMINI_MODEL_LIMITS: modelLimits,
   GEMINI_MAX_QUEUED: int(0, 100),
-  DISCORD_TOKEN: z.string().trim().optional().transform((v) => v || undefined),
+  DISCORD_TOKEN: discordToken,
   DISCORD_APPLICATION_ID: snowflake,
   DISCORD_GUILD_ID: snowflake,
   DISCORD_API_URL: url,
@@ -301,7 +324,7 @@ const schema = z.object({
       if (items.length === 0) return undefined;
       const ids = items.map(Number);
       if (ids.some((n) => !Number.isInteger(n) || n < 0)) {
-        ctx.addIssue({ code: 'custom', message: `must be shard numbers separated by commas, e.g. 0,1 (got "${v}")` });
+        ctx.addIssue({ code: 'custom', message: `must be shard numbers separated by commas, e.g. 0,1 (got ${shown(v ?? '')})` });
         return z.NEVER;
       }
       return [...new Set(ids)];
@@ -329,11 +352,11 @@ function numberedKeys(env: Env): string[] {
 function keysFromFile(path: string, problems: string[]): string[] {
   const full = resolve(path);
   if (!existsSync(full)) {
-    problems.push(`GEMINI_KEYS_FILE: no such file: ${full}`);
+    problems.push(`GEMINI_KEYS_FILE: no such file: ${shownPath(path, full)}`);
     return [];
   }
   if (!statSync(full).isFile()) {
-    problems.push(`GEMINI_KEYS_FILE: not a file: ${full}`);
+    problems.push(`GEMINI_KEYS_FILE: not a file: ${shownPath(path, full)}`);
     return [];
   }
   return readFileSync(full, 'utf8')

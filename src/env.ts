@@ -8,6 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { ConfigError } from './config.ts';
+import { shownPath } from './configEcho.ts';
 
 /** An environment: variable name -> value. */
 export type Env = Record<string, string | undefined>;
@@ -24,10 +25,10 @@ export interface EnvSource {
  * Which file holds the configuration: `ENV_FILE` when set (an empty value means none),
  * else `.env` in the working directory.
  */
-export function envFilePath(processEnv: Env, cwd: string): { path: string | undefined; explicit: boolean } {
-  const named = processEnv.ENV_FILE;
-  if (named === undefined) return { path: resolve(cwd, '.env'), explicit: false };
-  return { path: named.trim() === '' ? undefined : resolve(cwd, named.trim()), explicit: true };
+export function envFilePath(processEnv: Env, cwd: string): { path: string | undefined; named: string | undefined } {
+  const named = processEnv.ENV_FILE?.trim();
+  if (named === undefined) return { path: resolve(cwd, '.env'), named };
+  return { path: named === '' ? undefined : resolve(cwd, named), named };
 }
 
 /**
@@ -35,10 +36,11 @@ export function envFilePath(processEnv: Env, cwd: string): { path: string | unde
  * @throws ConfigError when `ENV_FILE` names a file that does not exist, or the file cannot be read.
  */
 export function readEnv(processEnv: Env = process.env, cwd = process.cwd()): EnvSource {
-  const { path, explicit } = envFilePath(processEnv, cwd);
+  const { path, named } = envFilePath(processEnv, cwd);
+  const explicit = named !== undefined;
   if (path === undefined) return { env: { ...processEnv }, file: undefined };
   if (!existsSync(path)) {
-    if (explicit) throw new ConfigError([`ENV_FILE: no such file: ${path}`]);
+    if (explicit) throw new ConfigError([`ENV_FILE: no such file: ${shownPath(named!, path)}`]);
     return { env: { ...processEnv }, file: undefined };
   }
   let text: string;

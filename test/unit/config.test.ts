@@ -116,3 +116,72 @@ describe('loadBotConfig', () => {
     expect(loadBotConfig({ GEMINI_API_KEY: 'test-key-1', DISCORD_TOKEN: 'fake-token' }).discord.token).toBe('fake-token');
   });
 });
+
+describe('no configuration message echoes a secret or a long value', () => {
+  // Shaped like the real thing, obviously fake.
+  const GEMINI_SHAPED = 'AIzaFakeTestKey_doNotUse_00000000000';
+  const TOKEN_SHAPED = 'MTIwMDAwMDAwMDAwMDAwMDAw.FAKEts.fake-hmac-not-a-real-token-0000';
+
+  it('a bot token in DISCORD_APPLICATION_ID is named, not printed', () => {
+    const problems = problemsOf({ GEMINI_API_KEY: 'test-key-1', DISCORD_APPLICATION_ID: TOKEN_SHAPED });
+    expect(problems).toEqual(['DISCORD_APPLICATION_ID: must be a Discord id (digits only; got a value that looks like a Discord bot token (that belongs in DISCORD_TOKEN))']);
+  });
+
+  it('a Gemini key in DISCORD_GUILD_ID is named, not printed', () => {
+    const problems = problemsOf({ GEMINI_API_KEY: 'test-key-1', DISCORD_GUILD_ID: GEMINI_SHAPED });
+    expect(problems).toEqual([
+      'DISCORD_GUILD_ID: must be a Discord id (digits only; got a value that looks like a Gemini API key (those belong in GEMINI_API_KEY or GEMINI_API_KEYS))',
+    ]);
+  });
+
+  it('a Gemini key as DISCORD_TOKEN or a model name is refused without printing it', () => {
+    expect(problemsOf({ GEMINI_API_KEY: 'test-key-1', DISCORD_TOKEN: GEMINI_SHAPED })).toEqual([
+      expect.stringMatching(/^DISCORD_TOKEN: looks like a Gemini API key, not a Discord bot token/),
+    ]);
+    const models = problemsOf({ GEMINI_API_KEY: 'test-key-1', GEMINI_MODELS: `gemini-2.5-flash,${GEMINI_SHAPED}` });
+    expect(models).toEqual([expect.stringMatching(/^GEMINI_MODELS: entry 2 is not a model name like gemini-2\.5-flash \(got a value that looks like a Gemini API key/)]);
+  });
+
+  it('short harmless values are quoted; long ones only counted', () => {
+    expect(problemsOf({ GEMINI_API_KEY: 'test-key-1', GEMINI_POOL_SIZE: 'ten' })).toEqual(['GEMINI_POOL_SIZE: must be a whole number >= 1 (got "ten")']);
+    expect(problemsOf({ GEMINI_API_KEY: 'test-key-1', GEMINI_POOL_SIZE: 'five instances of each model' })).toEqual([
+      'GEMINI_POOL_SIZE: must be a whole number >= 1 (got a 28-character value)',
+    ]);
+  });
+
+  it('a keys file path is shown; a key pasted as the path is not', () => {
+    expect(problemsOf({ GEMINI_KEYS_FILE: '/nonexistent/dir/keys.txt' })).toEqual(['GEMINI_KEYS_FILE: no such file: /nonexistent/dir/keys.txt']);
+    expect(problemsOf({ GEMINI_KEYS_FILE: GEMINI_SHAPED })).toEqual([expect.stringMatching(/^GEMINI_KEYS_FILE: no such file: a value that looks like a Gemini API key/)]);
+  });
+
+  it('property: whatever variable gets a key, a token or a long value, no message contains it', async () => {
+    const fc = (await import('fast-check')).default;
+    const { CONFIG_VARIABLES, loadBotConfig } = await import('../../src/config.ts');
+    const keyChars = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-'.split(''));
+    const geminiShaped = fc.array(keyChars, { minLength: 35, maxLength: 35 }).map((cs) => `AIza${cs.join('')}`);
+    const tokenShaped = fc
+      .tuple(fc.array(keyChars, { minLength: 24, maxLength: 26 }), fc.array(keyChars, { minLength: 6, maxLength: 6 }), fc.array(keyChars, { minLength: 27, maxLength: 38 }))
+      .map(([a, b, c]) => `${a.join('')}.${b.join('')}.${c.join('')}`);
+    // Long values that are not paths (a path is shown: the operator must see which file).
+    const long = fc.string({ minLength: 21, maxLength: 80 }).filter((s) => s.trim().length > 20 && !/[/\\]/.test(s) && !/\.[A-Za-z0-9]{1,5}$/.test(s.trim()));
+    const names = fc.constantFrom(...CONFIG_VARIABLES, 'GEMINI_API_KEY_2', 'GEMINI_API_KEY_17');
+    fc.assert(
+      fc.property(names, fc.oneof(geminiShaped, tokenShaped, long), fc.boolean(), (name, value, withToken) => {
+        const env: Record<string, string> = { GEMINI_API_KEY: 'test-key-1', ...(withToken ? { DISCORD_TOKEN: 'fake-bot-token' } : {}), [name]: value };
+        let text: string;
+        try {
+          loadBotConfig(env);
+          text = '';
+        } catch (e) {
+          if (!(e instanceof ConfigError)) throw e;
+          text = `${e.message}\n${e.problems.join('\n')}`;
+        }
+        const v = value.trim();
+        expect(text.includes(v), `${name}=<value> was echoed: ${text}`).toBe(false);
+        // Nor a long piece of it.
+        if (v.length >= 24) expect(text.includes(v.slice(2, 22)), `${name}: a piece was echoed: ${text}`).toBe(false);
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
