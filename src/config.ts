@@ -332,6 +332,25 @@ const schema = z.object({
   LOG_LEVEL: enumOf(LOG_LEVELS, 'info'),
 });
 
+type Parsed = z.output<typeof schema>;
+
+/**
+ * Problems of variables that are each fine but wrong together. Only variables that parsed
+ * are looked at (a variable that did not has its own problem already).
+ */
+function crossProblems(v: Partial<Parsed>): string[] {
+  const problems: string[] = [];
+  if (v.STORE === 'redis' && 'REDIS_URL' in v && v.REDIS_URL === undefined) {
+    problems.push('REDIS_URL: required when STORE=redis (for example redis://127.0.0.1:6379)');
+  }
+  const count = v.SHARD_COUNT;
+  if (v.SHARD_IDS && count !== undefined) {
+    if (count === 'auto') problems.push('SHARD_IDS: needs a fixed SHARD_COUNT (every machine must agree on the total)');
+    else if (v.SHARD_IDS.some((id) => id >= count)) problems.push(`SHARD_IDS: shard numbers go from 0 to SHARD_COUNT - 1 (${count - 1})`);
+  }
+  return problems;
+}
+
 /** Every variable the configuration reads (the numbered GEMINI_API_KEY_N aside). */
 export const CONFIG_VARIABLES: readonly string[] = ['GEMINI_API_KEYS', 'GEMINI_API_KEY', 'GEMINI_KEYS_FILE', ...Object.keys(schema.shape)];
 
@@ -393,21 +412,18 @@ export function loadConfig(env: Env = process.env): Config {
   if (keys.length === 0 && !problems.some((p) => p.startsWith('GEMINI_KEYS_FILE'))) {
     problems.push('no Gemini API key: set GEMINI_API_KEY, GEMINI_API_KEYS or GEMINI_KEYS_FILE (see .env.example)');
   }
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  // Each variable on its own, so that a check across variables (STORE=redis needs
+  // REDIS_URL) still runs when some other variable is wrong: one run lists every problem.
+  const parsed: Partial<Parsed> = {};
+  for (const [name, field] of Object.entries(schema.shape) as Array<[keyof Parsed, z.ZodType]>) {
+    const r = field.safeParse(env[name]);
+    if (r.success) (parsed as Record<string, unknown>)[name] = r.data;
+    else for (const issue of r.error.issues) problems.push(`${name}: ${issue.message}`);
   }
-  if (parsed.success && parsed.data.STORE === 'redis' && !parsed.data.REDIS_URL) {
-    problems.push('REDIS_URL: required when STORE=redis (for example redis://127.0.0.1:6379)');
-  }
+  problems.push(...crossProblems(parsed));
   const secrets = [...keys.map((k) => k.key), ...(env.DISCORD_TOKEN?.trim() ? [env.DISCORD_TOKEN.trim()] : [])];
-  if (parsed.success && parsed.data.SHARD_IDS) {
-    const count = parsed.data.SHARD_COUNT;
-    if (count === 'auto') problems.push('SHARD_IDS: needs a fixed SHARD_COUNT (every machine must agree on the total)');
-    else if (parsed.data.SHARD_IDS.some((id) => id >= count)) problems.push(`SHARD_IDS: shard numbers go from 0 to SHARD_COUNT - 1 (${count - 1})`);
-  }
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems.map((p) => redactSecrets(p, secrets)));
-  const e = parsed.data;
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => redactSecrets(p, secrets)));
+  const e = parsed as Parsed;
   const defaults: ModelLimits = {};
   if (e.GEMINI_RPM !== undefined) defaults.rpm = e.GEMINI_RPM;
   if (e.GEMINI_RPD !== undefined) defaults.rpd = e.GEMINI_RPD;

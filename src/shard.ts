@@ -7,14 +7,14 @@
 import { fileURLToPath } from 'node:url';
 import { ShardingManager } from 'discord.js';
 import pino from 'pino';
-import { isConfigError, loadBotConfig, requireDiscordToken, type Config } from './config.ts';
-import { readEnv } from './env.ts';
+import { ConfigError, isConfigError, loadBotConfig, requireDiscordToken, type Config } from './config.ts';
+import { readEnv, type Env } from './env.ts';
 
-/** Why a configuration cannot run sharded, or undefined when it can. */
-function shardingProblem(config: Config): string | undefined {
-  if (config.store.kind !== 'redis') {
+/** Why a store cannot run sharded, or undefined when it can. */
+function shardingProblem(storeKind: string): string | undefined {
+  if (storeKind !== 'redis') {
     return (
-      `STORE=${config.store.kind} cannot be shared by shards: every shard is a separate process with its own pool, ` +
+      `STORE=${storeKind} cannot be shared by shards: every shard is a separate process with its own pool, ` +
       'so cooldowns, disabled keys and daily counts would not be seen by the others. Set STORE=redis and REDIS_URL.'
     );
   }
@@ -24,19 +24,24 @@ function shardingProblem(config: Config): string | undefined {
 async function main(): Promise<number> {
   let config: Config;
   let token: string;
+  let env: Env = {};
   try {
     // Each shard reads the configuration again (main.ts, same working directory); nothing is
     // hidden from this process's environment, which the shards inherit.
-    config = loadBotConfig(readEnv().env);
+    env = readEnv().env;
+    config = loadBotConfig(env);
     token = requireDiscordToken(config);
   } catch (err) {
     if (isConfigError(err)) {
-      process.stderr.write(`${err.message}\n`);
+      // The store problem is listed with the others, not only once they are fixed.
+      const store = env.STORE?.trim() || 'sqlite';
+      const problem = ['sqlite', 'memory'].includes(store) ? shardingProblem(store) : undefined;
+      process.stderr.write(`${problem ? new ConfigError([...err.problems, problem]).message : err.message}\n`);
       return 2;
     }
     throw err;
   }
-  const problem = shardingProblem(config);
+  const problem = shardingProblem(config.store.kind);
   if (problem) {
     process.stderr.write(`Cannot start sharded: ${problem}\n`);
     return 2;

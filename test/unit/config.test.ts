@@ -104,6 +104,34 @@ describe('sharding configuration', () => {
   });
 });
 
+describe('one run lists every problem', () => {
+  it('problems across variables come with the others, not after they are fixed', async () => {
+    const { loadBotConfig } = await import('../../src/config.ts');
+    let problems: string[] = [];
+    try {
+      loadBotConfig({ GEMINI_POOL_SIZE: 'ten', STORE: 'redis', SHARD_IDS: '0,1', EDIT_INTERVAL_MS: '10' });
+    } catch (e) {
+      problems = (e as ConfigError).problems;
+    }
+    expect(problems).toEqual([
+      expect.stringMatching(/^no Gemini API key/),
+      'GEMINI_POOL_SIZE: must be a whole number >= 1 (got "ten")',
+      'EDIT_INTERVAL_MS: must be a whole number >= 250 (got "10")',
+      'REDIS_URL: required when STORE=redis (for example redis://127.0.0.1:6379)',
+      'SHARD_IDS: needs a fixed SHARD_COUNT (every machine must agree on the total)',
+      expect.stringMatching(/^DISCORD_TOKEN: required/),
+    ]);
+  });
+
+  it('a wrong SHARD_COUNT is reported once, and SHARD_IDS out of a fixed count along with other problems', () => {
+    expect(problemsOf({ GEMINI_API_KEY: 'test-key-1', SHARD_COUNT: 'many', SHARD_IDS: '0' })).toEqual(['SHARD_COUNT: must be "auto" or a whole number >= 1 (got "many")']);
+    expect(problemsOf({ GEMINI_API_KEY: 'test-key-1', SHARD_COUNT: '2', SHARD_IDS: '5', STORE: 'nope' })).toEqual([
+      'STORE: must be one of sqlite, memory, redis (got "nope")',
+      'SHARD_IDS: shard numbers go from 0 to SHARD_COUNT - 1 (1)',
+    ]);
+  });
+});
+
 describe('loadBotConfig', () => {
   it('reports the missing token together with the other problems', async () => {
     const { loadBotConfig } = await import('../../src/config.ts');

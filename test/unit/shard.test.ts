@@ -22,4 +22,12 @@ describe('npm run start:sharded', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/DISCORD_TOKEN: required/);
   });
+
+  it('lists the store problem together with the other configuration problems', () => {
+    const r = run({ GEMINI_API_KEY: 'test-key-1', STORE: 'sqlite', GEMINI_POOL_SIZE: 'ten' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/GEMINI_POOL_SIZE: must be a whole number/);
+    expect(r.stderr).toMatch(/DISCORD_TOKEN: required/);
+    expect(r.stderr).toMatch(/STORE=sqlite cannot be shared by shards/);
+  });
 });
