@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { isConfigError, loadConfig, type Config } from './config.ts';
+import { formatWarnings, isConfigError, loadConfig, type Config } from './config.ts';
 import { hideFromLibraries, readEnv } from './env.ts';
 import { GeminiAPIPool } from './pool/GeminiAPIPool.ts';
 import { createStore } from './store/index.ts';
@@ -109,6 +109,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   let config: Config;
   try {
     config = loadConfig(env);
+    if (config.warnings.length > 0) io.err(formatWarnings(config.warnings));
   } catch (err) {
     if (isConfigError(err)) {
       io.err(err.message);

@@ -3,20 +3,29 @@
  * typed {@link Config}; every problem is reported at once, in one line each, and no message
  * ever echoes a key.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { looksLikeGeminiKey, secretKind, shown, shownPath } from './configEcho.ts';
-import { parseKeySpec, redactSecrets, type KeySpec } from './pool/keys.ts';
+import { looksLikeGeminiKey, secretKind, shown } from './configEcho.ts';
+import { collectKeys, configWarnings } from './configKeys.ts';
+import { redactSecrets, type KeySpec } from './pool/keys.ts';
 import { STRATEGIES, type Strategy } from './pool/types.ts';
 
 /** Bad configuration: one line per problem, no stack trace needed to understand it. */
 export class ConfigError extends Error {
   readonly brand = 'ConfigError' as const;
-  constructor(readonly problems: string[]) {
-    super(`Configuration problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  /** Near-misses found on the way (`GEMINI_API_KEY3` ...): they often explain a problem. */
+  constructor(
+    readonly problems: string[],
+    readonly warnings: readonly string[] = [],
+  ) {
+    super(`Configuration problems:\n${problems.map((p) => `  - ${p}`).join('\n')}${warnings.length > 0 ? `\n${formatWarnings(warnings)}` : ''}`);
     this.name = 'ConfigError';
   }
+}
+
+/** Warnings as printed at start: a heading, then one line each. */
+export function formatWarnings(warnings: readonly string[]): string {
+  return `Configuration warnings:\n${warnings.map((w) => `  - ${w}`).join('\n')}`;
 }
 
 export const isConfigError = (e: unknown): e is ConfigError =>
@@ -92,6 +101,11 @@ export interface StoreConfig {
 }
 
 export interface Config {
+  /**
+   * Things that are allowed but probably not meant (`GEMINI_API_KEY3` is set but not read,
+   * `GOOGLE_GENAI_USE_VERTEXAI=true` ...). Printed at start; never a value.
+   */
+  warnings: string[];
   gemini: GeminiConfig;
   limits: LimitsConfig;
   discord: DiscordConfig;
@@ -354,54 +368,6 @@ function crossProblems(v: Partial<Parsed>): string[] {
 /** Every variable the configuration reads (the numbered GEMINI_API_KEY_N aside). */
 export const CONFIG_VARIABLES: readonly string[] = ['GEMINI_API_KEYS', 'GEMINI_API_KEY', 'GEMINI_KEYS_FILE', ...Object.keys(schema.shape)];
 
-/** Splits a list of keys given as one variable (comma or newline separated). */
-function splitKeys(v: string | undefined): string[] {
-  return (v ?? '').split(/[,\n\r]/).map((s) => s.trim()).filter(Boolean);
-}
-
-/** GEMINI_API_KEY, then GEMINI_API_KEY_2 ... GEMINI_API_KEY_N in numeric order (any N). */
-function numberedKeys(env: Env): string[] {
-  const numbered = Object.keys(env)
-    .map((name) => ({ name, m: /^GEMINI_API_KEY_(\d+)$/.exec(name) }))
-    .filter((x): x is { name: string; m: RegExpExecArray } => x.m !== null)
-    .sort((a, b) => Number(a.m[1]) - Number(b.m[1]));
-  return [env.GEMINI_API_KEY, ...numbered.map((x) => env[x.name])].flatMap((v) => splitKeys(v));
-}
-
-function keysFromFile(path: string, problems: string[]): string[] {
-  const full = resolve(path);
-  if (!existsSync(full)) {
-    problems.push(`GEMINI_KEYS_FILE: no such file: ${shownPath(path, full)}`);
-    return [];
-  }
-  if (!statSync(full).isFile()) {
-    problems.push(`GEMINI_KEYS_FILE: not a file: ${shownPath(path, full)}`);
-    return [];
-  }
-  return readFileSync(full, 'utf8')
-    .split(/\r?\n/)
-    .map((line) => line.replace(/#.*$/, '').trim())
-    .filter(Boolean);
-}
-
-/**
- * Reads the keys from GEMINI_API_KEYS, GEMINI_API_KEY(_N) and GEMINI_KEYS_FILE, in that
- * order, dropping duplicates. A key may carry its quota group as `group:key`.
- */
-function collectKeys(env: Env, problems: string[]): KeySpec[] {
-  const raw = [...splitKeys(env.GEMINI_API_KEYS), ...numberedKeys(env)];
-  if (env.GEMINI_KEYS_FILE?.trim()) raw.push(...keysFromFile(env.GEMINI_KEYS_FILE.trim(), problems));
-  const seen = new Set<string>();
-  const keys: KeySpec[] = [];
-  for (const r of raw) {
-    const spec = parseKeySpec(r);
-    if (seen.has(spec.key)) continue;
-    seen.add(spec.key);
-    keys.push(spec);
-  }
-  return keys;
-}
-
 /**
  * Builds the typed configuration from an environment (default `process.env`).
  * @throws ConfigError listing every problem.
@@ -409,7 +375,8 @@ function collectKeys(env: Env, problems: string[]): KeySpec[] {
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   const keys = collectKeys(env, problems);
-  if (keys.length === 0 && !problems.some((p) => p.startsWith('GEMINI_KEYS_FILE'))) {
+  // A refused key or a missing keys file says more than "no key" would.
+  if (keys.length === 0 && problems.length === 0) {
     problems.push('no Gemini API key: set GEMINI_API_KEY, GEMINI_API_KEYS or GEMINI_KEYS_FILE (see .env.example)');
   }
   // Each variable on its own, so that a check across variables (STORE=redis needs
@@ -422,13 +389,15 @@ export function loadConfig(env: Env = process.env): Config {
   }
   problems.push(...crossProblems(parsed));
   const secrets = [...keys.map((k) => k.key), ...(env.DISCORD_TOKEN?.trim() ? [env.DISCORD_TOKEN.trim()] : [])];
-  if (problems.length > 0) throw new ConfigError(problems.map((p) => redactSecrets(p, secrets)));
+  const warnings = configWarnings(env, new Set(CONFIG_VARIABLES), keys.length);
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => redactSecrets(p, secrets)), warnings);
   const e = parsed as Parsed;
   const defaults: ModelLimits = {};
   if (e.GEMINI_RPM !== undefined) defaults.rpm = e.GEMINI_RPM;
   if (e.GEMINI_RPD !== undefined) defaults.rpd = e.GEMINI_RPD;
   if (e.GEMINI_TPM !== undefined) defaults.tpm = e.GEMINI_TPM;
   return {
+    warnings,
     gemini: {
       keys,
       models: e.GEMINI_MODELS,
@@ -493,14 +462,15 @@ export function requireDiscordToken(config: Config): string {
  * @throws ConfigError listing every problem.
  */
 export function loadBotConfig(env: Env = process.env): Config {
+  let config: Config;
   try {
-    const config = loadConfig(env);
-    requireDiscordToken(config);
-    return config;
+    config = loadConfig(env);
   } catch (err) {
-    if (!isConfigError(err) || env.DISCORD_TOKEN?.trim() || err.problems.includes(TOKEN_PROBLEM)) throw err;
-    throw new ConfigError([...err.problems, TOKEN_PROBLEM]);
+    if (!isConfigError(err) || env.DISCORD_TOKEN?.trim()) throw err;
+    throw new ConfigError([...err.problems, TOKEN_PROBLEM], err.warnings);
   }
+  if (!config.discord.token) throw new ConfigError([TOKEN_PROBLEM], config.warnings);
+  return config;
 }
 
 /**

@@ -5,7 +5,7 @@
  * Exit codes: 0 after a clean shutdown, 1 when the bot could not start (or a second signal
  * forced the exit), 2 for bad configuration (one line per problem, no stack trace).
  */
-import { isConfigError, loadBotConfig } from './config.ts';
+import { formatWarnings, isConfigError, loadBotConfig } from './config.ts';
 import { startBot, type RunningBot } from './bot/app.ts';
 import { hideFromLibraries, readEnv, type Env } from './env.ts';
 
@@ -24,7 +24,8 @@ async function main(): Promise<number> {
   try {
     env = readEnv().env;
     // Checked here first so a bad configuration is reported before anything starts.
-    loadBotConfig(env);
+    const { warnings } = loadBotConfig(env);
+    if (warnings.length > 0) process.stderr.write(`${formatWarnings(warnings)}\n`);
   } catch (err) {
     if (isConfigError(err)) {
       process.stderr.write(`${err.message}\n`);

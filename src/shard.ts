@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { ShardingManager } from 'discord.js';
 import pino from 'pino';
-import { ConfigError, isConfigError, loadBotConfig, requireDiscordToken, type Config } from './config.ts';
+import { ConfigError, formatWarnings, isConfigError, loadBotConfig, requireDiscordToken, type Config } from './config.ts';
 import { readEnv, type Env } from './env.ts';
 
 /** Why a store cannot run sharded, or undefined when it can. */
@@ -31,6 +31,7 @@ async function main(): Promise<number> {
     env = readEnv().env;
     config = loadBotConfig(env);
     token = requireDiscordToken(config);
+    if (config.warnings.length > 0) process.stderr.write(`${formatWarnings(config.warnings)}\n`);
   } catch (err) {
     if (isConfigError(err)) {
       // The store problem is listed with the others, not only once they are fixed.

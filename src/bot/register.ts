@@ -5,7 +5,7 @@
  */
 import { REST, Routes } from 'discord.js';
 import pino from 'pino';
-import { isConfigError, loadBotConfig, requireDiscordToken } from '../config.ts';
+import { formatWarnings, isConfigError, loadBotConfig, requireDiscordToken } from '../config.ts';
 import { hideFromLibraries, readEnv } from '../env.ts';
 import { createStore } from '../store/index.ts';
 import { commandPayloads, loadCommands } from './loader.ts';
@@ -15,6 +15,7 @@ async function main(): Promise<number> {
   let config;
   try {
     config = loadBotConfig(readEnv().env);
+    if (config.warnings.length > 0) process.stderr.write(`${formatWarnings(config.warnings)}\n`);
   } catch (err) {
     if (isConfigError(err)) {
       process.stderr.write(`${err.message}\n`);

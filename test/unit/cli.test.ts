@@ -80,6 +80,13 @@ describe('npm run cli', () => {
     expect(table.out).toContain('2 keys: 2 active, 0 cooling, 0 disabled; 3 requests today');
   });
 
+  it('configuration warnings go to stderr, without values; the output stays clean', async () => {
+    const r = await run(['stats', '--json'], { GEMINI_API_KEY: 'test-key-1', GEMINI_API_KEY3: 'test-key-3' });
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('Configuration warnings:\n  - GEMINI_API_KEY3 is set but not read: did you mean GEMINI_API_KEY_3?');
+    expect(JSON.parse(r.out).keys.keys).toHaveLength(1);
+  });
+
   it('bad configuration and usage exit 2 with a clear message', async () => {
     const noKey = await run(['ask', 'hi'], {});
     expect(noKey.code).toBe(2);

@@ -192,17 +192,16 @@ describe('no configuration message echoes a secret or a long value', () => {
       .map(([a, b, c]) => `${a.join('')}.${b.join('')}.${c.join('')}`);
     // Long values that are not paths (a path is shown: the operator must see which file).
     const long = fc.string({ minLength: 21, maxLength: 80 }).filter((s) => s.trim().length > 20 && !/[/\\]/.test(s) && !/\.[A-Za-z0-9]{1,5}$/.test(s.trim()));
-    const names = fc.constantFrom(...CONFIG_VARIABLES, 'GEMINI_API_KEY_2', 'GEMINI_API_KEY_17');
+    const names = fc.constantFrom(...CONFIG_VARIABLES, 'GEMINI_API_KEY_2', 'GEMINI_API_KEY_17', 'GEMINI_API_KEY3', 'GEMINI_APIKEY', 'GOOGLE_API_KEY', 'gemini_api_key');
     fc.assert(
       fc.property(names, fc.oneof(geminiShaped, tokenShaped, long), fc.boolean(), (name, value, withToken) => {
         const env: Record<string, string> = { GEMINI_API_KEY: 'test-key-1', ...(withToken ? { DISCORD_TOKEN: 'fake-bot-token' } : {}), [name]: value };
         let text: string;
         try {
-          loadBotConfig(env);
-          text = '';
+          text = loadBotConfig(env).warnings.join('\n');
         } catch (e) {
           if (!(e instanceof ConfigError)) throw e;
-          text = `${e.message}\n${e.problems.join('\n')}`;
+          text = `${e.message}\n${e.problems.join('\n')}\n${e.warnings.join('\n')}`;
         }
         const v = value.trim();
         expect(text.includes(v), `${name}=<value> was echoed: ${text}`).toBe(false);
@@ -211,5 +210,99 @@ describe('no configuration message echoes a secret or a long value', () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('keys as people paste them', () => {
+  it('matching quotes around an entry, a project or a key are removed: ASCII and typographic', () => {
+    const c = loadConfig({
+      GEMINI_API_KEYS: `"test-key-1", 'test-key-2'\n“test-key-3”,‘test-key-4’, proj:"test-key-5", "proj-b:test-key-6", ""`,
+      GEMINI_API_KEY_2: '”test-key-7”',
+    });
+    expect(c.gemini.keys).toEqual([
+      { key: 'test-key-1' },
+      { key: 'test-key-2' },
+      { key: 'test-key-3' },
+      { key: 'test-key-4' },
+      { key: 'test-key-5', group: 'proj' },
+      { key: 'test-key-6', group: 'proj-b' },
+      { key: 'test-key-7' },
+    ]);
+  });
+
+  it('a key with whitespace, a stray quote or a foreign character is refused, naming the entry and never the key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const file = join(dir, 'keys.txt');
+    writeFileSync(file, '# keys\ntest-key-5\n\ntest key 6\n');
+    const env = {
+      GEMINI_API_KEYS: 'test-key-1, test key 2, test-key-3”',
+      GEMINI_API_KEY: 'test-key-4',
+      GEMINI_API_KEY_2: 'test-key-7;',
+      GEMINI_API_KEY_3: 'MTIwMDAwMDAwMDAwMDAwMDAw.FAKEts.fake-hmac-not-a-real-token-0000',
+      GEMINI_KEYS_FILE: file,
+    };
+    const problems = problemsOf(env);
+    expect(problems).toEqual([
+      'GEMINI_API_KEYS entry 2: has whitespace inside (a key is one word)',
+      'GEMINI_API_KEYS entry 3: has a quote character in it (write the key without quotes, or with matching quotes around it)',
+      'GEMINI_API_KEY_2: has characters a Gemini API key never has (keys are letters, digits, - and _)',
+      'GEMINI_API_KEY_3: looks like a Discord bot token, not a Gemini API key (that belongs in DISCORD_TOKEN)',
+      'GEMINI_KEYS_FILE line 4: has whitespace inside (a key is one word)',
+    ]);
+    for (const secret of ['test key 2', 'test-key-3', 'test-key-7', 'test key 6', 'FAKEts']) expect(problems.join('\n')).not.toContain(secret);
+    // The only key refused: that is the problem, not "no key".
+    expect(problemsOf({ GEMINI_API_KEY: '“test-key-1' })).toEqual([
+      'GEMINI_API_KEY: has a quote character in it (write the key without quotes, or with matching quotes around it)',
+    ]);
+  });
+
+  it('warns about near-misses (set, but not read) without their values, and about SDK variables that redirect requests', () => {
+    const c = loadConfig({
+      GEMINI_API_KEY: 'test-key-1',
+      GEMINI_API_KEY3: 'test-key-3',
+      GEMINI_APIKEY: 'test-key-4',
+      GEMINI_KEY: 'test-key-5',
+      GEMINI_API_KEYS_2: 'test-key-6',
+      GEMINI_API_KEY_PROD: 'test-key-7',
+      gemini_api_key_4: 'test-key-8',
+      GEMINI_MODEL: 'gemini-2.5-pro',
+      GEMINI_POOL_SIZ: '3',
+      DISCORD_BOT_TOKEN: 'fake-bot-token',
+      GOOGLE_GENAI_USE_VERTEXAI: 'true',
+      GOOGLE_GEMINI_BASE_URL: 'http://127.0.0.1:9',
+      GEMINI_CLI_THEME: 'dark',
+      HOME: '/home/someone',
+    });
+    expect(c.gemini.keys).toEqual([{ key: 'test-key-1' }]);
+    expect(c.warnings).toEqual([
+      'DISCORD_BOT_TOKEN is set but not read: did you mean DISCORD_TOKEN?',
+      'GEMINI_APIKEY is set but not read: did you mean GEMINI_API_KEY?',
+      'GEMINI_API_KEY3 is set but not read: did you mean GEMINI_API_KEY_3?',
+      'GEMINI_API_KEYS_2 is set but not read: did you mean GEMINI_API_KEY_2 (or one more entry in GEMINI_API_KEYS)?',
+      'GEMINI_API_KEY_PROD is set but not read: numbered keys are GEMINI_API_KEY_2, GEMINI_API_KEY_3 ... (digits only)',
+      'GEMINI_KEY is set but not read: did you mean GEMINI_API_KEY?',
+      'GEMINI_MODEL is set but not read: did you mean GEMINI_MODELS?',
+      'GEMINI_POOL_SIZ is set but not read: did you mean GEMINI_POOL_SIZE?',
+      'gemini_api_key_4 is set but not read: names are case-sensitive: did you mean GEMINI_API_KEY_4?',
+      'GOOGLE_GENAI_USE_VERTEXAI=true makes @google/genai send requests to Vertex AI, not to the Gemini API these keys are for: unset it',
+      'GOOGLE_GEMINI_BASE_URL is set: @google/genai sends every request there; set GEMINI_BASE_URL instead, or unset it',
+    ]);
+    expect(c.warnings.join('\n')).not.toMatch(/test-key|fake-bot-token|127\.0\.0\.1/);
+  });
+
+  it('with no key of ours, GOOGLE_API_KEY or GEMINI_API_KEY3 explain the missing key', () => {
+    try {
+      loadConfig({ GOOGLE_API_KEY: 'test-key-1', GEMINI_API_KEY3: 'test-key-2' });
+      throw new Error('expected a ConfigError');
+    } catch (e) {
+      const err = e as ConfigError;
+      expect(err.problems).toEqual([expect.stringMatching(/^no Gemini API key/)]);
+      expect(err.warnings).toEqual([
+        'GEMINI_API_KEY3 is set but not read: did you mean GEMINI_API_KEY_3?',
+        'GOOGLE_API_KEY is set but not read: put the key in GEMINI_API_KEY (or GEMINI_API_KEYS)',
+      ]);
+      expect(err.message).toMatch(/Configuration warnings:\n {2}- GEMINI_API_KEY3 is set but not read/);
+      expect(err.message).not.toContain('test-key');
+    }
   });
 });
