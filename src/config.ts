@@ -5,8 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { looksLikeGeminiKey, secretKind, shown } from './configEcho.ts';
 import { collectKeys, configWarnings } from './configKeys.ts';
+import { discordToken, enumOf, int, modelLimits, models, optionalInt, redisUrl, shardCount, shardIds, snowflake, snowflakes, url } from './configFields.ts';
 import { redactSecrets, type KeySpec } from './pool/keys.ts';
 import { STRATEGIES, type Strategy } from './pool/types.ts';
 
@@ -118,165 +118,6 @@ type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** A whole number within bounds, from a string variable, with a default. */
-const int = (min: number, def: number) =>
-  z
-    .string()
-    .trim()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return def;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number >= ${min} (got ${shown(v)})` });
-        return z.NEVER;
-      }
-      return n;
-    });
-
-const enumOf = <T extends string>(values: readonly T[], def: T) =>
-  z
-    .string()
-    .trim()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return def;
-      if (!(values as readonly string[]).includes(v)) {
-        ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')} (got ${shown(v)})` });
-        return z.NEVER;
-      }
-      return v as T;
-    });
-
-const url = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v, ctx) => {
-    if (v === undefined || v === '') return undefined;
-    try {
-      const u = new URL(v);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
-      return v.replace(/\/+$/, '');
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `must be an http(s) URL (got ${shown(v)})` });
-      return z.NEVER;
-    }
-  });
-
-const optionalInt = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .trim()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got ${shown(v)})` });
-        return z.NEVER;
-      }
-      return n;
-    });
-
-const snowflake = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v, ctx) => {
-    if (v === undefined || v === '') return undefined;
-    if (!/^\d{5,25}$/.test(v)) {
-      ctx.addIssue({ code: 'custom', message: `must be a Discord id (digits only; got ${shown(v)})` });
-      return z.NEVER;
-    }
-    return v;
-  });
-
-const snowflakes = z
-  .string()
-  .optional()
-  .transform((v, ctx) => {
-    const ids = (v ?? '').split(/[,\s]+/).map((s) => s.trim()).filter(Boolean);
-    const bad = ids.filter((id) => !/^\d{5,25}$/.test(id));
-    if (bad.length > 0) {
-      ctx.addIssue({ code: 'custom', message: `must be Discord user ids separated by commas (got ${bad.map(shown).join(', ')})` });
-      return z.NEVER;
-    }
-    return ids;
-  });
-
-/** `model:rpm=10,rpd=250;other:rpm=5`: limits per model. */
-const modelLimits = z
-  .string()
-  .optional()
-  .transform((v, ctx) => {
-    const out: Record<string, ModelLimits> = {};
-    const entries = (v ?? '').split(';').map((s) => s.trim()).filter(Boolean);
-    for (const [i, entry] of entries.entries()) {
-      const m = /^([^:\s]+)\s*:\s*(.+)$/.exec(entry);
-      const limits: ModelLimits = {};
-      const pairs = m ? m[2]!.split(',').map((p) => p.trim()) : [];
-      const ok =
-        m !== null &&
-        pairs.every((p) => {
-          const kv = /^(rpm|rpd|tpm)\s*=\s*(\d+)$/.exec(p);
-          if (!kv || Number(kv[2]) < 1) return false;
-          limits[kv[1] as keyof ModelLimits] = Number(kv[2]);
-          return true;
-        });
-      if (!ok) {
-        ctx.addIssue({ code: 'custom', message: `entry ${i + 1} must look like model:rpm=10,rpd=250 (got ${shown(entry)})` });
-        return z.NEVER;
-      }
-      out[m![1]!] = limits;
-    }
-    return out;
-  });
-
-const shardCount = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v, ctx) => {
-    if (v === undefined || v === '' || v === 'auto') return 'auto' as const;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) {
-      ctx.addIssue({ code: 'custom', message: `must be "auto" or a whole number >= 1 (got ${shown(v)})` });
-      return z.NEVER;
-    }
-    return n;
-  });
-
-/** Model names, comma-separated: they are shown to Discord users, so never a secret. */
-const models = (def: string[]) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      const items = (v ?? '').split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
-      for (const [i, item] of items.entries()) {
-        if (secretKind(item) || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(item)) {
-          ctx.addIssue({ code: 'custom', message: `entry ${i + 1} is not a model name like gemini-2.5-flash (got ${shown(item)})` });
-          return z.NEVER;
-        }
-      }
-      return items.length > 0 ? [...new Set(items)] : def;
-    });
-
-/** The bot token: free-form, but a Gemini key there is a mix-up worth saying. */
-const discordToken = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v, ctx) => {
-    if (v === undefined || v === '') return undefined;
-    if (looksLikeGeminiKey(v)) {
-      ctx.addIssue({ code: 'custom', message: 'looks like a Gemini API key, not a Discord bot token (Developer Portal -> your application -> Bot -> Reset Token)' });
-      return z.NEVER;
-    }
-    return v;
-  });
-
 /** The schema of every variable, keyed by its name. */
 const schema = z.object({
   GEMINI_MODELS: models(['gemini-2.5-flash']),
@@ -316,33 +157,10 @@ const schema = z.object({
   SYSTEM_PROMPT: z.string().optional().transform((v) => (v && v.trim() ? v.trim() : undefined)),
   STORE: enumOf(['sqlite', 'memory', 'redis'] as const, 'sqlite'),
   DATA_DIR: z.string().trim().optional().transform((v) => v || './data'),
-  REDIS_URL: z
-    .string()
-    .trim()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return undefined;
-      if (!/^rediss?:\/\//.test(v)) {
-        ctx.addIssue({ code: 'custom', message: 'must start with redis:// or rediss://' });
-        return z.NEVER;
-      }
-      return v;
-    }),
+  REDIS_URL: redisUrl,
   STORE_FLUSH_INTERVAL_MS: int(10, 1_000),
   SHARD_COUNT: shardCount,
-  SHARD_IDS: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      const items = (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-      if (items.length === 0) return undefined;
-      const ids = items.map(Number);
-      if (ids.some((n) => !Number.isInteger(n) || n < 0)) {
-        ctx.addIssue({ code: 'custom', message: `must be shard numbers separated by commas, e.g. 0,1 (got ${shown(v ?? '')})` });
-        return z.NEVER;
-      }
-      return [...new Set(ids)];
-    }),
+  SHARD_IDS: shardIds,
   LOG_LEVEL: enumOf(LOG_LEVELS, 'info'),
 });
 
