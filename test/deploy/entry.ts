@@ -42,9 +42,9 @@ export function run(command: string, args: readonly string[], options: { env: Re
   return { child, exit, output: () => all, stdout: () => out, stderr: () => err };
 }
 
-/** `node --import tsx <entry>` from `cwd` (the repository root unless told otherwise). */
-export function runEntry(entry: string, env: Record<string, string>, cwd = ROOT): Running {
-  return run(process.execPath, ['--import', TSX_IMPORT, resolve(ROOT, entry)], { env, cwd });
+/** `node --import tsx <entry> [args]` from `cwd` (the repository root unless told otherwise). */
+export function runEntry(entry: string, env: Record<string, string>, cwd = ROOT, args: readonly string[] = []): Running {
+  return run(process.execPath, ['--import', TSX_IMPORT, resolve(ROOT, entry), ...args], { env, cwd });
 }
 
 /** Rejects after `ms`, so no wait in a test is unbounded. */
