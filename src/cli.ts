@@ -15,6 +15,7 @@ import { GeminiAPIPool } from './pool/GeminiAPIPool.ts';
 import { createStore } from './store/index.ts';
 import type { StateStore } from './store/types.ts';
 import type { Classified } from './gemini/classify.ts';
+import { secretKind } from './configEcho.ts';
 import { describeNetworkFailure, isNetworkFailure } from './endpoint.ts';
 
 const USAGE = `Usage:
@@ -35,6 +36,13 @@ export function checkVerdict(error: Classified | undefined): string {
   if (error.kind === 'billing') return 'billing';
   if (error.kind === 'rate_limited' || error.kind === 'quota_exhausted') return 'rate-limited';
   return `error (${error.kind})`;
+}
+
+/** Which models are served, and how to serve one more. */
+export function unknownModel(model: string, served: readonly string[]): string {
+  const name = secretKind(model) ? 'that model' : model;
+  const add = /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(model) && !secretKind(model) ? ` (GEMINI_MODELS=${[...served, model].join(',')})` : '';
+  return `unknown model ${name}: this configuration serves ${served.join(', ')}. To serve it too, add it to GEMINI_MODELS${add}.`;
 }
 
 function table(rows: string[][]): string[] {
@@ -149,7 +157,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
       }
       const model = parsed.values.model;
       if (model !== undefined && !pool.models.includes(model)) {
-        io.err(`unknown model ${model}; configured: ${pool.models.join(', ')}`);
+        io.err(unknownModel(model, pool.models));
         return 2;
       }
       return await ask(pool, prompt, model, json, io, config.gemini.baseUrl);

@@ -96,6 +96,12 @@ describe('npm run cli', () => {
     expect((await run(['frobnicate'], { GEMINI_API_KEY: 'test-key-1' })).code).toBe(2);
     expect((await run(['ask'], { GEMINI_API_KEY: 'test-key-1' })).code).toBe(2);
     expect((await run(['ask', 'x', '--model', 'nope'], { GEMINI_API_KEY: 'test-key-1' })).err).toMatch(/unknown model nope/);
+    // The README's example with the default models: say what is served and how to add it.
+    const pro = await run(['ask', 'Why is the sky blue?', '--model', 'gemini-2.5-pro'], { GEMINI_API_KEY: 'test-key-1' });
+    expect(pro.code).toBe(2);
+    expect(pro.err).toBe(
+      'unknown model gemini-2.5-pro: this configuration serves gemini-2.5-flash. To serve it too, add it to GEMINI_MODELS (GEMINI_MODELS=gemini-2.5-flash,gemini-2.5-pro).',
+    );
     expect((await run([], {})).code).toBe(2);
   });
 });
