@@ -8,16 +8,7 @@
 import { formatWarnings, isConfigError, loadBotConfig } from './config.ts';
 import { startBot, type RunningBot } from './bot/app.ts';
 import { hideFromLibraries, readEnv, type Env } from './env.ts';
-
-/** Reads the error a start failed with, for one line on stderr (no stack, no secrets). */
-function describeStartFailure(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  if (/invalid token/i.test(message)) return 'Discord rejected DISCORD_TOKEN (reset it in the Developer Portal -> Bot, and update .env)';
-  if (/disallowed intents/i.test(message)) {
-    return 'Discord refused the Message Content intent: enable it in the Developer Portal -> Bot -> Privileged Gateway Intents';
-  }
-  return message.split('\n')[0] ?? message;
-}
+import { describeStartFailure } from './startFailure.ts';
 
 async function main(): Promise<number> {
   let env: Env;

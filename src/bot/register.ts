@@ -7,6 +7,7 @@ import { REST, Routes } from 'discord.js';
 import pino from 'pino';
 import { formatWarnings, isConfigError, loadBotConfig, requireDiscordToken } from '../config.ts';
 import { hideFromLibraries, readEnv } from '../env.ts';
+import { describeStartFailure } from '../startFailure.ts';
 import { createStore } from '../store/index.ts';
 import { commandPayloads, loadCommands } from './loader.ts';
 import { COMMANDS_HASH_META, commandsHash, registerCommands } from './sync.ts';
@@ -49,8 +50,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    process.stderr.write(`Registration failed: ${message}\n`);
+    process.stderr.write(`Registration failed: ${describeStartFailure(err)}\n`);
     process.exit(1);
   },
 );

@@ -1,6 +1,7 @@
 /**
  * What the entry points print when they start: configuration warnings (never a value)
- * before the bot starts.
+ * before the bot starts, and the same words from `npm start` and `npm run register` when
+ * Discord rejects the token.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDiscord } from '../fakes/fakeDiscord.ts';
@@ -47,5 +48,17 @@ describe('npm start prints what it noticed', () => {
     expect(code).toBe(2);
     expect(main.stderr()).toMatch(/no Gemini API key[^\n]*\nConfiguration warnings:\n {2}- GEMINI_API_KEY3 is set but not read: did you mean GEMINI_API_KEY_3\?/);
     expect(main.output()).not.toContain('test-key-3');
+  });
+
+  it('a rejected token: npm start and npm run register say the same sentence, not "401: Unauthorized"', async () => {
+    const wrong = { GEMINI_API_KEY: 'test-key-1', DISCORD_TOKEN: 'wrong-token-value' };
+    const main = runEntry('src/main.ts', env(wrong));
+    const register = runEntry('src/bot/register.ts', env({ ...wrong, DISCORD_APPLICATION_ID: '1600000000000000001', DISCORD_GUILD_ID: '1600000000000000002' }));
+    expect((await within(main.exit, 30_000, () => main.output())).code).toBe(1);
+    expect((await within(register.exit, 30_000, () => register.output())).code).toBe(1);
+    const sentence = 'Discord rejected DISCORD_TOKEN (reset it in the Developer Portal -> Bot, and update .env)';
+    expect(main.stderr()).toContain(`Could not start the bot: ${sentence}\n`);
+    expect(register.stderr()).toBe(`Registration failed: ${sentence}\n`);
+    expect(main.output() + register.output()).not.toContain('wrong-token-value');
   });
 });
