@@ -95,6 +95,31 @@ describe('documentation matches the code', () => {
   });
 });
 
+describe('CHAT_HISTORY_TURNS: the documents say what the code does', () => {
+  it('counts messages, user and bot alike, and what Gemini gets includes the new message', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { Conversations } = await import('../../src/bot/conversations.ts');
+    const { MemoryStore } = await import('../../src/store/memory.ts');
+    const meaning = /messages of a conversation kept and sent to Gemini, the new one included \(each user message and each bot answer is one\)/i;
+    expect(readFileSync('.env.example', 'utf8')).toMatch(meaning);
+    expect(readFileSync('README.md', 'utf8')).toMatch(meaning);
+
+    const turns = 6;
+    const c = new Conversations(new MemoryStore(), { historyTurns: turns });
+    await c.start('t', { model: 'm', ownerId: 'u' });
+    let conv = (await c.get('t'))!;
+    const msg = (role: 'user' | 'model', text: string) => ({ role, parts: [{ text }] });
+    for (let i = 1; i <= 10; i++) conv = await c.append('t', conv, [msg('user', `u${i}`), msg('model', `m${i}`)]);
+    // Kept: the last 6 messages, user and bot alike.
+    expect(conv.history).toHaveLength(turns);
+    // Sent with a new message: history + that message, 6 at most, starting with a user message.
+    const sent = [...c.historyFor(conv), msg('user', 'new')];
+    expect(sent.length).toBeLessThanOrEqual(turns);
+    expect(sent.length).toBeGreaterThanOrEqual(turns - 1);
+    expect(sent[0]!.role).toBe('user');
+  });
+});
+
 describe('sharding configuration', () => {
   it('SHARD_IDS needs a fixed SHARD_COUNT and ids inside it', () => {
     expect(loadConfig({ GEMINI_API_KEY: 'test-key-1', SHARD_COUNT: '4', SHARD_IDS: '2, 3' }).store).toMatchObject({ shardCount: 4, shardIds: [2, 3] });
