@@ -1,5 +1,7 @@
 /**
- * Command line: `ask`, `keys check`, `stats`. Same configuration as the bot.
+ * Command line: `ask`, `keys check`, `stats`. Same configuration as the bot. Output goes
+ * to stdout, logs (warnings and errors only, unless LOG_LEVEL is set for the command) and
+ * diagnostics to stderr.
  *
  *   npm run cli -- ask "prompt" [--model M] [--json]
  *   npm run cli -- keys check [--json]
@@ -7,11 +9,14 @@
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { isConfigError, loadConfig, loadDotEnv, type Config } from './config.ts';
+import { formatWarnings, isConfigError, loadConfig, type Config } from './config.ts';
+import { hideFromLibraries, readEnv } from './env.ts';
 import { GeminiAPIPool } from './pool/GeminiAPIPool.ts';
 import { createStore } from './store/index.ts';
 import type { StateStore } from './store/types.ts';
 import type { Classified } from './gemini/classify.ts';
+import { secretKind } from './configEcho.ts';
+import { describeNetworkFailure, isNetworkFailure } from './endpoint.ts';
 
 const USAGE = `Usage:
   npm run cli -- ask "prompt" [--model M] [--json]   answer through the pool
@@ -26,10 +31,18 @@ export interface CliIo {
 /** What a key check found, in words an operator knows. */
 export function checkVerdict(error: Classified | undefined): string {
   if (!error) return 'valid';
+  if (isNetworkFailure(error)) return 'unreachable';
   if (error.kind === 'auth') return error.reason === 'API_KEY_INVALID' || error.status === 400 || error.status === 401 ? 'invalid' : 'suspended';
   if (error.kind === 'billing') return 'billing';
   if (error.kind === 'rate_limited' || error.kind === 'quota_exhausted') return 'rate-limited';
   return `error (${error.kind})`;
+}
+
+/** Which models are served, and how to serve one more. */
+export function unknownModel(model: string, served: readonly string[]): string {
+  const name = secretKind(model) ? 'that model' : model;
+  const add = /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(model) && !secretKind(model) ? ` (GEMINI_MODELS=${[...served, model].join(',')})` : '';
+  return `unknown model ${name}: this configuration serves ${served.join(', ')}. To serve it too, add it to GEMINI_MODELS${add}.`;
 }
 
 function table(rows: string[][]): string[] {
@@ -37,26 +50,31 @@ function table(rows: string[][]): string[] {
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
 }
 
-async function ask(pool: GeminiAPIPool, prompt: string, model: string | undefined, json: boolean, io: CliIo): Promise<number> {
+async function ask(pool: GeminiAPIPool, prompt: string, model: string | undefined, json: boolean, io: CliIo, baseUrl: string | undefined): Promise<number> {
   const result = await pool.generateContent({ prompt, ...(model ? { model } : {}) });
   if (json) io.out(JSON.stringify(result, null, 2));
   else if (result.ok) {
     io.out(result.text);
     io.err(`-- ${result.model} via ${result.keyId}, ${result.attempts} attempt(s), ${result.latencyMs} ms`);
   } else {
+    const network = await describeNetworkFailure(result.error, baseUrl);
     const wait = result.error.retryAfterMs !== undefined ? ` (try again in ~${Math.ceil(result.error.retryAfterMs / 1000)} s)` : '';
-    io.err(`error: ${result.error.kind}: ${result.error.message}${wait}`);
+    io.err(network ? `error: ${network}` : `error: ${result.error.kind}: ${result.error.message}${wait}`);
   }
   return result.ok ? 0 : 1;
 }
 
-async function keysCheck(pool: GeminiAPIPool, json: boolean, io: CliIo): Promise<number> {
+async function keysCheck(pool: GeminiAPIPool, json: boolean, io: CliIo, baseUrl: string | undefined): Promise<number> {
+  let networkFailure: Classified | undefined;
   const results = await Promise.all(
     pool.keys.map(async (k) => {
       const r = await pool.checkKey(k.index);
+      if (!r.ok && isNetworkFailure(r.error)) networkFailure ??= r.error;
       return { key: k.id, hint: k.hint, group: k.groupLabel, status: checkVerdict(r.ok ? undefined : r.error), latencyMs: r.latencyMs };
     }),
   );
+  // Unreachable is the endpoint's problem, not the keys': say once where it is.
+  if (networkFailure) io.err(`cannot reach Gemini: ${await describeNetworkFailure(networkFailure, baseUrl)}`);
   const working = results.filter((r) => r.status === 'valid' || r.status === 'rate-limited').length;
   if (json) io.out(JSON.stringify({ keys: results, working }, null, 2));
   else {
@@ -108,6 +126,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   let config: Config;
   try {
     config = loadConfig(env);
+    if (config.warnings.length > 0) io.err(formatWarnings(config.warnings));
   } catch (err) {
     if (isConfigError(err)) {
       io.err(err.message);
@@ -115,7 +134,9 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     }
     throw err;
   }
-  const logger = pino({ level: env.LOG_LEVEL ? config.logLevel : 'warn' }, pino.destination(2));
+  // Logs go to stderr, written at once, so they never land inside the output on stdout;
+  // only warnings and errors unless LOG_LEVEL is given to this command.
+  const logger = pino({ level: env.LOG_LEVEL ? config.logLevel : 'warn' }, pino.destination({ dest: 2, sync: true }));
   let store: StateStore;
   try {
     store = await createStore(config.store, logger);
@@ -136,12 +157,12 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
       }
       const model = parsed.values.model;
       if (model !== undefined && !pool.models.includes(model)) {
-        io.err(`unknown model ${model}; configured: ${pool.models.join(', ')}`);
+        io.err(unknownModel(model, pool.models));
         return 2;
       }
-      return await ask(pool, prompt, model, json, io);
+      return await ask(pool, prompt, model, json, io, config.gemini.baseUrl);
     }
-    if (command === 'keys' && sub === 'check') return await keysCheck(pool, json, io);
+    if (command === 'keys' && sub === 'check') return await keysCheck(pool, json, io, config.gemini.baseUrl);
     if (command === 'stats') return stats(pool, json, io);
     io.err(`unknown command: ${[command, sub].filter(Boolean).join(' ')}\n${USAGE}`);
     return 2;
@@ -153,11 +174,23 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/src/cli.ts');
 if (isMain) {
-  loadDotEnv();
-  runCli(process.argv.slice(2), process.env, {
+  const io: CliIo = {
     out: (l) => process.stdout.write(`${l}\n`),
     err: (l) => process.stderr.write(`${l}\n`),
-  }).then(
+  };
+  let env;
+  try {
+    env = readEnv().env;
+  } catch (err) {
+    if (!isConfigError(err)) throw err;
+    io.err(err.message);
+    process.exit(2);
+  }
+  // LOG_LEVEL in .env is the bot's; the CLI follows it only when given on its command line.
+  if (process.env.LOG_LEVEL === undefined) delete env.LOG_LEVEL;
+  // @google/genai reads GEMINI_API_KEY from process.env on every client: it gets its key from us.
+  hideFromLibraries();
+  runCli(process.argv.slice(2), env, io).then(
     (code) => (process.exitCode = code),
     (err: unknown) => {
       process.stderr.write(`unexpected error: ${(err as Error)?.message ?? String(err)}\n`);

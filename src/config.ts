@@ -3,19 +3,29 @@
  * typed {@link Config}; every problem is reported at once, in one line each, and no message
  * ever echoes a key.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { parseKeySpec, redactSecrets, type KeySpec } from './pool/keys.ts';
+import { collectKeys, configWarnings } from './configKeys.ts';
+import { discordToken, enumOf, int, modelLimits, models, optionalInt, redisUrl, shardCount, shardIds, snowflake, snowflakes, url } from './configFields.ts';
+import { redactSecrets, type KeySpec } from './pool/keys.ts';
 import { STRATEGIES, type Strategy } from './pool/types.ts';
 
 /** Bad configuration: one line per problem, no stack trace needed to understand it. */
 export class ConfigError extends Error {
   readonly brand = 'ConfigError' as const;
-  constructor(readonly problems: string[]) {
-    super(`Configuration problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  /** Near-misses found on the way (`GEMINI_API_KEY3` ...): they often explain a problem. */
+  constructor(
+    readonly problems: string[],
+    readonly warnings: readonly string[] = [],
+  ) {
+    super(`Configuration problems:\n${problems.map((p) => `  - ${p}`).join('\n')}${warnings.length > 0 ? `\n${formatWarnings(warnings)}` : ''}`);
     this.name = 'ConfigError';
   }
+}
+
+/** Warnings as printed at start: a heading, then one line each. */
+export function formatWarnings(warnings: readonly string[]): string {
+  return `Configuration warnings:\n${warnings.map((w) => `  - ${w}`).join('\n')}`;
 }
 
 export const isConfigError = (e: unknown): e is ConfigError =>
@@ -91,6 +101,11 @@ export interface StoreConfig {
 }
 
 export interface Config {
+  /**
+   * Things that are allowed but probably not meant (`GEMINI_API_KEY3` is set but not read,
+   * `GOOGLE_GENAI_USE_VERTEXAI=true` ...). Printed at start; never a value.
+   */
+  warnings: string[];
   gemini: GeminiConfig;
   limits: LimitsConfig;
   discord: DiscordConfig;
@@ -103,146 +118,9 @@ type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** A whole number within bounds, from a string variable, with a default. */
-const int = (min: number, def: number) =>
-  z
-    .string()
-    .trim()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return def;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number >= ${min} (got "${v}")` });
-        return z.NEVER;
-      }
-      return n;
-    });
-
-const enumOf = <T extends string>(values: readonly T[], def: T) =>
-  z
-    .string()
-    .trim()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return def;
-      if (!(values as readonly string[]).includes(v)) {
-        ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')} (got "${v}")` });
-        return z.NEVER;
-      }
-      return v as T;
-    });
-
-const url = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v, ctx) => {
-    if (v === undefined || v === '') return undefined;
-    try {
-      const u = new URL(v);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
-      return v.replace(/\/+$/, '');
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `must be an http(s) URL (got "${v}")` });
-      return z.NEVER;
-    }
-  });
-
-const optionalInt = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .trim()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${v}")` });
-        return z.NEVER;
-      }
-      return n;
-    });
-
-const snowflake = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v, ctx) => {
-    if (v === undefined || v === '') return undefined;
-    if (!/^\d{5,25}$/.test(v)) {
-      ctx.addIssue({ code: 'custom', message: `must be a Discord id (digits only, got "${v}")` });
-      return z.NEVER;
-    }
-    return v;
-  });
-
-const snowflakes = z
-  .string()
-  .optional()
-  .transform((v, ctx) => {
-    const ids = (v ?? '').split(/[,\s]+/).map((s) => s.trim()).filter(Boolean);
-    const bad = ids.filter((id) => !/^\d{5,25}$/.test(id));
-    if (bad.length > 0) {
-      ctx.addIssue({ code: 'custom', message: `must be Discord user ids separated by commas (got "${bad.join(', ')}")` });
-      return z.NEVER;
-    }
-    return ids;
-  });
-
-/** `model:rpm=10,rpd=250;other:rpm=5`: limits per model. */
-const modelLimits = z
-  .string()
-  .optional()
-  .transform((v, ctx) => {
-    const out: Record<string, ModelLimits> = {};
-    for (const entry of (v ?? '').split(';').map((s) => s.trim()).filter(Boolean)) {
-      const m = /^([^:\s]+)\s*:\s*(.+)$/.exec(entry);
-      const limits: ModelLimits = {};
-      const pairs = m ? m[2]!.split(',').map((p) => p.trim()) : [];
-      const ok =
-        m !== null &&
-        pairs.every((p) => {
-          const kv = /^(rpm|rpd|tpm)\s*=\s*(\d+)$/.exec(p);
-          if (!kv || Number(kv[2]) < 1) return false;
-          limits[kv[1] as keyof ModelLimits] = Number(kv[2]);
-          return true;
-        });
-      if (!ok) {
-        ctx.addIssue({ code: 'custom', message: `each entry must look like model:rpm=10,rpd=250 (got "${entry}")` });
-        return z.NEVER;
-      }
-      out[m![1]!] = limits;
-    }
-    return out;
-  });
-
-const shardCount = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v, ctx) => {
-    if (v === undefined || v === '' || v === 'auto') return 'auto' as const;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) {
-      ctx.addIssue({ code: 'custom', message: `must be "auto" or a whole number >= 1 (got "${v}")` });
-      return z.NEVER;
-    }
-    return n;
-  });
-
-const list = (def: string[]) =>
-  z
-    .string()
-    .optional()
-    .transform((v) => {
-      const items = (v ?? '').split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
-      return items.length > 0 ? [...new Set(items)] : def;
-    });
-
 /** The schema of every variable, keyed by its name. */
 const schema = z.object({
-  GEMINI_MODELS: list(['gemini-2.5-flash']),
+  GEMINI_MODELS: models(['gemini-2.5-flash']),
   GEMINI_POOL_SIZE: int(1, 5),
   GEMINI_STRATEGY: enumOf(STRATEGIES, 'health'),
   GEMINI_BASE_URL: url,
@@ -261,7 +139,7 @@ const schema = z.object({
   GEMINI_TPM: optionalInt(1),
   GEMINI_MODEL_LIMITS: modelLimits,
   GEMINI_MAX_QUEUED: int(0, 100),
-  DISCORD_TOKEN: z.string().trim().optional().transform((v) => v || undefined),
+  DISCORD_TOKEN: discordToken,
   DISCORD_APPLICATION_ID: snowflake,
   DISCORD_GUILD_ID: snowflake,
   DISCORD_API_URL: url,
@@ -279,86 +157,34 @@ const schema = z.object({
   SYSTEM_PROMPT: z.string().optional().transform((v) => (v && v.trim() ? v.trim() : undefined)),
   STORE: enumOf(['sqlite', 'memory', 'redis'] as const, 'sqlite'),
   DATA_DIR: z.string().trim().optional().transform((v) => v || './data'),
-  REDIS_URL: z
-    .string()
-    .trim()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return undefined;
-      if (!/^rediss?:\/\//.test(v)) {
-        ctx.addIssue({ code: 'custom', message: 'must start with redis:// or rediss://' });
-        return z.NEVER;
-      }
-      return v;
-    }),
+  REDIS_URL: redisUrl,
   STORE_FLUSH_INTERVAL_MS: int(10, 1_000),
   SHARD_COUNT: shardCount,
-  SHARD_IDS: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      const items = (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-      if (items.length === 0) return undefined;
-      const ids = items.map(Number);
-      if (ids.some((n) => !Number.isInteger(n) || n < 0)) {
-        ctx.addIssue({ code: 'custom', message: `must be shard numbers separated by commas, e.g. 0,1 (got "${v}")` });
-        return z.NEVER;
-      }
-      return [...new Set(ids)];
-    }),
+  SHARD_IDS: shardIds,
   LOG_LEVEL: enumOf(LOG_LEVELS, 'info'),
 });
 
-/** Every variable the configuration reads (the numbered GEMINI_API_KEY_N aside). */
-export const CONFIG_VARIABLES: readonly string[] = ['GEMINI_API_KEYS', 'GEMINI_API_KEY', 'GEMINI_KEYS_FILE', ...Object.keys(schema.shape)];
-
-/** Splits a list of keys given as one variable (comma or newline separated). */
-function splitKeys(v: string | undefined): string[] {
-  return (v ?? '').split(/[,\n\r]/).map((s) => s.trim()).filter(Boolean);
-}
-
-/** GEMINI_API_KEY, then GEMINI_API_KEY_2 ... GEMINI_API_KEY_N in numeric order (any N). */
-function numberedKeys(env: Env): string[] {
-  const numbered = Object.keys(env)
-    .map((name) => ({ name, m: /^GEMINI_API_KEY_(\d+)$/.exec(name) }))
-    .filter((x): x is { name: string; m: RegExpExecArray } => x.m !== null)
-    .sort((a, b) => Number(a.m[1]) - Number(b.m[1]));
-  return [env.GEMINI_API_KEY, ...numbered.map((x) => env[x.name])].flatMap((v) => splitKeys(v));
-}
-
-function keysFromFile(path: string, problems: string[]): string[] {
-  const full = resolve(path);
-  if (!existsSync(full)) {
-    problems.push(`GEMINI_KEYS_FILE: no such file: ${full}`);
-    return [];
-  }
-  if (!statSync(full).isFile()) {
-    problems.push(`GEMINI_KEYS_FILE: not a file: ${full}`);
-    return [];
-  }
-  return readFileSync(full, 'utf8')
-    .split(/\r?\n/)
-    .map((line) => line.replace(/#.*$/, '').trim())
-    .filter(Boolean);
-}
+type Parsed = z.output<typeof schema>;
 
 /**
- * Reads the keys from GEMINI_API_KEYS, GEMINI_API_KEY(_N) and GEMINI_KEYS_FILE, in that
- * order, dropping duplicates. A key may carry its quota group as `group:key`.
+ * Problems of variables that are each fine but wrong together. Only variables that parsed
+ * are looked at (a variable that did not has its own problem already).
  */
-function collectKeys(env: Env, problems: string[]): KeySpec[] {
-  const raw = [...splitKeys(env.GEMINI_API_KEYS), ...numberedKeys(env)];
-  if (env.GEMINI_KEYS_FILE?.trim()) raw.push(...keysFromFile(env.GEMINI_KEYS_FILE.trim(), problems));
-  const seen = new Set<string>();
-  const keys: KeySpec[] = [];
-  for (const r of raw) {
-    const spec = parseKeySpec(r);
-    if (seen.has(spec.key)) continue;
-    seen.add(spec.key);
-    keys.push(spec);
+function crossProblems(v: Partial<Parsed>): string[] {
+  const problems: string[] = [];
+  if (v.STORE === 'redis' && 'REDIS_URL' in v && v.REDIS_URL === undefined) {
+    problems.push('REDIS_URL: required when STORE=redis (for example redis://127.0.0.1:6379)');
   }
-  return keys;
+  const count = v.SHARD_COUNT;
+  if (v.SHARD_IDS && count !== undefined) {
+    if (count === 'auto') problems.push('SHARD_IDS: needs a fixed SHARD_COUNT (every machine must agree on the total)');
+    else if (v.SHARD_IDS.some((id) => id >= count)) problems.push(`SHARD_IDS: shard numbers go from 0 to SHARD_COUNT - 1 (${count - 1})`);
+  }
+  return problems;
 }
+
+/** Every variable the configuration reads (the numbered GEMINI_API_KEY_N aside). */
+export const CONFIG_VARIABLES: readonly string[] = ['GEMINI_API_KEYS', 'GEMINI_API_KEY', 'GEMINI_KEYS_FILE', ...Object.keys(schema.shape)];
 
 /**
  * Builds the typed configuration from an environment (default `process.env`).
@@ -367,29 +193,29 @@ function collectKeys(env: Env, problems: string[]): KeySpec[] {
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   const keys = collectKeys(env, problems);
-  if (keys.length === 0 && !problems.some((p) => p.startsWith('GEMINI_KEYS_FILE'))) {
+  // A refused key or a missing keys file says more than "no key" would.
+  if (keys.length === 0 && problems.length === 0) {
     problems.push('no Gemini API key: set GEMINI_API_KEY, GEMINI_API_KEYS or GEMINI_KEYS_FILE (see .env.example)');
   }
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  // Each variable on its own, so that a check across variables (STORE=redis needs
+  // REDIS_URL) still runs when some other variable is wrong: one run lists every problem.
+  const parsed: Partial<Parsed> = {};
+  for (const [name, field] of Object.entries(schema.shape) as Array<[keyof Parsed, z.ZodType]>) {
+    const r = field.safeParse(env[name]);
+    if (r.success) (parsed as Record<string, unknown>)[name] = r.data;
+    else for (const issue of r.error.issues) problems.push(`${name}: ${issue.message}`);
   }
-  if (parsed.success && parsed.data.STORE === 'redis' && !parsed.data.REDIS_URL) {
-    problems.push('REDIS_URL: required when STORE=redis (for example redis://127.0.0.1:6379)');
-  }
+  problems.push(...crossProblems(parsed));
   const secrets = [...keys.map((k) => k.key), ...(env.DISCORD_TOKEN?.trim() ? [env.DISCORD_TOKEN.trim()] : [])];
-  if (parsed.success && parsed.data.SHARD_IDS) {
-    const count = parsed.data.SHARD_COUNT;
-    if (count === 'auto') problems.push('SHARD_IDS: needs a fixed SHARD_COUNT (every machine must agree on the total)');
-    else if (parsed.data.SHARD_IDS.some((id) => id >= count)) problems.push(`SHARD_IDS: shard numbers go from 0 to SHARD_COUNT - 1 (${count - 1})`);
-  }
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems.map((p) => redactSecrets(p, secrets)));
-  const e = parsed.data;
+  const warnings = configWarnings(env, new Set(CONFIG_VARIABLES), keys.length);
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => redactSecrets(p, secrets)), warnings);
+  const e = parsed as Parsed;
   const defaults: ModelLimits = {};
   if (e.GEMINI_RPM !== undefined) defaults.rpm = e.GEMINI_RPM;
   if (e.GEMINI_RPD !== undefined) defaults.rpd = e.GEMINI_RPD;
   if (e.GEMINI_TPM !== undefined) defaults.tpm = e.GEMINI_TPM;
   return {
+    warnings,
     gemini: {
       keys,
       models: e.GEMINI_MODELS,
@@ -454,19 +280,22 @@ export function requireDiscordToken(config: Config): string {
  * @throws ConfigError listing every problem.
  */
 export function loadBotConfig(env: Env = process.env): Config {
+  let config: Config;
   try {
-    const config = loadConfig(env);
-    requireDiscordToken(config);
-    return config;
+    config = loadConfig(env);
   } catch (err) {
-    if (!isConfigError(err) || env.DISCORD_TOKEN?.trim() || err.problems.includes(TOKEN_PROBLEM)) throw err;
-    throw new ConfigError([...err.problems, TOKEN_PROBLEM]);
+    if (!isConfigError(err) || env.DISCORD_TOKEN?.trim()) throw err;
+    throw new ConfigError([...err.problems, TOKEN_PROBLEM], err.warnings);
   }
+  if (!config.discord.token) throw new ConfigError([TOKEN_PROBLEM], config.warnings);
+  return config;
 }
 
 /**
- * Loads `.env` from the working directory into the environment, when there is one.
- * Variables already set win over the file.
+ * Loads `.env` from the working directory into `process.env`, when there is one. Variables
+ * already set win over the file. The entry points use `readEnv` (src/env.ts) instead, which
+ * keeps the file's values out of `process.env`, where discord.js and @google/genai would
+ * also find them.
  */
 export function loadDotEnv(path = '.env'): void {
   if (existsSync(path)) process.loadEnvFile(path);

@@ -1,28 +1,22 @@
 /**
- * `npm start`: loads `.env`, checks the configuration, starts the bot, and shuts it down
- * gracefully on SIGINT/SIGTERM.
+ * `npm start`: reads the configuration (the environment over `.env`), checks it, starts the
+ * bot, and shuts it down gracefully on SIGINT/SIGTERM.
  *
  * Exit codes: 0 after a clean shutdown, 1 when the bot could not start (or a second signal
  * forced the exit), 2 for bad configuration (one line per problem, no stack trace).
  */
-import { isConfigError, loadBotConfig, loadDotEnv } from './config.ts';
+import { formatWarnings, isConfigError, loadBotConfig } from './config.ts';
 import { startBot, type RunningBot } from './bot/app.ts';
-
-/** Reads the error a start failed with, for one line on stderr (no stack, no secrets). */
-function describeStartFailure(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  if (/invalid token/i.test(message)) return 'Discord rejected DISCORD_TOKEN (reset it in the Developer Portal -> Bot, and update .env)';
-  if (/disallowed intents/i.test(message)) {
-    return 'Discord refused the Message Content intent: enable it in the Developer Portal -> Bot -> Privileged Gateway Intents';
-  }
-  return message.split('\n')[0] ?? message;
-}
+import { hideFromLibraries, readEnv, type Env } from './env.ts';
+import { describeStartFailure } from './startFailure.ts';
 
 async function main(): Promise<number> {
-  loadDotEnv();
+  let env: Env;
   try {
+    env = readEnv().env;
     // Checked here first so a bad configuration is reported before anything starts.
-    loadBotConfig(process.env);
+    const { warnings } = loadBotConfig(env);
+    if (warnings.length > 0) process.stderr.write(`${formatWarnings(warnings)}\n`);
   } catch (err) {
     if (isConfigError(err)) {
       process.stderr.write(`${err.message}\n`);
@@ -60,8 +54,11 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // From here on the configuration is `env`: discord.js must not find SHARD_COUNT or the
+  // token in process.env, nor @google/genai a key.
+  hideFromLibraries();
   try {
-    bot = await startBot(process.env);
+    bot = await startBot(env);
   } catch (err) {
     if (isConfigError(err)) {
       process.stderr.write(`${err.message}\n`);

@@ -5,16 +5,18 @@
  */
 import { REST, Routes } from 'discord.js';
 import pino from 'pino';
-import { isConfigError, loadBotConfig, loadDotEnv, requireDiscordToken } from '../config.ts';
+import { formatWarnings, isConfigError, loadBotConfig, requireDiscordToken } from '../config.ts';
+import { hideFromLibraries, readEnv } from '../env.ts';
+import { describeStartFailure } from '../startFailure.ts';
 import { createStore } from '../store/index.ts';
 import { commandPayloads, loadCommands } from './loader.ts';
 import { COMMANDS_HASH_META, commandsHash, registerCommands } from './sync.ts';
 
 async function main(): Promise<number> {
-  loadDotEnv();
   let config;
   try {
-    config = loadBotConfig(process.env);
+    config = loadBotConfig(readEnv().env);
+    if (config.warnings.length > 0) process.stderr.write(`${formatWarnings(config.warnings)}\n`);
   } catch (err) {
     if (isConfigError(err)) {
       process.stderr.write(`${err.message}\n`);
@@ -23,6 +25,7 @@ async function main(): Promise<number> {
     throw err;
   }
   const token = requireDiscordToken(config);
+  hideFromLibraries();
   const rest = new REST(config.discord.apiUrl ? { api: config.discord.apiUrl } : {}).setToken(token);
   const commands = await loadCommands();
   const payloads = commandPayloads(commands.values(), config.gemini.models);
@@ -47,8 +50,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    process.stderr.write(`Registration failed: ${message}\n`);
+    process.stderr.write(`Registration failed: ${describeStartFailure(err)}\n`);
     process.exit(1);
   },
 );

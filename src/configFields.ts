@@ -1,0 +1,196 @@
+/**
+ * The kinds of variable the configuration schema is made of: each turns one string of the
+ * environment into a typed value, or into an issue that names what is wrong and shows the
+ * value only as `shown()` allows.
+ */
+import { z } from 'zod';
+import { looksLikeGeminiKey, secretKind, shown } from './configEcho.ts';
+import type { ModelLimits } from './config.ts';
+
+/** A whole number within bounds, from a string variable, with a default. */
+export const int = (min: number, def: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number >= ${min} (got ${shown(v)})` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+export const enumOf = <T extends string>(values: readonly T[], def: T) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return def;
+      if (!(values as readonly string[]).includes(v)) {
+        ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')} (got ${shown(v)})` });
+        return z.NEVER;
+      }
+      return v as T;
+    });
+
+export const url = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    try {
+      const u = new URL(v);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+      return v.replace(/\/+$/, '');
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be an http(s) URL (got ${shown(v)})` });
+      return z.NEVER;
+    }
+  });
+
+export const optionalInt = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got ${shown(v)})` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+export const snowflake = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    if (!/^\d{5,25}$/.test(v)) {
+      ctx.addIssue({ code: 'custom', message: `must be a Discord id (digits only; got ${shown(v)})` });
+      return z.NEVER;
+    }
+    return v;
+  });
+
+export const snowflakes = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const ids = (v ?? '').split(/[,\s]+/).map((s) => s.trim()).filter(Boolean);
+    const bad = ids.filter((id) => !/^\d{5,25}$/.test(id));
+    if (bad.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `must be Discord user ids separated by commas (got ${bad.map(shown).join(', ')})` });
+      return z.NEVER;
+    }
+    return ids;
+  });
+
+/** `model:rpm=10,rpd=250;other:rpm=5`: limits per model. */
+export const modelLimits = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const out: Record<string, ModelLimits> = {};
+    const entries = (v ?? '').split(';').map((s) => s.trim()).filter(Boolean);
+    for (const [i, entry] of entries.entries()) {
+      const m = /^([^:\s]+)\s*:\s*(.+)$/.exec(entry);
+      const limits: ModelLimits = {};
+      const pairs = m ? m[2]!.split(',').map((p) => p.trim()) : [];
+      const ok =
+        m !== null &&
+        pairs.every((p) => {
+          const kv = /^(rpm|rpd|tpm)\s*=\s*(\d+)$/.exec(p);
+          if (!kv || Number(kv[2]) < 1) return false;
+          limits[kv[1] as keyof ModelLimits] = Number(kv[2]);
+          return true;
+        });
+      if (!ok) {
+        ctx.addIssue({ code: 'custom', message: `entry ${i + 1} must look like model:rpm=10,rpd=250 (got ${shown(entry)})` });
+        return z.NEVER;
+      }
+      out[m![1]!] = limits;
+    }
+    return out;
+  });
+
+export const shardCount = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '' || v === 'auto') return 'auto' as const;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      ctx.addIssue({ code: 'custom', message: `must be "auto" or a whole number >= 1 (got ${shown(v)})` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+/** Model names, comma-separated: they are shown to Discord users, so never a secret. */
+export const models = (def: string[]) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const items = (v ?? '').split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
+      for (const [i, item] of items.entries()) {
+        if (secretKind(item) || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(item)) {
+          ctx.addIssue({ code: 'custom', message: `entry ${i + 1} is not a model name like gemini-2.5-flash (got ${shown(item)})` });
+          return z.NEVER;
+        }
+      }
+      return items.length > 0 ? [...new Set(items)] : def;
+    });
+
+/** The bot token: free-form, but a Gemini key there is a mix-up worth saying. */
+export const discordToken = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    if (looksLikeGeminiKey(v)) {
+      ctx.addIssue({ code: 'custom', message: 'looks like a Gemini API key, not a Discord bot token (Developer Portal -> your application -> Bot -> Reset Token)' });
+      return z.NEVER;
+    }
+    return v;
+  });
+
+/** A Redis URL: redis:// or rediss://. */
+export const redisUrl = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    if (!/^rediss?:\/\//.test(v)) {
+      ctx.addIssue({ code: 'custom', message: 'must start with redis:// or rediss://' });
+      return z.NEVER;
+    }
+    return v;
+  });
+
+/** Shard numbers, comma-separated, without duplicates. */
+export const shardIds = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const items = (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+    if (items.length === 0) return undefined;
+    const ids = items.map(Number);
+    if (ids.some((n) => !Number.isInteger(n) || n < 0)) {
+      ctx.addIssue({ code: 'custom', message: `must be shard numbers separated by commas, e.g. 0,1 (got ${shown(v ?? '')})` });
+      return z.NEVER;
+    }
+    return [...new Set(ids)];
+  });
