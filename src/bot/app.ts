@@ -197,7 +197,7 @@ export async function startBot(env: Record<string, string | undefined>, override
         readyClient.rest,
         store,
         { applicationId, guildId: config.discord.guildId },
-        commandPayloads(commands.values(), pool.models),
+        commandPayloads(commands.values(), config),
       );
       ctx.logger.info(
         { registered: outcome.registered, target: config.discord.guildId ? `guild ${config.discord.guildId}` : 'global' },

@@ -24,8 +24,9 @@ export interface CommandData {
 /** One slash command. */
 export interface Command {
   /**
-   * The definition. An option named `model` gets the configured models as its choices at
-   * registration (see `loader.ts`), so command files need not know the configuration.
+   * The definition. An option named `model` gets the configured models as its choices and
+   * an option named `prompt` MAX_PROMPT_CHARS as its longest length at registration (see
+   * `loader.ts`), so command files need not know the configuration.
    */
   data: CommandData;
   /**

@@ -36,6 +36,9 @@ describe('/ask against the fakes', () => {
   it('registers the commands to the guild on start', () => {
     const names = (w.discord.commands.guild.get(w.bot.config.discord.guildId!) ?? []).map((c: { name: string }) => c.name);
     expect(names).toEqual(expect.arrayContaining(['ask', 'chat', 'chat-end', 'art', 'status', 'api-key-stats', 'pool-stats', 'reset-pool', 'reset-api-stats']));
+    // MAX_PROMPT_CHARS is 500 here: Discord is told the same limit.
+    const ask = (w.discord.commands.guild.get(w.bot.config.discord.guildId!) ?? []).find((c: { name: string }) => c.name === 'ask');
+    expect(ask.options.find((o: { name: string }) => o.name === 'prompt').max_length).toBe(500);
   });
 
   it('answers a short question in the deferred reply, with model and time in the footer', async () => {
