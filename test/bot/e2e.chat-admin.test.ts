@@ -155,7 +155,7 @@ describe('admin commands with 50 keys', () => {
     expect(messages.every((m) => (m.flags & 64) !== 0)).toBe(true);
     const text = messages.flatMap((m) => m.embeds).map((e) => e.description).join('\n');
     for (let i = 1; i <= 50; i++) expect(text).toContain(`**key#${i}**`);
-    expect(text).toMatch(/used \d+ · errors \d+ \(\d+%\) · avg/);
+    expect(text).toMatch(/· \d+ calls? · \d+ errors? \(\d+%\) · avg .* · today \d+ calls?/);
     for (const e of messages.flatMap((m) => m.embeds)) expect(e.description.length).toBeLessThanOrEqual(4096);
     // The fake answers 400 to anything over Discord's limits: none happened.
     expect(w.discord.calls.filter((c) => c.status === 400)).toEqual([]);

@@ -165,6 +165,29 @@ describe('admin embeds respect Discord limits', () => {
     if (n >= 50) expect(pages.flat().length).toBeGreaterThan(1);
   });
 
+  it('/api-key-stats counts calls everywhere and says what each number counts', () => {
+    // As in the demo: 10 user requests, one retried on another key: 11 calls, all today.
+    const report: KeyStatsReport = {
+      keys: [
+        { ...keyStats(1).keys[0]!, state: 'active', usage: 6, errors: 0, errorRate: 0, requestsToday: 6 },
+        { ...keyStats(2).keys[1]!, id: 'key#2', state: 'disabled', disabledReason: 'API key not valid', usage: 5, errors: 1, errorRate: 0.2, requestsToday: 5 },
+      ],
+      totals: { keys: 2, active: 1, cooling: 0, disabled: 1, totalRequests: 10, failedRequests: 0, usage: 11, errors: 1, requestsToday: 11, tokensToday: 1603 },
+    };
+    const [embed] = renderKeyStats(report).flat();
+    const lines = embed!.description!.split('\n');
+    expect(lines[1]).toBe('**All keys:** 11 calls · 1 error · today 11 calls, 1603 tokens');
+    // The user requests (10) are /pool-stats' number: not a third count here.
+    expect(embed!.description).not.toMatch(/\b10\b/);
+    expect(lines.find((l) => l.includes('key#1'))).toMatch(/ active · 6 calls · 0 errors \(0%\) · avg .* · today 6 calls$/);
+    expect(lines.find((l) => l.includes('key#2'))).toMatch(/ disabled \(API key not valid\) · 5 calls · 1 error \(20%\) · avg .* · today 5 calls$/);
+    const legend = embed!.footer!.text;
+    expect(legend).toContain('A call is one try with one key');
+    expect(legend).toContain('since the last /reset-api-stats');
+    expect(legend).toContain('midnight Pacific time');
+    expect(legend).toContain('key#N and their last 4 characters');
+  });
+
   it('paginates into several messages when one is not enough', () => {
     const lines = Array.from({ length: 400 }, (_, i) => `line ${i} `.padEnd(150, '.'));
     const pages = paginateLines('Title', lines);
