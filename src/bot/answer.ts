@@ -9,8 +9,8 @@ import type { RepliableInteraction } from 'discord.js';
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
 import type { PoolResult } from '../pool/types.ts';
 import type { Ticket } from './gate.ts';
-import { NO_MENTIONS, artEmbed } from './render.ts';
-import { streamAnswer, type AnswerSink, interactionSink } from './stream.ts';
+import { DISCORD_LIMITS, NO_MENTIONS, artEmbed } from './render.ts';
+import { ANSWER_CHARS, answerTokenBudget, streamAnswer, type AnswerSink, interactionSink } from './stream.ts';
 import type { BotContext } from './types.ts';
 import { failureText, poolFailureText, type Failure } from './userText.ts';
 
@@ -83,7 +83,10 @@ export async function runStreamedAnswer(
   options: { command: string; sink: AnswerSink; start: () => PoolStream },
 ): Promise<PoolResult> {
   const startedAt = Date.now();
-  const { result } = await streamAnswer(options.start(), options.sink, { editIntervalMs: ctx.config.bot.editIntervalMs });
+  const { result } = await streamAnswer(options.start(), options.sink, {
+    editIntervalMs: ctx.config.bot.editIntervalMs,
+    layout: { maxChars: ANSWER_CHARS, maxMessages: ctx.config.bot.maxAnswerMessages },
+  });
   record(ctx, options.command, result, Date.now() - startedAt);
   return result;
 }
@@ -118,6 +121,7 @@ export async function runAsk(interaction: RepliableInteraction, ctx: BotContext,
             ...(o.model !== undefined ? { model: o.model } : {}),
             ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
             ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
+            maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
           }),
       }),
     );
@@ -144,6 +148,8 @@ export async function runArt(interaction: RepliableInteraction, ctx: BotContext,
       const result = await ctx.pool.generateContent({
         prompt: artPrompt(topic),
         ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
+        // One embed's description is all that is shown.
+        maxOutputTokens: answerTokenBudget(1, DISCORD_LIMITS.embedDescriptionChars),
       });
       record(ctx, 'art', result, Date.now() - startedAt);
       if (!result.ok) {

@@ -25,7 +25,7 @@ import type { ChatTurn } from '../pool/types.ts';
 import { admitInteraction, checkPrompt, replyFailure, runStreamedAnswer } from './answer.ts';
 import { userTurnText } from './conversations.ts';
 import { NO_MENTIONS, threadName, truncate } from './render.ts';
-import { channelSink, interactionSink, type AnswerSink } from './stream.ts';
+import { answerTokenBudget, channelSink, interactionSink, type AnswerSink } from './stream.ts';
 import type { BotContext } from './types.ts';
 import { failureText, type Failure } from './userText.ts';
 
@@ -89,7 +89,11 @@ async function converse(ctx: BotContext, conversationId: string, author: string,
     history: ctx.conversations.historyFor(conversation),
     ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
   });
-  const result = await runStreamedAnswer(ctx, { command: 'chat', sink, start: () => chat.sendMessageStream(userText) });
+  const result = await runStreamedAnswer(ctx, {
+    command: 'chat',
+    sink,
+    start: () => chat.sendMessageStream(userText, { maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages) }),
+  });
   if (!result.ok) return;
   const latest = await ctx.conversations.get(conversationId);
   if (!latest) return;

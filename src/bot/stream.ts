@@ -9,7 +9,7 @@ import type { Message, RepliableInteraction, SendableChannels } from 'discord.js
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
 import type { PoolResult } from '../pool/types.ts';
 import { DISCORD_LIMITS, FOOTER_RESERVE_CHARS, NO_MENTIONS, answerFooter, splitMessage, truncate } from './render.ts';
-import { poolFailureText } from './userText.ts';
+import { answerCutText, poolFailureText } from './userText.ts';
 
 /** Where an answer's messages go. Message 0 may already exist (a deferred reply). */
 export interface AnswerSink {
@@ -34,6 +34,63 @@ const realClock: StreamClock = {
 
 /** Characters per message for the answer body; the rest is kept for the footer. */
 export const ANSWER_CHARS = DISCORD_LIMITS.contentChars - FOOTER_RESERVE_CHARS;
+
+/** How an answer is laid out in messages: characters per message, and messages at most. */
+export interface AnswerLayout {
+  /** @default ANSWER_CHARS */
+  maxChars: number;
+  /** MAX_ANSWER_MESSAGES. @default 5 */
+  maxMessages: number;
+}
+
+const DEFAULT_LAYOUT: AnswerLayout = { maxChars: ANSWER_CHARS, maxMessages: 5 };
+
+/**
+ * Few languages pack more than this many characters into one token (English is about 4,
+ * code and most other languages fewer): an answer budget in tokens computed with it rarely
+ * runs out before the messages do.
+ */
+const CHARS_PER_TOKEN_LOW = 3;
+/**
+ * Thinking models (Gemini 2.5) count their thoughts against `maxOutputTokens`, up to 8,192
+ * tokens when left to decide: without this room a tight budget is spent on thinking and the
+ * answer comes back cut or empty.
+ */
+const THINKING_ROOM_TOKENS = 8_192;
+
+/**
+ * The `maxOutputTokens` that fits an answer shown in at most `maxMessages` messages (or one
+ * embed, with `maxChars`): so Gemini stops about where Discord would, and a runaway answer
+ * costs no more than that.
+ */
+export function answerTokenBudget(maxMessages: number, maxChars: number = ANSWER_CHARS): number {
+  return Math.ceil((maxMessages * maxChars) / CHARS_PER_TOKEN_LOW) + THINKING_ROOM_TOKENS;
+}
+
+/**
+ * The first `layout.maxMessages` messages of `text`, and whether text was left out. Only a
+ * bounded prefix is split, so a huge answer costs no more than one at the cap.
+ */
+export function layoutAnswer(text: string, layout: AnswerLayout): { parts: string[]; cut: boolean } {
+  const prefixChars = (layout.maxMessages + 1) * layout.maxChars;
+  const prefix = text.length > prefixChars ? text.slice(0, prefixChars) : text;
+  const parts = splitMessage(prefix, layout.maxChars);
+  const cut = prefix.length < text.length || parts.length > layout.maxMessages;
+  return { parts: parts.slice(0, layout.maxMessages), cut };
+}
+
+/**
+ * Ends the messages with `line` on a line of its own, making room for it in the last
+ * message (or the next one, within `maxMessages`; what then no longer fits is dropped:
+ * the line says the answer ends there).
+ */
+function endWith(parts: readonly string[], line: string, layout: AnswerLayout): string[] {
+  const head = parts.slice(0, -1);
+  const pieces = splitMessage(parts[parts.length - 1] ?? '', Math.max(100, layout.maxChars - line.length - 2));
+  const kept = pieces.slice(0, Math.max(1, layout.maxMessages - head.length));
+  kept[kept.length - 1] = `${kept[kept.length - 1]}\n${line}`;
+  return [...head, ...kept];
+}
 
 /**
  * The messages of an answer as shown so far. `show(parts)` makes message i read parts[i],
@@ -88,10 +145,10 @@ export class LiveMessages {
 export async function pumpStream(
   deltas: AsyncIterable<string>,
   live: LiveMessages,
-  options: { editIntervalMs: number; maxChars?: number; clock?: StreamClock },
+  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock },
 ): Promise<string> {
   const clock = options.clock ?? realClock;
-  const maxChars = options.maxChars ?? ANSWER_CHARS;
+  const layout = options.layout ?? DEFAULT_LAYOUT;
   let text = '';
   let changed = false;
   let ended = false;
@@ -127,41 +184,45 @@ export async function pumpStream(
     if (ended) break;
     changed = false;
     lastShowAt = clock.now();
-    if (text.trim()) await live.show(splitMessage(text, maxChars));
+    // Past the cap nothing more is shown: the final render says the answer was cut.
+    if (text.trim()) await live.show(layoutAnswer(text, layout).parts);
   }
   await consumed;
   return text;
 }
 
 /**
- * The final messages of an answer: the text split into messages with the footer under the
- * last; a failure after some text keeps the text and adds the reason; a failure before any
- * text is only the reason.
+ * The final messages of an answer: the text split into at most `layout.maxMessages`
+ * messages with the footer under the last; an answer longer than that, or stopped by its
+ * token budget, ends with a line saying it was cut. A failure after some text keeps the
+ * text and adds the reason; a failure before any text is only the reason.
  */
-export function finalAnswerParts(result: PoolResult, streamedText: string, maxChars: number = ANSWER_CHARS): string[] {
+export function finalAnswerParts(result: PoolResult, streamedText: string, layout: AnswerLayout = DEFAULT_LAYOUT): string[] {
   if (result.ok) {
     const body = streamedText.trim() ? streamedText : result.text;
-    const parts = splitMessage(body.trim() ? body : '*(Gemini returned an empty answer.)*', maxChars);
+    const { parts, cut } = layoutAnswer(body.trim() ? body : '*(Gemini returned an empty answer.)*', layout);
     const footer = answerFooter(truncate(result.model, 60), result.latencyMs);
-    parts[parts.length - 1] = `${parts[parts.length - 1]}\n${footer}`;
-    return parts;
+    const stoppedByBudget = result.finishReason === 'MAX_TOKENS';
+    const final = cut || stoppedByBudget ? endWith(parts, answerCutText(cut ? { maxMessages: layout.maxMessages } : {}), layout) : parts;
+    final[final.length - 1] = `${final[final.length - 1]}\n${footer}`;
+    return final;
   }
   const reason = poolFailureText(result.error);
   const partial = streamedText.trim() ? streamedText : (result.partialText ?? '');
   if (!partial.trim()) return [reason];
-  return splitMessage(`${partial}\n\n⚠️ The answer was cut off. ${reason}`, maxChars);
+  return endWith(layoutAnswer(partial, layout).parts, `⚠️ The answer was cut off. ${reason}`, layout);
 }
 
 /** Streams a pool answer into a sink and writes its final form. Returns the pool's result. */
 export async function streamAnswer(
   stream: PoolStream,
   sink: AnswerSink,
-  options: { editIntervalMs: number; clock?: StreamClock },
+  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock },
 ): Promise<{ result: PoolResult; text: string }> {
   const live = new LiveMessages(sink, options);
   const text = await pumpStream(stream, live, options);
   const result = await stream.result;
-  await live.show(finalAnswerParts(result, text));
+  await live.show(finalAnswerParts(result, text, options.layout));
   return { result, text };
 }
 

@@ -96,3 +96,13 @@ export function poolFailureText(error: PoolError): string {
   if (error.reason !== undefined) f.reason = error.reason;
   return failureText(f);
 }
+
+/**
+ * The line that ends an answer shown only in part: it was longer than `maxMessages`
+ * messages, or (without it) Gemini stopped at the answer's token budget.
+ */
+export function answerCutText(why: { maxMessages?: number }): string {
+  return why.maxMessages !== undefined
+    ? `✂️ *The answer was cut here: it was longer than ${why.maxMessages} messages.*`
+    : '✂️ *The answer was cut here: it reached the length limit.*';
+}

@@ -3,6 +3,7 @@
  * streaming, limits, refusals and failures, /art, /status, health and alerts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answerTokenBudget } from '../../src/bot/stream.ts';
 import {
   ALERT_CHANNEL_ID,
   CHANNEL_ID,
@@ -24,7 +25,8 @@ describe('/ask against the fakes', () => {
   let w: World;
   beforeAll(async () => {
     w = await startWorld({
-      env: { HEALTH_PORT: '0', ALERT_CHANNEL_ID, ALERT_MIN_INTERVAL_MS: '60000', MAX_PROMPT_CHARS: '500', GEMINI_DEADLINE_MS: '5000' },
+      // Room for the 9,000-character answer below (5 messages by default).
+      env: { HEALTH_PORT: '0', ALERT_CHANNEL_ID, ALERT_MIN_INTERVAL_MS: '60000', MAX_PROMPT_CHARS: '500', GEMINI_DEADLINE_MS: '5000', MAX_ANSWER_MESSAGES: '8' },
     });
   });
   afterAll(async () => {
@@ -80,6 +82,24 @@ describe('/ask against the fakes', () => {
       // The code block is reopened with its language where it continues.
       expect(messages.filter((m) => m.content.startsWith('```python')).length).toBeGreaterThan(0);
       expect(messages.at(-1)!.content).toMatch(/\n-# gemini-2\.5-flash · /);
+    } finally {
+      w.gemini.setReply(undefined);
+    }
+  });
+
+  it('a 1 MB answer takes MAX_ANSWER_MESSAGES messages and ends with one line saying it was cut', async () => {
+    const huge = 'All work and no play makes a very long answer. '.repeat(22_000);
+    w.gemini.setReply(() => huge);
+    try {
+      const it1 = await w.discord.sendCommand({ name: 'ask', options: [str('prompt', 'Flood the channel')], user: bob, channelId: CHANNEL_ID });
+      const messages = await waitForAnswer(w, it1, undefined, 30_000);
+      expect(messages).toHaveLength(8);
+      for (const m of messages) expect(m.content.length).toBeLessThanOrEqual(2000);
+      const lastLines = messages.at(-1)!.content.split('\n');
+      expect(lastLines.at(-2)).toBe('✂️ *The answer was cut here: it was longer than 8 messages.*');
+      expect(messages.slice(0, 7).some((m) => m.content.includes('cut here'))).toBe(false);
+      // Gemini was asked for no more than fits.
+      expect(w.gemini.requests.at(-1)!.body.generationConfig.maxOutputTokens).toBe(answerTokenBudget(8));
     } finally {
       w.gemini.setReply(undefined);
     }

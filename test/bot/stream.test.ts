@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ANSWER_CHARS, LiveMessages, finalAnswerParts, pumpStream, type AnswerSink } from '../../src/bot/stream.ts';
-import type { PoolResult } from '../../src/pool/types.ts';
+import { ANSWER_CHARS, LiveMessages, answerTokenBudget, finalAnswerParts, pumpStream, type AnswerSink } from '../../src/bot/stream.ts';
+import type { PoolResult, PoolSuccess } from '../../src/pool/types.ts';
 
 interface Write {
   at: number;
@@ -35,7 +35,7 @@ async function* timed(chunks: string[], everyMs: number): AsyncGenerator<string>
   }
 }
 
-const ok = (text: string): PoolResult => ({
+const ok = (text: string): PoolSuccess => ({
   ok: true,
   text,
   keyId: 'key#1',
@@ -65,8 +65,9 @@ describe('streaming into messages', () => {
     const live = new LiveMessages(sink, { editIntervalMs: 30 });
     const paragraph = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(6);
     const chunks = Array.from({ length: 30 }, (_, i) => `${i}. ${paragraph}\n\n`);
-    const text = await pumpStream(timed(chunks, 3), live, { editIntervalMs: 30 });
-    await live.show(finalAnswerParts(ok(text), text));
+    const layout = { maxChars: ANSWER_CHARS, maxMessages: 20 };
+    const text = await pumpStream(timed(chunks, 3), live, { editIntervalMs: 30, layout });
+    await live.show(finalAnswerParts(ok(text), text, layout));
     expect(sink.messages.length).toBeGreaterThan(4);
     for (const m of sink.messages) expect(m.length).toBeLessThanOrEqual(2000);
     expect(sink.messages.join('\n\n').replace(/\n-# .*$/, '').replace(/\s+/g, ' ').trim()).toBe(text.replace(/\s+/g, ' ').trim());
@@ -92,5 +93,43 @@ describe('streaming into messages', () => {
     await live.show(['a']);
     await live.show(['a', 'b']);
     expect(sink.writes.map((w) => `${w.op}${w.index}`)).toEqual(['create0', 'create1']);
+  });
+
+  it('caps an answer at MAX_ANSWER_MESSAGES and ends it with one line saying it was cut', () => {
+    const layout = { maxChars: ANSWER_CHARS, maxMessages: 5 };
+    const huge = 'All work and no play makes a long answer. '.repeat(25_000); // about 1 MB
+    const parts = finalAnswerParts(ok(huge), huge, layout);
+    expect(parts).toHaveLength(5);
+    for (const p of parts) expect(p.length).toBeLessThanOrEqual(2000);
+    const lastLines = parts[4]!.split('\n');
+    expect(lastLines.at(-2)).toBe('✂️ *The answer was cut here: it was longer than 5 messages.*');
+    expect(lastLines.at(-1)).toMatch(/^-# gemini-2\.5-flash · /);
+    expect(parts.slice(0, 4).join('').includes('cut here')).toBe(false);
+    // What is shown is the start of the answer, in order.
+    expect(parts.join(' ').replace(/\s+/g, ' ').startsWith(huge.slice(0, 5000).replace(/\s+/g, ' ').trim())).toBe(true);
+
+    // An answer that fits is not cut, even at exactly the cap.
+    const fits = finalAnswerParts(ok('short answer'), 'short answer', { ...layout, maxMessages: 1 });
+    expect(fits).toEqual(['short answer\n-# gemini-2.5-flash · 1.5 s']);
+  });
+
+  it('an answer Gemini stopped at its token budget says so too', () => {
+    const parts = finalAnswerParts({ ...ok('The first half'), finishReason: 'MAX_TOKENS' }, 'The first half');
+    expect(parts).toEqual(['The first half\n✂️ *The answer was cut here: it reached the length limit.*\n-# gemini-2.5-flash · 1.5 s']);
+  });
+
+  it('a failure after a long partial answer stays within the cap and still gives the reason', () => {
+    const partial = 'Some words of a long answer. '.repeat(2000);
+    const fail: PoolResult = { ok: false, attempts: 1, model: 'm', error: { kind: 'timeout', message: 'x' }, partialText: partial };
+    const parts = finalAnswerParts(fail, partial, { maxChars: ANSWER_CHARS, maxMessages: 3 });
+    expect(parts).toHaveLength(3);
+    for (const p of parts) expect(p.length).toBeLessThanOrEqual(2000);
+    expect(parts[2]).toMatch(/⚠️ The answer was cut off\. ⌛ Gemini took too long/);
+  });
+
+  it('asks Gemini for no more tokens than the messages show, plus room to think', () => {
+    // 5 messages of 1,900 characters at 3 characters a token, plus 8,192 thinking tokens.
+    expect(answerTokenBudget(5)).toBe(Math.ceil((5 * 1900) / 3) + 8192);
+    expect(answerTokenBudget(1)).toBeLessThan(answerTokenBudget(5));
   });
 });
