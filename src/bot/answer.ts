@@ -98,6 +98,11 @@ function record(ctx: BotContext, command: string, result: PoolResult, latencyMs:
   }
 }
 
+/** Discord's 15 minutes ran out mid-answer: the rest goes to the channel (see `interactionSink`). */
+export function logTokenExpired(ctx: BotContext, interaction: RepliableInteraction): void {
+  ctx.logger.info({ interactionId: interaction.id, userId: interaction.user.id }, 'interaction token expired mid-answer; continuing in the channel');
+}
+
 /** Options of `/ask`, parsed by the command. */
 export interface AskOptions {
   prompt: string;
@@ -114,7 +119,7 @@ export async function runAsk(interaction: RepliableInteraction, ctx: BotContext,
     await ticket.run(() =>
       runStreamedAnswer(ctx, {
         command: 'ask',
-        sink: interactionSink(interaction, { ephemeral: o.ephemeral }),
+        sink: interactionSink(interaction, { ephemeral: o.ephemeral, onExpired: () => logTokenExpired(ctx, interaction) }),
         start: () =>
           ctx.pool.generateContentStream({
             prompt: o.prompt,

@@ -22,7 +22,7 @@ import type {
   TextChannel,
 } from 'discord.js';
 import type { ChatTurn } from '../pool/types.ts';
-import { admitInteraction, checkPrompt, replyFailure, runStreamedAnswer } from './answer.ts';
+import { admitInteraction, checkPrompt, logTokenExpired, replyFailure, runStreamedAnswer } from './answer.ts';
 import { userTurnText } from './conversations.ts';
 import { NO_MENTIONS, threadName, truncate } from './render.ts';
 import { answerTokenBudget, channelSink, interactionSink, type AnswerSink } from './stream.ts';
@@ -142,7 +142,7 @@ export async function startChat(
       await ctx.conversations.append(id, { ...existing, model: options.model }, []);
     }
     await ctx.conversations.withLock(id, () =>
-      ticket.run(() => converse(ctx, id, author, options.prompt, interactionSink(interaction, { ephemeral: false }))),
+      ticket.run(() => converse(ctx, id, author, options.prompt, interactionSink(interaction, { ephemeral: false, onExpired: () => logTokenExpired(ctx, interaction) }))),
     );
   } finally {
     ticket.release();

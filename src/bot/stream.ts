@@ -4,12 +4,12 @@
  * and continues in further messages once it passes a message's length. The Discord side
  * is an {@link AnswerSink}, so this logic is tested without Discord.
  */
-import { MessageFlags } from 'discord.js';
+import { DiscordAPIError, MessageFlags, RESTJSONErrorCodes } from 'discord.js';
 import type { Message, RepliableInteraction, SendableChannels } from 'discord.js';
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
 import type { PoolResult } from '../pool/types.ts';
 import { DISCORD_LIMITS, FOOTER_RESERVE_CHARS, NO_MENTIONS, answerFooter, splitMessage, truncate } from './render.ts';
-import { answerCutText, poolFailureText } from './userText.ts';
+import { answerCutText, expiredPrivateAnswerText, poolFailureText } from './userText.ts';
 
 /** Where an answer's messages go. Message 0 may already exist (a deferred reply). */
 export interface AnswerSink {
@@ -228,19 +228,83 @@ export async function streamAnswer(
 
 // ------------------------------------------------------------------ sinks over discord.js
 
-/** An answer in an interaction's (deferred) reply and its follow-ups. */
-export function interactionSink(interaction: RepliableInteraction, options: { ephemeral: boolean }): AnswerSink {
+/**
+ * True for Discord's answer to an interaction token past its 15 minutes: 401 with code
+ * 50027 "Invalid Webhook Token". The token is dead for good, so nothing more goes to it.
+ */
+export function isExpiredInteractionToken(err: unknown): boolean {
+  return err instanceof DiscordAPIError && (err.code === RESTJSONErrorCodes.InvalidWebhookToken || err.status === 401);
+}
+
+/**
+ * An answer in an interaction's (deferred) reply and its follow-ups. Discord lets a bot
+ * use an interaction's token for 15 minutes only: when it expires mid-answer, the rest
+ * goes to the channel as normal messages (the first replying to the answer so far), and a
+ * message that can no longer be edited is posted there whole. A private answer is never
+ * posted in the channel: its owner gets one line there saying it could not be finished.
+ */
+export function interactionSink(
+  interaction: RepliableInteraction,
+  options: { ephemeral: boolean; onExpired?: () => void },
+): AnswerSink {
+  /** What edits address: `@original`, then the follow-ups' ids. */
   const ids: string[] = ['@original'];
+  /** The ids of the messages written so far, by index. */
+  const written: string[] = [];
   const flags = options.ephemeral ? MessageFlags.Ephemeral : undefined;
+  /** After expiry: the channel messages that took over, by index. */
+  const moved: Message[] = [];
+  let expired = false;
+  let noticeSent = false;
+
+  const channel = async (): Promise<SendableChannels> => {
+    const c = interaction.channel ?? (interaction.channelId ? await interaction.client.channels.fetch(interaction.channelId) : null);
+    if (!c?.isSendable()) throw new Error('the interaction token expired and its channel does not take messages');
+    return c;
+  };
+  const toChannel = async (index: number, content: string): Promise<void> => {
+    if (options.ephemeral) {
+      if (noticeSent) return;
+      noticeSent = true;
+      await (await channel()).send({ content: expiredPrivateAnswerText(interaction.user.id), allowedMentions: NO_MENTIONS });
+      return;
+    }
+    const existing = moved[index];
+    if (existing) {
+      await existing.edit({ content, allowedMentions: NO_MENTIONS });
+      return;
+    }
+    // The first message that moves replies to the answer so far, so it reads as its sequel.
+    const after = moved.length === 0 ? written.slice(0, index + 1).filter(Boolean).at(-1) : undefined;
+    moved[index] = await (await channel()).send({
+      content,
+      allowedMentions: NO_MENTIONS,
+      ...(after ? { reply: { messageReference: after, failIfNotExists: false } } : {}),
+    });
+  };
+  const viaToken = async (index: number, content: string, write: () => Promise<Message>): Promise<void> => {
+    if (!expired) {
+      try {
+        written[index] = (await write()).id;
+        return;
+      } catch (err) {
+        if (!isExpiredInteractionToken(err)) throw err;
+        expired = true;
+        options.onExpired?.();
+      }
+    }
+    await toChannel(index, content);
+  };
   return {
     firstExists: true,
-    async create(index, content) {
-      const m = await interaction.followUp({ content, allowedMentions: NO_MENTIONS, ...(flags ? { flags } : {}) });
-      ids[index] = m.id;
-    },
-    async edit(index, content) {
-      await interaction.editReply({ message: ids[index] ?? '@original', content, allowedMentions: NO_MENTIONS });
-    },
+    create: (index, content) =>
+      viaToken(index, content, async () => {
+        const m = await interaction.followUp({ content, allowedMentions: NO_MENTIONS, ...(flags ? { flags } : {}) });
+        ids[index] = m.id;
+        return m;
+      }),
+    edit: (index, content) =>
+      viaToken(index, content, () => interaction.editReply({ message: ids[index] ?? '@original', content, allowedMentions: NO_MENTIONS })),
   };
 }
 

@@ -106,3 +106,11 @@ export function answerCutText(why: { maxMessages?: number }): string {
     ? `✂️ *The answer was cut here: it was longer than ${why.maxMessages} messages.*`
     : '✂️ *The answer was cut here: it reached the length limit.*';
 }
+
+/**
+ * Posted in the channel when a private answer outlived its interaction token (Discord
+ * allows 15 minutes): the answer itself must not go there. The mention does not ping.
+ */
+export function expiredPrivateAnswerText(userId: string): string {
+  return `⌛ <@${userId}>, your private answer took longer than Discord lets a bot edit its reply (15 minutes) and could not be finished. Please ask again.`;
+}
