@@ -39,6 +39,8 @@ export interface StartBotOverrides {
   registerCommands?: boolean;
   /** How long to wait for the gateway's READY. @default 30_000 */
   readyTimeoutMs?: number;
+  /** Wraps the store the configuration built (tests make it stall or fail). */
+  wrapStore?: (store: StateStore) => StateStore;
 }
 
 /** A running bot. */
@@ -67,8 +69,13 @@ export interface Services {
 }
 
 /** Creates the store and the pool, and attaches the one to the other. */
-export async function createServices(config: Config, logger: Logger, extra: { clientFactory?: ClientFactory } = {}): Promise<Services> {
-  const store = await createStore(config.store, logger);
+export async function createServices(
+  config: Config,
+  logger: Logger,
+  extra: { clientFactory?: ClientFactory; wrapStore?: (store: StateStore) => StateStore } = {},
+): Promise<Services> {
+  const built = await createStore(config.store, logger);
+  const store = extra.wrapStore ? extra.wrapStore(built) : built;
   const pool = GeminiAPIPool.fromConfig(config, { logger, ...(extra.clientFactory ? { clientFactory: extra.clientFactory } : {}) });
   try {
     // Dead keys stay dead, a day's exhausted quota is not retried, today's counts go on.
@@ -88,7 +95,10 @@ export async function startBot(env: Record<string, string | undefined>, override
   const token = requireDiscordToken(config);
   const logger = overrides.logger ?? pino({ level: config.logLevel });
   const commands = await loadCommands(overrides.commandsDir ?? DEFAULT_COMMANDS_DIR);
-  const { pool, store } = await createServices(config, logger, overrides.clientFactory ? { clientFactory: overrides.clientFactory } : {});
+  const { pool, store } = await createServices(config, logger, {
+    ...(overrides.clientFactory ? { clientFactory: overrides.clientFactory } : {}),
+    ...(overrides.wrapStore ? { wrapStore: overrides.wrapStore } : {}),
+  });
 
   const gate = new RequestGate({ maxConcurrent: config.bot.maxConcurrent, maxQueued: config.bot.maxQueued });
   const metrics = new BotMetrics({

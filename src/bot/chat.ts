@@ -22,8 +22,9 @@ import type {
   TextChannel,
 } from 'discord.js';
 import type { ChatTurn } from '../pool/types.ts';
+import type { StoredConversation } from '../store/types.ts';
 import { admitInteraction, checkPrompt, logTokenExpired, replyFailure, runStreamedAnswer } from './answer.ts';
-import { userTurnText } from './conversations.ts';
+import { isConversationStoreError, userTurnText } from './conversations.ts';
 import { NO_MENTIONS, threadName, truncate } from './render.ts';
 import { answerTokenBudget, channelSink, interactionSink, type AnswerSink } from './stream.ts';
 import type { BotContext } from './types.ts';
@@ -95,13 +96,18 @@ async function converse(ctx: BotContext, conversationId: string, author: string,
     start: () => chat.sendMessageStream(userText, { maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages) }),
   });
   if (!result.ok) return;
-  const latest = await ctx.conversations.get(conversationId);
-  if (!latest) return;
   const turns: ChatTurn[] = [
     { role: 'user', parts: [{ text: userText }] },
     { role: 'model', parts: [{ text: result.text }] },
   ];
-  await ctx.conversations.append(conversationId, latest, turns);
+  try {
+    const latest = await ctx.conversations.get(conversationId);
+    if (latest) await ctx.conversations.append(conversationId, latest, turns);
+  } catch (err) {
+    if (!isConversationStoreError(err)) throw err;
+    // The answer is shown; only the memory of this exchange is lost.
+    ctx.logger.warn({ conversationId, err: err.message }, 'could not save a chat exchange');
+  }
 }
 
 /** `/chat prompt [model]`. */
@@ -194,13 +200,23 @@ export async function onChatMessage(message: Message, ctx: BotContext): Promise<
   const text = message.content.trim();
   if (!text) return;
   const id = message.channelId;
-  const conversation = await ctx.conversations.get(id);
-  // Threads are conversations only when /chat made them; a DM always is one.
-  if (!conversation && !inDm) return;
+  let conversation: StoredConversation | undefined;
   const say = async (f: Failure): Promise<void> => {
     ctx.metrics.observe({ command: 'chat', model: conversation?.model ?? ctx.pool.defaultModel, outcome: f.kind, latencyMs: 0 });
     await message.reply({ content: failureText(f), allowedMentions: NO_MENTIONS, failIfNotExists: false });
   };
+  try {
+    conversation = await ctx.conversations.get(id);
+  } catch (err) {
+    if (!isConversationStoreError(err)) throw err;
+    ctx.logger.warn({ conversationId: id, err: err.message }, 'could not load a conversation');
+    // Without the store it is unknown whether a thread is a conversation: a DM always is,
+    // and so is a thread the bot started; other threads are left alone.
+    if (inDm || (channel.isThread() && channel.ownerId === message.client.user.id)) await say({ kind: 'store_unavailable' });
+    return;
+  }
+  // Threads are conversations only when /chat made them; a DM always is one.
+  if (!conversation && !inDm) return;
   const refusal: Failure | undefined = !ctx.accepting() ? { kind: 'shutting_down' } : checkPrompt(text, ctx.config.bot.maxPromptChars);
   if (refusal) return say(refusal);
   const admission = ctx.gate.admit(message.author.id);
@@ -213,6 +229,10 @@ export async function onChatMessage(message: Message, ctx: BotContext): Promise<
     void sendable.sendTyping().catch(() => undefined);
     const author = displayNameOf(message.member, message.author);
     await ctx.conversations.withLock(id, () => ticket.run(() => converse(ctx, id, author, text, channelSink(sendable, message))));
+  } catch (err) {
+    if (!isConversationStoreError(err)) throw err;
+    ctx.logger.warn({ conversationId: id, err: err.message }, 'could not load or start a conversation');
+    await say({ kind: 'store_unavailable' });
   } finally {
     ticket.release();
   }

@@ -6,6 +6,7 @@
  */
 import type { Interaction } from 'discord.js';
 import { replyFailure } from './answer.ts';
+import { isConversationStoreError } from './conversations.ts';
 import type { BotContext, Command } from './types.ts';
 
 /** Dispatches interactions to commands; `idle()` waits for the ones running. */
@@ -83,7 +84,7 @@ export class Dispatcher {
       else await command.button!(interaction, this.#ctx);
     } catch (err) {
       log.error({ err: errorSummary(err) }, 'command failed');
-      await replyFailure(interaction, { kind: 'internal' }).catch((e: unknown) =>
+      await replyFailure(interaction, { kind: isConversationStoreError(err) ? 'store_unavailable' : 'internal' }).catch((e: unknown) =>
         log.warn({ err: errorSummary(e) }, 'could not tell the user about the failure'),
       );
     }

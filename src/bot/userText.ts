@@ -16,6 +16,7 @@ export const BOT_FAILURE_KINDS = [
   'wrong_channel',
   'no_conversation',
   'not_owner',
+  'store_unavailable',
   'internal',
 ] as const;
 /** A refusal the bot makes itself. */
@@ -81,6 +82,7 @@ const USER_TEXT: { readonly [K in FailureKind]: (f: Failure) => string } = {
   wrong_channel: () => '💬 Use `/chat` in a server text channel (it opens a thread) or in a DM with the bot.',
   no_conversation: () => 'There is no conversation to end here.',
   not_owner: () => '🔒 Only the person who started this conversation (or a moderator) can end it.',
+  store_unavailable: () => '💾 I cannot reach the memory of this conversation right now. Please send your message again in a moment.',
   internal: () => '😵 Something went wrong on our side. It has been logged; please try again.',
 };
 
