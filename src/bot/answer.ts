@@ -10,9 +10,9 @@ import type { PoolStream } from '../pool/GeminiAPIPool.ts';
 import type { PoolResult } from '../pool/types.ts';
 import type { Ticket } from './gate.ts';
 import { DISCORD_LIMITS, NO_MENTIONS, artEmbed } from './render.ts';
-import { ANSWER_CHARS, answerTokenBudget, streamAnswer, type AnswerSink, interactionSink } from './stream.ts';
+import { ANSWER_CHARS, answerTokenBudget, failureTextOf, streamAnswer, type AnswerSink, interactionSink } from './stream.ts';
 import type { BotContext } from './types.ts';
-import { failureText, poolFailureText, type Failure } from './userText.ts';
+import { failureText, type Failure } from './userText.ts';
 
 /**
  * Tells the user about a failure, whatever state the interaction is in: a fresh one gets
@@ -86,6 +86,7 @@ export async function runStreamedAnswer(
   const { result } = await streamAnswer(options.start(), options.sink, {
     editIntervalMs: ctx.config.bot.editIntervalMs,
     layout: { maxChars: ANSWER_CHARS, maxMessages: ctx.config.bot.maxAnswerMessages },
+    cancelled: ctx.shutdown,
   });
   record(ctx, options.command, result, Date.now() - startedAt);
   return result;
@@ -127,6 +128,7 @@ export async function runAsk(interaction: RepliableInteraction, ctx: BotContext,
             ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
             ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
             maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
+            signal: ctx.shutdown,
           }),
       }),
     );
@@ -155,10 +157,11 @@ export async function runArt(interaction: RepliableInteraction, ctx: BotContext,
         ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
         // One embed's description is all that is shown.
         maxOutputTokens: answerTokenBudget(1, DISCORD_LIMITS.embedDescriptionChars),
+        signal: ctx.shutdown,
       });
       record(ctx, 'art', result, Date.now() - startedAt);
       if (!result.ok) {
-        await interaction.editReply({ content: poolFailureText(result.error), allowedMentions: NO_MENTIONS });
+        await interaction.editReply({ content: failureTextOf(result.error, ctx.shutdown), allowedMentions: NO_MENTIONS });
         return;
       }
       await interaction.editReply({

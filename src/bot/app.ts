@@ -3,7 +3,7 @@
  * dispatcher, chat messages, alerts, health and metrics. `startBot` is what `npm start`
  * runs (through `src/main.ts`) and what the end-to-end tests run against the fakes.
  */
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import { Client, Events, GatewayIntentBits, Partials, Status } from 'discord.js';
 import pino, { type Logger } from 'pino';
 import { loadBotConfig, requireDiscordToken, type Config } from '../config.ts';
@@ -24,6 +24,35 @@ import { isAdmin } from './permissions.ts';
 import { NO_MENTIONS } from './render.ts';
 import { syncCommands } from './sync.ts';
 import type { BotContext, Command } from './types.ts';
+
+/**
+ * How long past SHUTDOWN_GRACE_MS a stop may take, in steps: users whose answers were
+ * cancelled are told by then, the last alerts posted, everything closed. Together under
+ * 5 s, so a process manager sees the exit within grace + 5 s.
+ */
+const CANCELLED_REPLIES_MS = 2_500;
+const ALERTS_BY_MS = 3_000;
+const CLOSED_BY_MS = 4_500;
+
+/** Waits for `work` until `by` (epoch ms) at most; past that, logs what was left and goes on. */
+async function waitUntil(work: Promise<unknown>, by: number, what: string, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = Symbol('late');
+  const settled = work.then(
+    () => undefined,
+    (err: unknown) => logger.warn({ err: errorSummary(err) }, `shutdown: failed ${what}`),
+  );
+  if (!Number.isFinite(by)) return settled;
+  try {
+    const outcome = await Promise.race([
+      settled,
+      new Promise<typeof late>((resolve) => (timer = setTimeout(() => resolve(late), Math.max(0, by - Date.now())))),
+    ]);
+    if (outcome === late) logger.warn(`shutdown: gave up ${what} (out of time)`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Test and embedding hooks; production passes none. */
 export interface StartBotOverrides {
@@ -57,7 +86,10 @@ export interface RunningBot {
   readonly health: HealthServer | undefined;
   /**
    * Graceful shutdown: new commands get a "restarting" reply, in-flight answers get up
-   * to SHUTDOWN_GRACE_MS, then the pool, the store and the client close. Idempotent.
+   * to SHUTDOWN_GRACE_MS; then what is still in flight is cancelled and each of its users
+   * told in one line that the bot restarted, the counters are written once the last
+   * request has ended, and the client, the pool and the store close. Resolves within
+   * SHUTDOWN_GRACE_MS + 5 s. Idempotent.
    */
   stop(): Promise<void>;
 }
@@ -106,6 +138,9 @@ export async function startBot(env: Record<string, string | undefined>, override
     queue: () => ({ running: gate.running, waiting: gate.waiting }),
   });
   let accepting = true;
+  const shutdown = new AbortController();
+  // Every request in flight listens to it: as many listeners as requests is no leak.
+  setMaxListeners(0, shutdown.signal);
   const ctx: BotContext = {
     config,
     pool,
@@ -115,6 +150,7 @@ export async function startBot(env: Record<string, string | undefined>, override
     conversations: new Conversations(store, { historyTurns: config.bot.chatHistoryTurns }),
     metrics,
     accepting: () => accepting,
+    shutdown: shutdown.signal,
     isAdmin: (who) => isAdmin(who, config.discord.adminUserIds),
   };
   const dispatcher = new Dispatcher(commands, ctx);
@@ -168,13 +204,21 @@ export async function startBot(env: Record<string, string | undefined>, override
   const pruneTimer = setInterval(pruneConversations, 86_400_000);
   pruneTimer.unref();
 
-  const closeEverything = async (): Promise<void> => {
+  /**
+   * Closes everything in order: the health server and the Discord connection, then the
+   * pool (its final flush writes the counters of every request that has ended), then the
+   * store. Each step waits at most until `by` (epoch ms), so a stuck one cannot hold the
+   * process; what is skipped is logged.
+   */
+  const closeEverything = async (by = Number.POSITIVE_INFINITY): Promise<void> => {
     clearInterval(pruneTimer);
     pool.off('keyDisabled', onKeyDisabled).off('allKeysUnavailable', onAllUnavailable).off('serviceRecovered', onRecovered);
-    await health?.close();
-    await client.destroy();
-    await pool.close();
-    await store.close();
+    const step = (what: string, work: () => Promise<unknown>): Promise<void> => waitUntil(work(), by, what, ctx.logger);
+    await step('closing the health server', async () => health?.close());
+    await step('closing the Discord connection', () => client.destroy());
+    await step('writing the counters', () => pool.flush());
+    await step('closing the pool', () => pool.close());
+    await step('closing the store', () => store.close());
   };
 
   try {
@@ -222,16 +266,23 @@ export async function startBot(env: Record<string, string | undefined>, override
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      const graceMs = config.bot.shutdownGraceMs;
+      const graceEndsAt = Date.now() + graceMs;
       accepting = false;
       gate.close();
-      ctx.logger.info({ inFlight: dispatcher.running }, 'shutting down: finishing in-flight replies');
-      const finished = await dispatcher.idle(config.bot.shutdownGraceMs);
-      if (!finished) ctx.logger.warn({ inFlight: dispatcher.running, graceMs: config.bot.shutdownGraceMs }, 'grace period over; closing anyway');
+      ctx.logger.info({ inFlight: dispatcher.running, graceMs }, 'shutting down: finishing in-flight replies');
+      if (!(await dispatcher.idle(graceMs))) {
+        ctx.logger.warn({ inFlight: dispatcher.running, graceMs }, 'grace period over; cancelling what is in flight');
+        // Each cancelled request ends its handler, which tells its user the bot restarted.
+        shutdown.abort(new Error('the bot is shutting down'));
+        const told = await dispatcher.idle(Math.max(0, graceEndsAt + CANCELLED_REPLIES_MS - Date.now()));
+        if (!told) ctx.logger.warn({ inFlight: dispatcher.running }, 'some users could not be told in time; closing anyway');
+      }
       if (alerts) {
-        await Promise.race([alerts.flush(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+        await waitUntil(alerts.flush(), Math.min(Date.now() + 2_000, graceEndsAt + ALERTS_BY_MS), 'posting the last alerts', ctx.logger);
         alerts.close();
       }
-      await closeEverything();
+      await closeEverything(graceEndsAt + CLOSED_BY_MS);
       ctx.logger.info('stopped');
     })();
     return stopping;

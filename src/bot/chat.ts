@@ -93,7 +93,8 @@ async function converse(ctx: BotContext, conversationId: string, author: string,
   const result = await runStreamedAnswer(ctx, {
     command: 'chat',
     sink,
-    start: () => chat.sendMessageStream(userText, { maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages) }),
+    start: () =>
+      chat.sendMessageStream(userText, { maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages), signal: ctx.shutdown }),
   });
   if (!result.ok) return;
   const turns: ChatTurn[] = [

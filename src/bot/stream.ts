@@ -7,9 +7,9 @@
 import { DiscordAPIError, MessageFlags, RESTJSONErrorCodes } from 'discord.js';
 import type { Message, RepliableInteraction, SendableChannels } from 'discord.js';
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
-import type { PoolResult } from '../pool/types.ts';
+import type { PoolError, PoolResult } from '../pool/types.ts';
 import { DISCORD_LIMITS, FOOTER_RESERVE_CHARS, NO_MENTIONS, answerFooter, splitMessage, truncate } from './render.ts';
-import { answerCutText, expiredPrivateAnswerText, poolFailureText } from './userText.ts';
+import { answerCutText, expiredPrivateAnswerText, failureText, poolFailureText } from './userText.ts';
 
 /** Where an answer's messages go. Message 0 may already exist (a deferred reply). */
 export interface AnswerSink {
@@ -197,7 +197,12 @@ export async function pumpStream(
  * token budget, ends with a line saying it was cut. A failure after some text keeps the
  * text and adds the reason; a failure before any text is only the reason.
  */
-export function finalAnswerParts(result: PoolResult, streamedText: string, layout: AnswerLayout = DEFAULT_LAYOUT): string[] {
+export function finalAnswerParts(
+  result: PoolResult,
+  streamedText: string,
+  layout: AnswerLayout = DEFAULT_LAYOUT,
+  describe: (error: PoolError) => string = poolFailureText,
+): string[] {
   if (result.ok) {
     const body = streamedText.trim() ? streamedText : result.text;
     const { parts, cut } = layoutAnswer(body.trim() ? body : '*(Gemini returned an empty answer.)*', layout);
@@ -207,23 +212,32 @@ export function finalAnswerParts(result: PoolResult, streamedText: string, layou
     final[final.length - 1] = `${final[final.length - 1]}\n${footer}`;
     return final;
   }
-  const reason = poolFailureText(result.error);
+  const reason = describe(result.error);
   const partial = streamedText.trim() ? streamedText : (result.partialText ?? '');
   if (!partial.trim()) return [reason];
   return endWith(layoutAnswer(partial, layout).parts, `⚠️ The answer was cut off. ${reason}`, layout);
 }
 
-/** Streams a pool answer into a sink and writes its final form. Returns the pool's result. */
+/**
+ * Streams a pool answer into a sink and writes its final form. Returns the pool's result.
+ * A request that failed because `cancelled` aborted (the bot is shutting down) ends with
+ * the line saying the bot restarted, whatever the pool calls the cancellation.
+ */
 export async function streamAnswer(
   stream: PoolStream,
   sink: AnswerSink,
-  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock },
+  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock; cancelled?: AbortSignal },
 ): Promise<{ result: PoolResult; text: string }> {
   const live = new LiveMessages(sink, options);
   const text = await pumpStream(stream, live, options);
   const result = await stream.result;
-  await live.show(finalAnswerParts(result, text, options.layout));
+  await live.show(finalAnswerParts(result, text, options.layout, (error) => failureTextOf(error, options.cancelled)));
   return { result, text };
+}
+
+/** The words for a failed request: "the bot restarted" when `cancelled` is why. */
+export function failureTextOf(error: PoolError, cancelled: AbortSignal | undefined): string {
+  return cancelled?.aborted ? failureText({ kind: 'interrupted' }) : poolFailureText(error);
 }
 
 // ------------------------------------------------------------------ sinks over discord.js

@@ -60,6 +60,11 @@ export interface BotContext {
   readonly metrics: BotMetrics;
   /** False once shutdown has begun: new work gets a "restarting" reply. */
   accepting(): boolean;
+  /**
+   * Aborted when the shutdown grace period is over: every Gemini request carries it, so
+   * what is still in flight is cancelled and its user told the bot restarted.
+   */
+  readonly shutdown: AbortSignal;
   /** Manage Server in this guild, or listed in ADMIN_USER_IDS (which also works in DMs). */
   isAdmin(who: Requester): boolean;
 }

@@ -11,6 +11,7 @@ export const BOT_FAILURE_KINDS = [
   'busy',
   'queue_full',
   'shutting_down',
+  'interrupted',
   'prompt_too_long',
   'not_admin',
   'wrong_channel',
@@ -76,6 +77,7 @@ const USER_TEXT: { readonly [K in FailureKind]: (f: Failure) => string } = {
   busy: () => '⏳ Still working on your last request. Please wait for it to finish.',
   queue_full: () => '🚦 Too many requests are waiting right now. Please try again in a moment.',
   shutting_down: () => '🔄 The bot is restarting. Please try again in a moment.',
+  interrupted: () => '🔄 The bot restarted before this answer was finished. Please ask again.',
   prompt_too_long: (f) =>
     `✂️ Your prompt is too long (${f.promptChars ?? '?'} characters; the limit is ${f.maxPromptChars ?? '?'}). Please shorten it.`,
   not_admin: () => '🔒 This command is for server admins (Manage Server permission) or the bot\'s admin list.',
