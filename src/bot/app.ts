@@ -3,7 +3,7 @@
  * dispatcher, chat messages, alerts, health and metrics. `startBot` is what `npm start`
  * runs (through `src/main.ts`) and what the end-to-end tests run against the fakes.
  */
-import { once, setMaxListeners } from 'node:events';
+import { once } from 'node:events';
 import { Client, Events, GatewayIntentBits, Partials, Status } from 'discord.js';
 import pino, { type Logger } from 'pino';
 import { loadBotConfig, requireDiscordToken, type Config } from '../config.ts';
@@ -17,7 +17,10 @@ import { createStore } from '../store/index.ts';
 import type { StateStore } from '../store/types.ts';
 import { onChatMessage } from './chat.ts';
 import { Conversations } from './conversations.ts';
-import { Dispatcher, errorSummary } from './dispatcher.ts';
+import { runInteraction } from './admission.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { errorSummary } from './errors.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { RequestGate } from './gate.ts';
 import { DEFAULT_COMMANDS_DIR, commandPayloads, loadCommands } from './loader.ts';
 import { isAdmin } from './permissions.ts';
@@ -137,23 +140,20 @@ export async function startBot(env: Record<string, string | undefined>, override
     keyStats: () => pool.getKeyStats(),
     queue: () => ({ running: gate.running, waiting: gate.waiting }),
   });
-  let accepting = true;
-  const shutdown = new AbortController();
-  // Every request in flight listens to it: as many listeners as requests is no leak.
-  setMaxListeners(0, shutdown.signal);
+  const botLogger = logger.child({ component: 'bot' });
+  const lifecycle = new Lifecycle((err) => botLogger.error({ err: errorSummary(err) }, 'handler failed'));
   const ctx: BotContext = {
     config,
     pool,
     store,
-    logger: logger.child({ component: 'bot' }),
+    logger: botLogger,
     gate,
     conversations: new Conversations(store, { historyTurns: config.bot.chatHistoryTurns }),
     metrics,
-    accepting: () => accepting,
-    shutdown: shutdown.signal,
+    lifecycle,
     isAdmin: (who) => isAdmin(who, config.discord.adminUserIds),
   };
-  const dispatcher = new Dispatcher(commands, ctx);
+  const dispatcher = new Dispatcher(commands, (interaction, command) => runInteraction(interaction, command, ctx));
 
   const client = new Client({
     intents: [
@@ -168,8 +168,8 @@ export async function startBot(env: Record<string, string | undefined>, override
     allowedMentions: NO_MENTIONS,
     ...(config.discord.apiUrl ? { rest: { api: config.discord.apiUrl } } : {}),
   });
-  client.on(Events.InteractionCreate, (interaction) => void dispatcher.dispatch(interaction));
-  client.on(Events.MessageCreate, (message) => void dispatcher.track(onChatMessage(message, ctx)));
+  client.on(Events.InteractionCreate, (interaction) => void lifecycle.track(dispatcher.dispatch(interaction)));
+  client.on(Events.MessageCreate, (message) => void lifecycle.track(onChatMessage(message, ctx)));
   client.on(Events.Error, (err) => ctx.logger.error({ err: errorSummary(err) }, 'discord client error'));
   client.on(Events.Warn, (message) => ctx.logger.warn({ message }, 'discord client warning'));
 
@@ -268,15 +268,14 @@ export async function startBot(env: Record<string, string | undefined>, override
     stopping ??= (async () => {
       const graceMs = config.bot.shutdownGraceMs;
       const graceEndsAt = Date.now() + graceMs;
-      accepting = false;
-      gate.close();
-      ctx.logger.info({ inFlight: dispatcher.running, graceMs }, 'shutting down: finishing in-flight replies');
-      if (!(await dispatcher.idle(graceMs))) {
-        ctx.logger.warn({ inFlight: dispatcher.running, graceMs }, 'grace period over; cancelling what is in flight');
+      lifecycle.beginStop();
+      ctx.logger.info({ inFlight: lifecycle.running, graceMs }, 'shutting down: finishing in-flight replies');
+      if (!(await lifecycle.idle(graceMs))) {
+        ctx.logger.warn({ inFlight: lifecycle.running, graceMs }, 'grace period over; cancelling what is in flight');
         // Each cancelled request ends its handler, which tells its user the bot restarted.
-        shutdown.abort(new Error('the bot is shutting down'));
-        const told = await dispatcher.idle(Math.max(0, graceEndsAt + CANCELLED_REPLIES_MS - Date.now()));
-        if (!told) ctx.logger.warn({ inFlight: dispatcher.running }, 'some users could not be told in time; closing anyway');
+        lifecycle.cancelInFlight();
+        const told = await lifecycle.idle(Math.max(0, graceEndsAt + CANCELLED_REPLIES_MS - Date.now()));
+        if (!told) ctx.logger.warn({ inFlight: lifecycle.running }, 'some users could not be told in time; closing anyway');
       }
       if (alerts) {
         await waitUntil(alerts.flush(), Math.min(Date.now() + 2_000, graceEndsAt + ALERTS_BY_MS), 'posting the last alerts', ctx.logger);

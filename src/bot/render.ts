@@ -1,6 +1,6 @@
 /**
  * Pure rendering: model text and pool reports -> Discord message content and embeds that
- * respect Discord's limits (DESIGN.md section 3). Nothing here talks to Discord.
+ * respect Discord's limits. Nothing here talks to Discord.
  */
 import type { APIEmbed } from 'discord.js';
 import type { KeyStats, KeyStatsReport, ModelPoolStats, PoolStatsReport } from '../pool/types.ts';
@@ -142,21 +142,21 @@ export function answerFooter(model: string, latencyMs: number): string {
   return `-# ${model} · ${formatDuration(latencyMs)}`;
 }
 
-/**
- * A thread name from a prompt: one line, at most Discord's 100 characters (code points),
- * an ellipsis when cut.
- */
+/** A thread name from a prompt: one line, at most Discord's 100 characters, an ellipsis when cut. */
 export function threadName(prompt: string): string {
-  const flat = prompt.replace(/\s+/g, ' ').trim();
-  const chars = [...flat];
-  if (chars.length === 0) return 'Chat';
-  if (chars.length <= DISCORD_LIMITS.threadNameChars) return flat;
-  return `${chars.slice(0, DISCORD_LIMITS.threadNameChars - 1).join('').trimEnd()}…`;
+  return truncate(prompt.replace(/\s+/g, ' ').trim(), DISCORD_LIMITS.threadNameChars) || 'Chat';
 }
 
-/** Cuts `text` to `maxChars`, with an ellipsis when cut. */
+/**
+ * Cuts `text` to at most `maxChars` (JS string length, like every limit here), with an
+ * ellipsis when cut, never between the two halves of a surrogate pair.
+ */
 export function truncate(text: string, maxChars: number): string {
-  return text.length <= maxChars ? text : `${text.slice(0, Math.max(0, maxChars - 1)).trimEnd()}…`;
+  if (text.length <= maxChars) return text;
+  let cut = Math.max(0, maxChars - 1);
+  const last = text.charCodeAt(cut - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut--;
+  return `${text.slice(0, cut).trimEnd()}…`;
 }
 
 /** The `/art` answer: a purple embed titled with the topic. */

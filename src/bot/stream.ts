@@ -9,7 +9,7 @@ import type { Message, RepliableInteraction, SendableChannels } from 'discord.js
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
 import type { PoolError, PoolResult } from '../pool/types.ts';
 import { DISCORD_LIMITS, FOOTER_RESERVE_CHARS, NO_MENTIONS, answerFooter, splitMessage, truncate } from './render.ts';
-import { answerCutText, expiredPrivateAnswerText, failureText, poolFailureText } from './userText.ts';
+import { EMPTY_ANSWER_TEXT, answerCutOffText, answerCutText, expiredPrivateAnswerText, failureText, poolFailureText } from './userText.ts';
 
 /** Where an answer's messages go. Message 0 may already exist (a deferred reply). */
 export interface AnswerSink {
@@ -205,7 +205,7 @@ export function finalAnswerParts(
 ): string[] {
   if (result.ok) {
     const body = streamedText.trim() ? streamedText : result.text;
-    const { parts, cut } = layoutAnswer(body.trim() ? body : '*(Gemini returned an empty answer.)*', layout);
+    const { parts, cut } = layoutAnswer(body.trim() ? body : EMPTY_ANSWER_TEXT, layout);
     const footer = answerFooter(truncate(result.model, 60), result.latencyMs);
     const stoppedByBudget = result.finishReason === 'MAX_TOKENS';
     const final = cut || stoppedByBudget ? endWith(parts, answerCutText(cut ? { maxMessages: layout.maxMessages } : {}), layout) : parts;
@@ -215,7 +215,7 @@ export function finalAnswerParts(
   const reason = describe(result.error);
   const partial = streamedText.trim() ? streamedText : (result.partialText ?? '');
   if (!partial.trim()) return [reason];
-  return endWith(layoutAnswer(partial, layout).parts, `⚠️ The answer was cut off. ${reason}`, layout);
+  return endWith(layoutAnswer(partial, layout).parts, answerCutOffText(reason), layout);
 }
 
 /**

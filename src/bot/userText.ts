@@ -1,10 +1,12 @@
 /**
- * The ONE table that turns a failure into the words a Discord user reads. Pool failures
- * (`PoolError.kind`) and the bot's own refusals share it, so every message about the same
- * situation reads the same wherever it comes from. Nothing here ever shows a key, a stack
- * or a raw status code.
+ * Every word a Discord user reads from the bot, in one place. First the ONE table that
+ * turns a failure into words: pool failures (`PoolError.kind`) and the bot's own refusals
+ * share it, so every message about the same situation reads the same wherever it comes
+ * from. Then the other texts (answers cut short, chats opened and ended, admin replies).
+ * Nothing here ever shows a key, a stack or a raw status code.
  */
 import type { ErrorKind, PoolError } from '../pool/types.ts';
+import { truncate } from './render.ts';
 
 /** Refusals the bot makes itself, before or around a pool call. */
 export const BOT_FAILURE_KINDS = [
@@ -51,9 +53,7 @@ export function formatWait(ms: number): string {
 
 /** Gemini's own words, trimmed to one short line (they can be long JSON blobs). */
 function shortDetail(message: string | undefined, maxChars = 200): string {
-  const flat = (message ?? '').replace(/\s+/g, ' ').trim();
-  if (!flat) return '';
-  return flat.length > maxChars ? `${flat.slice(0, maxChars - 1)}…` : flat;
+  return truncate((message ?? '').replace(/\s+/g, ' ').trim(), maxChars);
 }
 
 const retryIn = (f: Failure, otherwise: string): string =>
@@ -118,3 +118,55 @@ export function answerCutText(why: { maxMessages?: number }): string {
 export function expiredPrivateAnswerText(userId: string): string {
   return `⌛ <@${userId}>, your private answer took longer than Discord lets a bot edit its reply (15 minutes) and could not be finished. Please ask again.`;
 }
+
+/** A model asked for by name that this bot does not serve: one wording wherever it is checked. */
+export function modelNotServed(model: string, served: readonly string[]): Failure {
+  return { kind: 'bad_request', message: `model ${model} is not served here (available: ${served.join(', ')})` };
+}
+
+/** An answer that was streaming when it failed: the text so far, then this line. */
+export function answerCutOffText(reason: string): string {
+  return `⚠️ The answer was cut off. ${reason}`;
+}
+
+/** Shown when Gemini answered with nothing at all. */
+export const EMPTY_ANSWER_TEXT = '*(Gemini returned an empty answer.)*';
+
+/** Label of the button under a chat's first message. */
+export const END_CHAT_BUTTON_LABEL = 'End conversation';
+
+/** The first message of a chat thread: who started it with which model, the prompt, how it works. */
+export function chatIntroText(o: { starter: string; model: string; prompt: string; historyTurns: number }): string {
+  const quoted = truncate(o.prompt, 1200)
+    .split('\n')
+    .map((l) => `> ${l}`)
+    .join('\n');
+  return (
+    `💬 **${o.starter}** started a conversation with \`${o.model}\`:\n${quoted}\n` +
+    `-# Anyone here can continue it by sending a message; I keep the last ${o.historyTurns} messages in mind.`
+  );
+}
+
+/** The `/chat` reply in a channel, pointing to the new thread. */
+export function chatStartedText(threadId: string): string {
+  return `💬 Conversation started in <#${threadId}>.`;
+}
+
+/** Posted when someone ends a conversation. */
+export function chatEndedText(who: string): string {
+  return `👋 Conversation ended by **${who}**. Start a new one with \`/chat\`.`;
+}
+
+/** Audit-log reasons the bot gives Discord for its thread changes (server admins read them). */
+export const THREAD_REASONS = {
+  started: (username: string): string => `/chat started by ${username}`,
+  ended: 'conversation ended',
+} as const;
+
+/** `/reset-pool`'s reply. */
+export function poolResetText(model: string | undefined): string {
+  return `♻️ Pool rebuilt for ${model ? `\`${model}\`` : 'every model'}. Cooldowns and disabled keys stay: they are Google's answers.`;
+}
+
+/** `/reset-api-stats`' reply. */
+export const STATS_RESET_TEXT = '🧹 Usage, error and latency counters cleared. Today\'s request counts stay: they mirror Google\'s daily quota.';

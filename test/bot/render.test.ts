@@ -10,6 +10,7 @@ import {
   renderPoolStats,
   splitMessage,
   threadName,
+  truncate,
 } from '../../src/bot/render.ts';
 import { ERROR_KINDS, type KeyStats, type KeyStatsReport } from '../../src/pool/types.ts';
 import { BOT_FAILURE_KINDS, failureText, formatWait, poolFailureText } from '../../src/bot/userText.ts';
@@ -116,6 +117,13 @@ describe('thread names and embeds', () => {
     expect([...long].length).toBe(100);
     expect(long.endsWith('…')).toBe(true);
     expect(threadName('   ')).toBe('Chat');
+  });
+
+  it('truncate cuts to the limit with an ellipsis, never inside a surrogate pair', () => {
+    expect(truncate('hello', 5)).toBe('hello');
+    expect(truncate('hello world', 8)).toBe('hello w…');
+    expect(truncate('ab😀cd', 4)).toBe('ab…');
+    expect(threadName('😀'.repeat(80)).length).toBeLessThanOrEqual(100);
   });
 
   it('/art: a purple embed titled with the topic, within limits', () => {
