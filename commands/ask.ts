@@ -8,7 +8,8 @@ export default {
     .setName('ask')
     .setDescription('Ask Gemini a question; the answer streams in.')
     .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
-    .addStringOption((o) => o.setName('prompt').setDescription('Your question or request').setRequired(true).setMaxLength(6000))
+    // Its longest length is MAX_PROMPT_CHARS, set at registration.
+    .addStringOption((o) => o.setName('prompt').setDescription('Your question or request').setRequired(true))
     // Choices are the configured models, filled in at registration.
     .addStringOption((o) => o.setName('model').setDescription('Which model answers (default: the first configured)'))
     .addNumberOption((o) => o.setName('temperature').setDescription('Creativity, 0 (focused) to 2 (wild)').setMinValue(0).setMaxValue(2))

@@ -8,7 +8,8 @@ export default {
     .setName('chat')
     .setDescription('Start a conversation: a thread where every message continues it.')
     .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
-    .addStringOption((o) => o.setName('prompt').setDescription('What to talk about').setRequired(true).setMaxLength(6000))
+    // Its longest length is MAX_PROMPT_CHARS, set at registration.
+    .addStringOption((o) => o.setName('prompt').setDescription('What to talk about').setRequired(true))
     // Choices are the configured models, filled in at registration.
     .addStringOption((o) => o.setName('model').setDescription('Which model answers (default: the first configured)')),
   async execute(interaction, ctx) {

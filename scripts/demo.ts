@@ -214,13 +214,14 @@ async function main(): Promise<number> {
     out('════════ key statistics (pool.getKeyStats) ════════');
     const report = b.pool.getKeyStats();
     const rows = [
-      ['key', 'hint', 'state', 'usage', 'errors', 'error rate', 'avg ms', 'today'],
+      ['key', 'hint', 'state', 'calls', 'errors', 'error rate', 'avg ms', 'calls today'],
       ...report.keys.map((k) => [k.id, `...${k.hint}`, k.state, String(k.usage), String(k.errors), `${Math.round(k.errorRate * 100)}%`, String(k.avgTimeMs), String(k.requestsToday)]),
     ];
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
     for (const r of rows) out(`  ${r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')}`);
     const t = report.totals;
-    out(`  totals: ${t.keys} keys, ${t.active} active, ${t.cooling} cooling, ${t.disabled} disabled; ${t.totalRequests} requests, ${t.failedRequests} failed`);
+    out(`  totals: ${t.keys} keys, ${t.active} active, ${t.cooling} cooling, ${t.disabled} disabled; ${t.totalRequests} requests from users ` +
+      `(${t.failedRequests} failed) made ${t.usage} calls to Gemini (a retry on another key is one more call)`);
     out();
 
     const leaked = KEYS.some((k) => JSON.stringify(discord.calls.map((c) => c.body)).includes(k));

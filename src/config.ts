@@ -83,6 +83,8 @@ export interface BotConfig {
   maxConcurrent: number;
   maxQueued: number;
   editIntervalMs: number;
+  /** An answer longer than this many Discord messages is cut, with a line saying so. */
+  maxAnswerMessages: number;
   shutdownGraceMs: number;
   alertMinIntervalMs: number;
   systemPrompt: string | undefined;
@@ -152,6 +154,7 @@ const schema = z.object({
   MAX_CONCURRENT_REQUESTS: int(1, 4),
   MAX_QUEUED_REQUESTS: int(0, 50),
   EDIT_INTERVAL_MS: int(250, 1_000),
+  MAX_ANSWER_MESSAGES: int(1, 5),
   SHUTDOWN_GRACE_MS: int(0, 10_000),
   ALERT_MIN_INTERVAL_MS: int(0, 60_000),
   SYSTEM_PROMPT: z.string().optional().transform((v) => (v && v.trim() ? v.trim() : undefined)),
@@ -249,6 +252,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxConcurrent: e.MAX_CONCURRENT_REQUESTS,
       maxQueued: e.MAX_QUEUED_REQUESTS,
       editIntervalMs: e.EDIT_INTERVAL_MS,
+      maxAnswerMessages: e.MAX_ANSWER_MESSAGES,
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
       alertMinIntervalMs: e.ALERT_MIN_INTERVAL_MS,
       systemPrompt: e.SYSTEM_PROMPT,

@@ -5,8 +5,9 @@
 import { MessageFlags } from 'discord.js';
 import type { APIEmbed, RepliableInteraction } from 'discord.js';
 import { NO_MENTIONS, renderKeyStats, renderPoolStats, renderStatus, type StatusView } from './render.ts';
+import { refusal, replyFailure } from './admission.ts';
 import type { BotContext } from './types.ts';
-import { replyFailure } from './answer.ts';
+import { STATS_RESET_TEXT, poolResetText } from './userText.ts';
 
 /** Sends pages of embeds: the first as the reply, the others as follow-ups. */
 export async function sendEmbedPages(interaction: RepliableInteraction, pages: readonly APIEmbed[][], ephemeral: boolean): Promise<void> {
@@ -39,8 +40,9 @@ export async function showKeyStats(interaction: RepliableInteraction, ctx: BotCo
 
 /** `/pool-stats [model]`: ephemeral embeds per model. */
 export async function showPoolStats(interaction: RepliableInteraction, ctx: BotContext, model: string | undefined): Promise<void> {
-  if (model !== undefined && !ctx.pool.models.includes(model)) {
-    await replyFailure(interaction, { kind: 'bad_request', message: `model ${model} is not served here (available: ${ctx.pool.models.join(', ')})` });
+  const refused = refusal(ctx, { userId: interaction.user.id, model });
+  if (refused) {
+    await replyFailure(interaction, refused);
     return;
   }
   await sendEmbedPages(interaction, renderPoolStats(ctx.pool.getPoolStats(), model), true);
@@ -48,26 +50,19 @@ export async function showPoolStats(interaction: RepliableInteraction, ctx: BotC
 
 /** `/reset-pool [model]`: rebuilds instances; cooldowns and disabled keys stay. */
 export async function resetPool(interaction: RepliableInteraction, ctx: BotContext, model: string | undefined): Promise<void> {
-  if (model !== undefined && !ctx.pool.models.includes(model)) {
-    await replyFailure(interaction, { kind: 'bad_request', message: `model ${model} is not served here (available: ${ctx.pool.models.join(', ')})` });
+  const refused = refusal(ctx, { userId: interaction.user.id, model });
+  if (refused) {
+    await replyFailure(interaction, refused);
     return;
   }
   ctx.pool.resetPool(model);
   ctx.logger.info({ model: model ?? 'all', by: interaction.user.id }, 'pool reset by an admin');
-  await interaction.reply({
-    content: `♻️ Pool rebuilt for ${model ? `\`${model}\`` : 'every model'}. Cooldowns and disabled keys stay: they are Google's answers.`,
-    flags: MessageFlags.Ephemeral,
-    allowedMentions: NO_MENTIONS,
-  });
+  await interaction.reply({ content: poolResetText(model), flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
 }
 
 /** `/reset-api-stats`: clears usage, error and latency counters. */
 export async function resetStats(interaction: RepliableInteraction, ctx: BotContext): Promise<void> {
   ctx.pool.resetStats();
   ctx.logger.info({ by: interaction.user.id }, 'statistics reset by an admin');
-  await interaction.reply({
-    content: '🧹 Usage, error and latency counters cleared. Today\'s request counts stay: they mirror Google\'s daily quota.',
-    flags: MessageFlags.Ephemeral,
-    allowedMentions: NO_MENTIONS,
-  });
+  await interaction.reply({ content: STATS_RESET_TEXT, flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
 }

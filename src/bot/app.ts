@@ -17,13 +17,45 @@ import { createStore } from '../store/index.ts';
 import type { StateStore } from '../store/types.ts';
 import { onChatMessage } from './chat.ts';
 import { Conversations } from './conversations.ts';
-import { Dispatcher, errorSummary } from './dispatcher.ts';
+import { runInteraction } from './admission.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { errorSummary } from './errors.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { RequestGate } from './gate.ts';
 import { DEFAULT_COMMANDS_DIR, commandPayloads, loadCommands } from './loader.ts';
 import { isAdmin } from './permissions.ts';
 import { NO_MENTIONS } from './render.ts';
 import { syncCommands } from './sync.ts';
 import type { BotContext, Command } from './types.ts';
+
+/**
+ * How long past SHUTDOWN_GRACE_MS a stop may take, in steps: users whose answers were
+ * cancelled are told by then, the last alerts posted, everything closed. Together under
+ * 5 s, so a process manager sees the exit within grace + 5 s.
+ */
+const CANCELLED_REPLIES_MS = 2_500;
+const ALERTS_BY_MS = 3_000;
+const CLOSED_BY_MS = 4_500;
+
+/** Waits for `work` until `by` (epoch ms) at most; past that, logs what was left and goes on. */
+async function waitUntil(work: Promise<unknown>, by: number, what: string, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = Symbol('late');
+  const settled = work.then(
+    () => undefined,
+    (err: unknown) => logger.warn({ err: errorSummary(err) }, `shutdown: failed ${what}`),
+  );
+  if (!Number.isFinite(by)) return settled;
+  try {
+    const outcome = await Promise.race([
+      settled,
+      new Promise<typeof late>((resolve) => (timer = setTimeout(() => resolve(late), Math.max(0, by - Date.now())))),
+    ]);
+    if (outcome === late) logger.warn(`shutdown: gave up ${what} (out of time)`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Test and embedding hooks; production passes none. */
 export interface StartBotOverrides {
@@ -39,6 +71,8 @@ export interface StartBotOverrides {
   registerCommands?: boolean;
   /** How long to wait for the gateway's READY. @default 30_000 */
   readyTimeoutMs?: number;
+  /** Wraps the store the configuration built (tests make it stall or fail). */
+  wrapStore?: (store: StateStore) => StateStore;
 }
 
 /** A running bot. */
@@ -55,7 +89,10 @@ export interface RunningBot {
   readonly health: HealthServer | undefined;
   /**
    * Graceful shutdown: new commands get a "restarting" reply, in-flight answers get up
-   * to SHUTDOWN_GRACE_MS, then the pool, the store and the client close. Idempotent.
+   * to SHUTDOWN_GRACE_MS; then what is still in flight is cancelled and each of its users
+   * told in one line that the bot restarted, the counters are written once the last
+   * request has ended, and the client, the pool and the store close. Resolves within
+   * SHUTDOWN_GRACE_MS + 5 s. Idempotent.
    */
   stop(): Promise<void>;
 }
@@ -67,8 +104,13 @@ export interface Services {
 }
 
 /** Creates the store and the pool, and attaches the one to the other. */
-export async function createServices(config: Config, logger: Logger, extra: { clientFactory?: ClientFactory } = {}): Promise<Services> {
-  const store = await createStore(config.store, logger);
+export async function createServices(
+  config: Config,
+  logger: Logger,
+  extra: { clientFactory?: ClientFactory; wrapStore?: (store: StateStore) => StateStore } = {},
+): Promise<Services> {
+  const built = await createStore(config.store, logger);
+  const store = extra.wrapStore ? extra.wrapStore(built) : built;
   const pool = GeminiAPIPool.fromConfig(config, { logger, ...(extra.clientFactory ? { clientFactory: extra.clientFactory } : {}) });
   try {
     // Dead keys stay dead, a day's exhausted quota is not retried, today's counts go on.
@@ -88,26 +130,30 @@ export async function startBot(env: Record<string, string | undefined>, override
   const token = requireDiscordToken(config);
   const logger = overrides.logger ?? pino({ level: config.logLevel });
   const commands = await loadCommands(overrides.commandsDir ?? DEFAULT_COMMANDS_DIR);
-  const { pool, store } = await createServices(config, logger, overrides.clientFactory ? { clientFactory: overrides.clientFactory } : {});
+  const { pool, store } = await createServices(config, logger, {
+    ...(overrides.clientFactory ? { clientFactory: overrides.clientFactory } : {}),
+    ...(overrides.wrapStore ? { wrapStore: overrides.wrapStore } : {}),
+  });
 
   const gate = new RequestGate({ maxConcurrent: config.bot.maxConcurrent, maxQueued: config.bot.maxQueued });
   const metrics = new BotMetrics({
     keyStats: () => pool.getKeyStats(),
     queue: () => ({ running: gate.running, waiting: gate.waiting }),
   });
-  let accepting = true;
+  const botLogger = logger.child({ component: 'bot' });
+  const lifecycle = new Lifecycle((err) => botLogger.error({ err: errorSummary(err) }, 'handler failed'));
   const ctx: BotContext = {
     config,
     pool,
     store,
-    logger: logger.child({ component: 'bot' }),
+    logger: botLogger,
     gate,
     conversations: new Conversations(store, { historyTurns: config.bot.chatHistoryTurns }),
     metrics,
-    accepting: () => accepting,
+    lifecycle,
     isAdmin: (who) => isAdmin(who, config.discord.adminUserIds),
   };
-  const dispatcher = new Dispatcher(commands, ctx);
+  const dispatcher = new Dispatcher(commands, (interaction, command) => runInteraction(interaction, command, ctx));
 
   const client = new Client({
     intents: [
@@ -122,8 +168,8 @@ export async function startBot(env: Record<string, string | undefined>, override
     allowedMentions: NO_MENTIONS,
     ...(config.discord.apiUrl ? { rest: { api: config.discord.apiUrl } } : {}),
   });
-  client.on(Events.InteractionCreate, (interaction) => void dispatcher.dispatch(interaction));
-  client.on(Events.MessageCreate, (message) => void dispatcher.track(onChatMessage(message, ctx)));
+  client.on(Events.InteractionCreate, (interaction) => void lifecycle.track(dispatcher.dispatch(interaction)));
+  client.on(Events.MessageCreate, (message) => void lifecycle.track(onChatMessage(message, ctx)));
   client.on(Events.Error, (err) => ctx.logger.error({ err: errorSummary(err) }, 'discord client error'));
   client.on(Events.Warn, (message) => ctx.logger.warn({ message }, 'discord client warning'));
 
@@ -158,13 +204,21 @@ export async function startBot(env: Record<string, string | undefined>, override
   const pruneTimer = setInterval(pruneConversations, 86_400_000);
   pruneTimer.unref();
 
-  const closeEverything = async (): Promise<void> => {
+  /**
+   * Closes everything in order: the health server and the Discord connection, then the
+   * pool (its final flush writes the counters of every request that has ended), then the
+   * store. Each step waits at most until `by` (epoch ms), so a stuck one cannot hold the
+   * process; what is skipped is logged.
+   */
+  const closeEverything = async (by = Number.POSITIVE_INFINITY): Promise<void> => {
     clearInterval(pruneTimer);
     pool.off('keyDisabled', onKeyDisabled).off('allKeysUnavailable', onAllUnavailable).off('serviceRecovered', onRecovered);
-    await health?.close();
-    await client.destroy();
-    await pool.close();
-    await store.close();
+    const step = (what: string, work: () => Promise<unknown>): Promise<void> => waitUntil(work(), by, what, ctx.logger);
+    await step('closing the health server', async () => health?.close());
+    await step('closing the Discord connection', () => client.destroy());
+    await step('writing the counters', () => pool.flush());
+    await step('closing the pool', () => pool.close());
+    await step('closing the store', () => store.close());
   };
 
   try {
@@ -197,7 +251,7 @@ export async function startBot(env: Record<string, string | undefined>, override
         readyClient.rest,
         store,
         { applicationId, guildId: config.discord.guildId },
-        commandPayloads(commands.values(), pool.models),
+        commandPayloads(commands.values(), config),
       );
       ctx.logger.info(
         { registered: outcome.registered, target: config.discord.guildId ? `guild ${config.discord.guildId}` : 'global' },
@@ -212,16 +266,22 @@ export async function startBot(env: Record<string, string | undefined>, override
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      accepting = false;
-      gate.close();
-      ctx.logger.info({ inFlight: dispatcher.running }, 'shutting down: finishing in-flight replies');
-      const finished = await dispatcher.idle(config.bot.shutdownGraceMs);
-      if (!finished) ctx.logger.warn({ inFlight: dispatcher.running, graceMs: config.bot.shutdownGraceMs }, 'grace period over; closing anyway');
+      const graceMs = config.bot.shutdownGraceMs;
+      const graceEndsAt = Date.now() + graceMs;
+      lifecycle.beginStop();
+      ctx.logger.info({ inFlight: lifecycle.running, graceMs }, 'shutting down: finishing in-flight replies');
+      if (!(await lifecycle.idle(graceMs))) {
+        ctx.logger.warn({ inFlight: lifecycle.running, graceMs }, 'grace period over; cancelling what is in flight');
+        // Each cancelled request ends its handler, which tells its user the bot restarted.
+        lifecycle.cancelInFlight();
+        const told = await lifecycle.idle(Math.max(0, graceEndsAt + CANCELLED_REPLIES_MS - Date.now()));
+        if (!told) ctx.logger.warn({ inFlight: lifecycle.running }, 'some users could not be told in time; closing anyway');
+      }
       if (alerts) {
-        await Promise.race([alerts.flush(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+        await waitUntil(alerts.flush(), Math.min(Date.now() + 2_000, graceEndsAt + ALERTS_BY_MS), 'posting the last alerts', ctx.logger);
         alerts.close();
       }
-      await closeEverything();
+      await closeEverything(graceEndsAt + CLOSED_BY_MS);
       ctx.logger.info('stopped');
     })();
     return stopping;

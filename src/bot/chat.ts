@@ -22,12 +22,22 @@ import type {
   TextChannel,
 } from 'discord.js';
 import type { ChatTurn } from '../pool/types.ts';
-import { admitInteraction, checkPrompt, replyFailure, runStreamedAnswer } from './answer.ts';
-import { userTurnText } from './conversations.ts';
-import { NO_MENTIONS, threadName, truncate } from './render.ts';
-import { channelSink, interactionSink, type AnswerSink } from './stream.ts';
+import type { StoredConversation } from '../store/types.ts';
+import { admit, admitInteraction, replyFailure } from './admission.ts';
+import { logTokenExpired, runStreamedAnswer } from './answer.ts';
+import { isConversationStoreError, userTurnText } from './conversations.ts';
+import { NO_MENTIONS, threadName } from './render.ts';
+import { answerTokenBudget, channelSink, interactionSink, type AnswerSink } from './stream.ts';
 import type { BotContext } from './types.ts';
-import { failureText, type Failure } from './userText.ts';
+import {
+  END_CHAT_BUTTON_LABEL,
+  THREAD_REASONS,
+  chatEndedText,
+  chatIntroText,
+  chatStartedText,
+  failureText,
+  type Failure,
+} from './userText.ts';
 
 /** Custom id of the "End conversation" button; the dispatcher routes it to `/chat-end`. */
 export const END_CHAT_BUTTON_ID = 'chat-end';
@@ -56,17 +66,11 @@ function displayNameOf(member: unknown, user: { displayName: string }): string {
 
 /** The first message of a chat thread: who started it, the prompt, how it works, an end button. */
 function introMessage(ctx: BotContext, starter: string, model: string, prompt: string) {
-  const quoted = truncate(prompt, 1200)
-    .split('\n')
-    .map((l) => `> ${l}`)
-    .join('\n');
   const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
-    new ButtonBuilder().setCustomId(END_CHAT_BUTTON_ID).setLabel('End conversation').setStyle(ButtonStyle.Secondary),
+    new ButtonBuilder().setCustomId(END_CHAT_BUTTON_ID).setLabel(END_CHAT_BUTTON_LABEL).setStyle(ButtonStyle.Secondary),
   );
   return {
-    content:
-      `💬 **${starter}** started a conversation with \`${model}\`:\n${quoted}\n` +
-      `-# Anyone here can continue it by sending a message; I keep the last ${ctx.config.bot.chatHistoryTurns} messages in mind.`,
+    content: chatIntroText({ starter, model, prompt, historyTurns: ctx.config.bot.chatHistoryTurns }),
     components: [row],
     allowedMentions: NO_MENTIONS,
   };
@@ -89,15 +93,25 @@ async function converse(ctx: BotContext, conversationId: string, author: string,
     history: ctx.conversations.historyFor(conversation),
     ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
   });
-  const result = await runStreamedAnswer(ctx, { command: 'chat', sink, start: () => chat.sendMessageStream(userText) });
+  const result = await runStreamedAnswer(ctx, {
+    command: 'chat',
+    sink,
+    start: () =>
+      chat.sendMessageStream(userText, { maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages), signal: ctx.lifecycle.signal }),
+  });
   if (!result.ok) return;
-  const latest = await ctx.conversations.get(conversationId);
-  if (!latest) return;
   const turns: ChatTurn[] = [
     { role: 'user', parts: [{ text: userText }] },
     { role: 'model', parts: [{ text: result.text }] },
   ];
-  await ctx.conversations.append(conversationId, latest, turns);
+  try {
+    const latest = await ctx.conversations.get(conversationId);
+    if (latest) await ctx.conversations.append(conversationId, latest, turns);
+  } catch (err) {
+    if (!isConversationStoreError(err)) throw err;
+    // The answer is shown; only the memory of this exchange is lost.
+    ctx.logger.warn({ conversationId, err: err.message }, 'could not save a chat exchange');
+  }
 }
 
 /** `/chat prompt [model]`. */
@@ -120,10 +134,10 @@ export async function startChat(
       const thread = await place.channel.threads.create({
         name: threadName(options.prompt),
         autoArchiveDuration: ThreadAutoArchiveDuration.OneDay,
-        reason: `/chat started by ${interaction.user.username}`,
+        reason: THREAD_REASONS.started(interaction.user.username),
       });
       await ctx.conversations.start(thread.id, { model, ownerId: interaction.user.id });
-      await interaction.editReply({ content: `💬 Conversation started in <#${thread.id}>.`, allowedMentions: NO_MENTIONS });
+      await interaction.editReply({ content: chatStartedText(thread.id), allowedMentions: NO_MENTIONS });
       await thread.send(introMessage(ctx, author, model, options.prompt));
       await ctx.conversations.withLock(thread.id, () =>
         ticket.run(() => converse(ctx, thread.id, author, options.prompt, channelSink(thread))),
@@ -137,9 +151,8 @@ export async function startChat(
       // The history is ours, so switching models mid-conversation just works.
       await ctx.conversations.append(id, { ...existing, model: options.model }, []);
     }
-    await ctx.conversations.withLock(id, () =>
-      ticket.run(() => converse(ctx, id, author, options.prompt, interactionSink(interaction, { ephemeral: false }))),
-    );
+    const sink = interactionSink(interaction, { ephemeral: false, onExpired: () => logTokenExpired(ctx, interaction) });
+    await ctx.conversations.withLock(id, () => ticket.run(() => converse(ctx, id, author, options.prompt, sink)));
   } finally {
     ticket.release();
   }
@@ -166,13 +179,10 @@ export async function endChat(interaction: ChatInputCommandInteraction | ButtonI
   }
   await ctx.conversations.end(id);
   const who = displayNameOf(interaction.member, interaction.user);
-  await interaction.reply({
-    content: `👋 Conversation ended by **${who}**. Start a new one with \`/chat\`.`,
-    allowedMentions: NO_MENTIONS,
-  });
+  await interaction.reply({ content: chatEndedText(who), allowedMentions: NO_MENTIONS });
   const channel = interaction.channel;
   if (channel?.isThread() && channel.ownerId === interaction.client.user.id) {
-    await channel.setArchived(true, 'conversation ended').catch((err: unknown) => {
+    await channel.setArchived(true, THREAD_REASONS.ended).catch((err: unknown) => {
       ctx.logger.warn({ err: String(err), threadId: channel.id }, 'could not archive the chat thread');
     });
   }
@@ -190,25 +200,40 @@ export async function onChatMessage(message: Message, ctx: BotContext): Promise<
   const text = message.content.trim();
   if (!text) return;
   const id = message.channelId;
-  const conversation = await ctx.conversations.get(id);
-  // Threads are conversations only when /chat made them; a DM always is one.
-  if (!conversation && !inDm) return;
-  const say = async (f: Failure): Promise<void> => {
-    ctx.metrics.observe({ command: 'chat', model: conversation?.model ?? ctx.pool.defaultModel, outcome: f.kind, latencyMs: 0 });
+  const tell = async (f: Failure): Promise<void> => {
     await message.reply({ content: failureText(f), allowedMentions: NO_MENTIONS, failIfNotExists: false });
   };
-  const refusal: Failure | undefined = !ctx.accepting() ? { kind: 'shutting_down' } : checkPrompt(text, ctx.config.bot.maxPromptChars);
-  if (refusal) return say(refusal);
-  const admission = ctx.gate.admit(message.author.id);
-  if (!admission.ok) return say({ kind: admission.reason });
+  const storeAway = async (err: Error, model: string): Promise<void> => {
+    ctx.logger.warn({ conversationId: id, err: err.message }, 'could not reach the conversation in the store');
+    ctx.metrics.observe({ command: 'chat', model, outcome: 'store_unavailable', latencyMs: 0 });
+    await tell({ kind: 'store_unavailable' });
+  };
+  let conversation: StoredConversation | undefined;
+  try {
+    conversation = await ctx.conversations.get(id);
+  } catch (err) {
+    if (!isConversationStoreError(err)) throw err;
+    // Without the store it is unknown whether a thread is a conversation: a DM always is,
+    // and so is a thread the bot started; other threads are left alone.
+    if (inDm || (channel.isThread() && channel.ownerId === message.client.user.id)) await storeAway(err, ctx.pool.defaultModel);
+    return;
+  }
+  // Threads are conversations only when /chat made them; a DM always is one.
+  if (!conversation && !inDm) return;
+  const model = conversation?.model ?? ctx.pool.defaultModel;
+  const admission = admit(ctx, 'chat', { userId: message.author.id, prompt: text, model });
+  if (!admission.ok) return tell(admission.failure);
   const { ticket } = admission;
   try {
-    if (!conversation) await ctx.conversations.start(id, { model: ctx.pool.defaultModel, ownerId: message.author.id });
+    if (!conversation) await ctx.conversations.start(id, { model, ownerId: message.author.id });
     const sendable = channel as SendableChannels;
     // Typing is a courtesy: its failure must not stop the answer.
     void sendable.sendTyping().catch(() => undefined);
     const author = displayNameOf(message.member, message.author);
     await ctx.conversations.withLock(id, () => ticket.run(() => converse(ctx, id, author, text, channelSink(sendable, message))));
+  } catch (err) {
+    if (!isConversationStoreError(err)) throw err;
+    await storeAway(err, model);
   } finally {
     ticket.release();
   }

@@ -1,12 +1,13 @@
 /**
  * The gate in front of Gemini: one request in flight per user, at most `maxConcurrent`
- * Gemini calls at once (a p-queue), and at most `maxQueued` waiting for a slot. Admission
- * is decided synchronously, so a refused user is told at once and nothing ever hangs.
+ * Gemini calls at once (a p-queue), and at most `maxQueued` waiting for a slot. It decides
+ * synchronously, so a refused user is told at once and nothing ever hangs. It is asked
+ * last, by `admit` in `admission.ts`.
  */
 import PQueue from 'p-queue';
 
-/** Why a request was not admitted. */
-export type Refusal = 'busy' | 'queue_full' | 'shutting_down';
+/** Why a request was not admitted. (Stopping is admission's call, not the gate's.) */
+export type Refusal = 'busy' | 'queue_full';
 
 /** An admitted request: run it (once), or release it if the caller gives up first. */
 export interface Ticket {
@@ -17,7 +18,7 @@ export interface Ticket {
 }
 
 /** The answer of {@link RequestGate.admit}: a ticket, or why not. */
-export type Admission = { ok: true; ticket: Ticket } | { ok: false; reason: Refusal };
+export type GateDecision = { ok: true; ticket: Ticket } | { ok: false; reason: Refusal };
 
 /** Options of {@link RequestGate}. */
 export interface RequestGateOptions {
@@ -35,8 +36,6 @@ export class RequestGate {
   readonly #users = new Set<string>();
   /** Admitted and not yet settled: running + waiting. */
   #admitted = 0;
-  #closed = false;
-  readonly #idleWaiters = new Set<() => void>();
 
   constructor(options: RequestGateOptions = {}) {
     const maxConcurrent = options.maxConcurrent ?? 4;
@@ -73,8 +72,7 @@ export class RequestGate {
   }
 
   /** Decides at once whether a user's request may go ahead. */
-  admit(userId: string): Admission {
-    if (this.#closed) return { ok: false, reason: 'shutting_down' };
+  admit(userId: string): GateDecision {
     if (this.#users.has(userId)) return { ok: false, reason: 'busy' };
     // Everyone beyond the running slots waits; the waiting line has a fixed length.
     if (this.#admitted - this.maxConcurrent >= this.maxQueued) return { ok: false, reason: 'queue_full' };
@@ -86,7 +84,6 @@ export class RequestGate {
       settled = true;
       this.#users.delete(userId);
       this.#admitted--;
-      if (this.#admitted === 0) for (const wake of [...this.#idleWaiters]) wake();
     };
     let used = false;
     return {
@@ -100,28 +97,5 @@ export class RequestGate {
         release: settle,
       },
     };
-  }
-
-  /** Refuses every new request from now on; admitted ones still run. */
-  close(): void {
-    this.#closed = true;
-  }
-
-  /**
-   * Resolves true once nothing is admitted, or false after `timeoutMs`. Resolves at once
-   * when already idle.
-   */
-  idle(timeoutMs: number): Promise<boolean> {
-    if (this.#admitted === 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const done = (ok: boolean): void => {
-        clearTimeout(timer);
-        this.#idleWaiters.delete(wake);
-        resolve(ok);
-      };
-      const wake = (): void => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      this.#idleWaiters.add(wake);
-    });
   }
 }

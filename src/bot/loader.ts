@@ -6,7 +6,8 @@
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import { ApplicationCommandOptionType } from 'discord.js';
+import type { APIApplicationCommandOption, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { Command } from './types.ts';
 
 /** `commands/` at the root of the project. */
@@ -73,26 +74,36 @@ export async function loadCommands(dir: string = DEFAULT_COMMANDS_DIR): Promise<
   return commands;
 }
 
+/** Discord's longest string option, in characters. */
+export const DISCORD_MAX_OPTION_CHARS = 6000;
+
+/** What of the configuration shapes the registered definitions (a `Config` fits). */
+export interface CommandSettings {
+  gemini: { models: readonly string[] };
+  bot: { maxPromptChars: number };
+}
+
 /**
- * The JSON to register: each command's definition, with options named `model` offering
- * the configured models as choices (the first 25: Discord's limit).
+ * The JSON to register, built from the configuration: options named `model` offer the
+ * configured models as choices (the first 25: Discord's limit), and options named
+ * `prompt` accept at most MAX_PROMPT_CHARS characters (at most Discord's 6,000), so
+ * Discord itself stops a prompt the bot would refuse. Both are part of the registered
+ * definitions, so changing either changes the commands hash and registers again.
  */
 export function commandPayloads(
   commands: Iterable<Command>,
-  models: readonly string[],
+  settings: CommandSettings,
 ): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
-  const choices = models.slice(0, MAX_CHOICES).map((m) => ({ name: m, value: m }));
+  const choices = settings.gemini.models.slice(0, MAX_CHOICES).map((m) => ({ name: m, value: m }));
+  const maxLength = Math.min(settings.bot.maxPromptChars, DISCORD_MAX_OPTION_CHARS);
+  const fill = (o: APIApplicationCommandOption): APIApplicationCommandOption => {
+    if (o.type !== ApplicationCommandOptionType.String) return o;
+    if (o.name === 'model') return { ...o, choices } as typeof o;
+    if (o.name === 'prompt') return { ...o, max_length: maxLength };
+    return o;
+  };
   return [...commands].map((c) => {
     const json = c.data.toJSON();
-    return {
-      ...json,
-      ...(json.options
-        ? {
-            options: json.options.map((o) =>
-              o.name === 'model' && o.type === 3 ? ({ ...o, choices } as typeof o) : o,
-            ),
-          }
-        : {}),
-    };
+    return json.options ? { ...json, options: json.options.map(fill) } : json;
   });
 }

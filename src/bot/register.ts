@@ -28,7 +28,7 @@ async function main(): Promise<number> {
   hideFromLibraries();
   const rest = new REST(config.discord.apiUrl ? { api: config.discord.apiUrl } : {}).setToken(token);
   const commands = await loadCommands();
-  const payloads = commandPayloads(commands.values(), config.gemini.models);
+  const payloads = commandPayloads(commands.values(), config);
   const applicationId =
     config.discord.applicationId ?? ((await rest.get(Routes.currentApplication())) as { id: string }).id;
   const target = { applicationId, guildId: config.discord.guildId };

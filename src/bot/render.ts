@@ -1,6 +1,6 @@
 /**
  * Pure rendering: model text and pool reports -> Discord message content and embeds that
- * respect Discord's limits (DESIGN.md section 3). Nothing here talks to Discord.
+ * respect Discord's limits. Nothing here talks to Discord.
  */
 import type { APIEmbed } from 'discord.js';
 import type { KeyStats, KeyStatsReport, ModelPoolStats, PoolStatsReport } from '../pool/types.ts';
@@ -142,21 +142,21 @@ export function answerFooter(model: string, latencyMs: number): string {
   return `-# ${model} · ${formatDuration(latencyMs)}`;
 }
 
-/**
- * A thread name from a prompt: one line, at most Discord's 100 characters (code points),
- * an ellipsis when cut.
- */
+/** A thread name from a prompt: one line, at most Discord's 100 characters, an ellipsis when cut. */
 export function threadName(prompt: string): string {
-  const flat = prompt.replace(/\s+/g, ' ').trim();
-  const chars = [...flat];
-  if (chars.length === 0) return 'Chat';
-  if (chars.length <= DISCORD_LIMITS.threadNameChars) return flat;
-  return `${chars.slice(0, DISCORD_LIMITS.threadNameChars - 1).join('').trimEnd()}…`;
+  return truncate(prompt.replace(/\s+/g, ' ').trim(), DISCORD_LIMITS.threadNameChars) || 'Chat';
 }
 
-/** Cuts `text` to `maxChars`, with an ellipsis when cut. */
+/**
+ * Cuts `text` to at most `maxChars` (JS string length, like every limit here), with an
+ * ellipsis when cut, never between the two halves of a surrogate pair.
+ */
 export function truncate(text: string, maxChars: number): string {
-  return text.length <= maxChars ? text : `${text.slice(0, Math.max(0, maxChars - 1)).trimEnd()}…`;
+  if (text.length <= maxChars) return text;
+  let cut = Math.max(0, maxChars - 1);
+  const last = text.charCodeAt(cut - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut--;
+  return `${text.slice(0, cut).trimEnd()}…`;
 }
 
 /** The `/art` answer: a purple embed titled with the topic. */
@@ -242,7 +242,23 @@ export function paginateLines(
 
 const pct = (x: number): string => `${(x * 100).toFixed(x > 0 && x < 0.1 ? 1 : 0)}%`;
 
-/** One key as an admin sees it: `key#N (...hint)`, state, usage and errors, never the key. */
+/**
+ * What the numbers of `/api-key-stats` count, under the list. A call is one try with one
+ * key, so one user request retried on another key is several calls; the requests users
+ * made are in `/pool-stats`.
+ */
+export const KEY_STATS_LEGEND =
+  'A call is one try with one key: a request retried on another key makes several. ' +
+  'Calls, errors and avg: since the last /reset-api-stats. ' +
+  'Today: calls since midnight Pacific time, when Google\'s daily quota starts over (not cleared by a reset). ' +
+  'Keys are shown as key#N and their last 4 characters only.';
+
+/** `1 call`, `3 calls`. */
+const calls = (n: number): string => `${n} ${n === 1 ? 'call' : 'calls'}`;
+/** `1 error`, `3 errors`. */
+const errors = (n: number): string => `${n} ${n === 1 ? 'error' : 'errors'}`;
+
+/** One key as an admin sees it: `key#N (...hint)`, state, calls and errors, never the key. */
 export function keyLine(k: KeyStats): string {
   const state =
     k.state === 'cooling'
@@ -251,21 +267,25 @@ export function keyLine(k: KeyStats): string {
         ? `disabled${k.disabledReason ? ` (${truncate(k.disabledReason.replace(/\s+/g, ' '), 60)})` : ''}`
         : 'active';
   return (
-    `${STATE_ICON[k.state]} **${k.id}** \`...${k.hint}\` ${state} · used ${k.usage} · errors ${k.errors} (${pct(k.errorRate)})` +
-    ` · avg ${formatDuration(k.avgTimeMs)} · today ${k.requestsToday}`
+    `${STATE_ICON[k.state]} **${k.id}** \`...${k.hint}\` ${state} · ${calls(k.usage)} · ${errors(k.errors)} (${pct(k.errorRate)})` +
+    ` · avg ${formatDuration(k.avgTimeMs)} · today ${calls(k.requestsToday)}`
   );
 }
 
-/** `/api-key-stats`: per key, then totals; split into as many embeds and messages as needed. */
+/**
+ * `/api-key-stats`: per key, then totals; split into as many embeds and messages as needed.
+ * Every number is a count of calls to Gemini (see {@link KEY_STATS_LEGEND}); the requests
+ * users made are another count, shown by `/pool-stats`, so they are not mixed in here.
+ */
 export function renderKeyStats(report: KeyStatsReport): APIEmbed[][] {
   const t = report.totals;
   const lines = [
     `**${t.keys} keys:** 🟢 ${t.active} active · 🟡 ${t.cooling} cooling · 🔴 ${t.disabled} disabled`,
-    `**Requests:** ${t.totalRequests} (${t.failedRequests} failed) · key uses ${t.usage} · errors ${t.errors} · today ${t.requestsToday} requests, ${t.tokensToday} tokens`,
+    `**All keys:** ${calls(t.usage)} · ${errors(t.errors)} · today ${calls(t.requestsToday)}, ${t.tokensToday} tokens`,
     '',
     ...report.keys.map(keyLine),
   ];
-  return paginateLines('API key statistics', lines, { footer: 'Keys are shown as key#N and their last 4 characters only.' });
+  return paginateLines('API key statistics', lines, { footer: KEY_STATS_LEGEND });
 }
 
 function modelLines(model: string, m: ModelPoolStats): string[] {

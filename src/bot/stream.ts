@@ -4,12 +4,12 @@
  * and continues in further messages once it passes a message's length. The Discord side
  * is an {@link AnswerSink}, so this logic is tested without Discord.
  */
-import { MessageFlags } from 'discord.js';
+import { DiscordAPIError, MessageFlags, RESTJSONErrorCodes } from 'discord.js';
 import type { Message, RepliableInteraction, SendableChannels } from 'discord.js';
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
-import type { PoolResult } from '../pool/types.ts';
+import type { PoolError, PoolResult } from '../pool/types.ts';
 import { DISCORD_LIMITS, FOOTER_RESERVE_CHARS, NO_MENTIONS, answerFooter, splitMessage, truncate } from './render.ts';
-import { poolFailureText } from './userText.ts';
+import { EMPTY_ANSWER_TEXT, answerCutOffText, answerCutText, expiredPrivateAnswerText, failureText, poolFailureText } from './userText.ts';
 
 /** Where an answer's messages go. Message 0 may already exist (a deferred reply). */
 export interface AnswerSink {
@@ -34,6 +34,63 @@ const realClock: StreamClock = {
 
 /** Characters per message for the answer body; the rest is kept for the footer. */
 export const ANSWER_CHARS = DISCORD_LIMITS.contentChars - FOOTER_RESERVE_CHARS;
+
+/** How an answer is laid out in messages: characters per message, and messages at most. */
+export interface AnswerLayout {
+  /** @default ANSWER_CHARS */
+  maxChars: number;
+  /** MAX_ANSWER_MESSAGES. @default 5 */
+  maxMessages: number;
+}
+
+const DEFAULT_LAYOUT: AnswerLayout = { maxChars: ANSWER_CHARS, maxMessages: 5 };
+
+/**
+ * Few languages pack more than this many characters into one token (English is about 4,
+ * code and most other languages fewer): an answer budget in tokens computed with it rarely
+ * runs out before the messages do.
+ */
+const CHARS_PER_TOKEN_LOW = 3;
+/**
+ * Thinking models (Gemini 2.5) count their thoughts against `maxOutputTokens`, up to 8,192
+ * tokens when left to decide: without this room a tight budget is spent on thinking and the
+ * answer comes back cut or empty.
+ */
+const THINKING_ROOM_TOKENS = 8_192;
+
+/**
+ * The `maxOutputTokens` that fits an answer shown in at most `maxMessages` messages (or one
+ * embed, with `maxChars`): so Gemini stops about where Discord would, and a runaway answer
+ * costs no more than that.
+ */
+export function answerTokenBudget(maxMessages: number, maxChars: number = ANSWER_CHARS): number {
+  return Math.ceil((maxMessages * maxChars) / CHARS_PER_TOKEN_LOW) + THINKING_ROOM_TOKENS;
+}
+
+/**
+ * The first `layout.maxMessages` messages of `text`, and whether text was left out. Only a
+ * bounded prefix is split, so a huge answer costs no more than one at the cap.
+ */
+export function layoutAnswer(text: string, layout: AnswerLayout): { parts: string[]; cut: boolean } {
+  const prefixChars = (layout.maxMessages + 1) * layout.maxChars;
+  const prefix = text.length > prefixChars ? text.slice(0, prefixChars) : text;
+  const parts = splitMessage(prefix, layout.maxChars);
+  const cut = prefix.length < text.length || parts.length > layout.maxMessages;
+  return { parts: parts.slice(0, layout.maxMessages), cut };
+}
+
+/**
+ * Ends the messages with `line` on a line of its own, making room for it in the last
+ * message (or the next one, within `maxMessages`; what then no longer fits is dropped:
+ * the line says the answer ends there).
+ */
+function endWith(parts: readonly string[], line: string, layout: AnswerLayout): string[] {
+  const head = parts.slice(0, -1);
+  const pieces = splitMessage(parts[parts.length - 1] ?? '', Math.max(100, layout.maxChars - line.length - 2));
+  const kept = pieces.slice(0, Math.max(1, layout.maxMessages - head.length));
+  kept[kept.length - 1] = `${kept[kept.length - 1]}\n${line}`;
+  return [...head, ...kept];
+}
 
 /**
  * The messages of an answer as shown so far. `show(parts)` makes message i read parts[i],
@@ -88,10 +145,10 @@ export class LiveMessages {
 export async function pumpStream(
   deltas: AsyncIterable<string>,
   live: LiveMessages,
-  options: { editIntervalMs: number; maxChars?: number; clock?: StreamClock },
+  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock },
 ): Promise<string> {
   const clock = options.clock ?? realClock;
-  const maxChars = options.maxChars ?? ANSWER_CHARS;
+  const layout = options.layout ?? DEFAULT_LAYOUT;
   let text = '';
   let changed = false;
   let ended = false;
@@ -127,59 +184,141 @@ export async function pumpStream(
     if (ended) break;
     changed = false;
     lastShowAt = clock.now();
-    if (text.trim()) await live.show(splitMessage(text, maxChars));
+    // Past the cap nothing more is shown: the final render says the answer was cut.
+    if (text.trim()) await live.show(layoutAnswer(text, layout).parts);
   }
   await consumed;
   return text;
 }
 
 /**
- * The final messages of an answer: the text split into messages with the footer under the
- * last; a failure after some text keeps the text and adds the reason; a failure before any
- * text is only the reason.
+ * The final messages of an answer: the text split into at most `layout.maxMessages`
+ * messages with the footer under the last; an answer longer than that, or stopped by its
+ * token budget, ends with a line saying it was cut. A failure after some text keeps the
+ * text and adds the reason; a failure before any text is only the reason.
  */
-export function finalAnswerParts(result: PoolResult, streamedText: string, maxChars: number = ANSWER_CHARS): string[] {
+export function finalAnswerParts(
+  result: PoolResult,
+  streamedText: string,
+  layout: AnswerLayout = DEFAULT_LAYOUT,
+  describe: (error: PoolError) => string = poolFailureText,
+): string[] {
   if (result.ok) {
     const body = streamedText.trim() ? streamedText : result.text;
-    const parts = splitMessage(body.trim() ? body : '*(Gemini returned an empty answer.)*', maxChars);
+    const { parts, cut } = layoutAnswer(body.trim() ? body : EMPTY_ANSWER_TEXT, layout);
     const footer = answerFooter(truncate(result.model, 60), result.latencyMs);
-    parts[parts.length - 1] = `${parts[parts.length - 1]}\n${footer}`;
-    return parts;
+    const stoppedByBudget = result.finishReason === 'MAX_TOKENS';
+    const final = cut || stoppedByBudget ? endWith(parts, answerCutText(cut ? { maxMessages: layout.maxMessages } : {}), layout) : parts;
+    final[final.length - 1] = `${final[final.length - 1]}\n${footer}`;
+    return final;
   }
-  const reason = poolFailureText(result.error);
+  const reason = describe(result.error);
   const partial = streamedText.trim() ? streamedText : (result.partialText ?? '');
   if (!partial.trim()) return [reason];
-  return splitMessage(`${partial}\n\n⚠️ The answer was cut off. ${reason}`, maxChars);
+  return endWith(layoutAnswer(partial, layout).parts, answerCutOffText(reason), layout);
 }
 
-/** Streams a pool answer into a sink and writes its final form. Returns the pool's result. */
+/**
+ * Streams a pool answer into a sink and writes its final form. Returns the pool's result.
+ * A request that failed because `cancelled` aborted (the bot is shutting down) ends with
+ * the line saying the bot restarted, whatever the pool calls the cancellation.
+ */
 export async function streamAnswer(
   stream: PoolStream,
   sink: AnswerSink,
-  options: { editIntervalMs: number; clock?: StreamClock },
+  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock; cancelled?: AbortSignal },
 ): Promise<{ result: PoolResult; text: string }> {
   const live = new LiveMessages(sink, options);
   const text = await pumpStream(stream, live, options);
   const result = await stream.result;
-  await live.show(finalAnswerParts(result, text));
+  await live.show(finalAnswerParts(result, text, options.layout, (error) => failureTextOf(error, options.cancelled)));
   return { result, text };
+}
+
+/** The words for a failed request: "the bot restarted" when `cancelled` is why. */
+export function failureTextOf(error: PoolError, cancelled: AbortSignal | undefined): string {
+  return cancelled?.aborted ? failureText({ kind: 'interrupted' }) : poolFailureText(error);
 }
 
 // ------------------------------------------------------------------ sinks over discord.js
 
-/** An answer in an interaction's (deferred) reply and its follow-ups. */
-export function interactionSink(interaction: RepliableInteraction, options: { ephemeral: boolean }): AnswerSink {
+/**
+ * True for Discord's answer to an interaction token past its 15 minutes: 401 with code
+ * 50027 "Invalid Webhook Token". The token is dead for good, so nothing more goes to it.
+ */
+export function isExpiredInteractionToken(err: unknown): boolean {
+  return err instanceof DiscordAPIError && (err.code === RESTJSONErrorCodes.InvalidWebhookToken || err.status === 401);
+}
+
+/**
+ * An answer in an interaction's (deferred) reply and its follow-ups. Discord lets a bot
+ * use an interaction's token for 15 minutes only: when it expires mid-answer, the rest
+ * goes to the channel as normal messages (the first replying to the answer so far), and a
+ * message that can no longer be edited is posted there whole. A private answer is never
+ * posted in the channel: its owner gets one line there saying it could not be finished.
+ */
+export function interactionSink(
+  interaction: RepliableInteraction,
+  options: { ephemeral: boolean; onExpired?: () => void },
+): AnswerSink {
+  /** What edits address: `@original`, then the follow-ups' ids. */
   const ids: string[] = ['@original'];
+  /** The ids of the messages written so far, by index. */
+  const written: string[] = [];
   const flags = options.ephemeral ? MessageFlags.Ephemeral : undefined;
+  /** After expiry: the channel messages that took over, by index. */
+  const moved: Message[] = [];
+  let expired = false;
+  let noticeSent = false;
+
+  const channel = async (): Promise<SendableChannels> => {
+    const c = interaction.channel ?? (interaction.channelId ? await interaction.client.channels.fetch(interaction.channelId) : null);
+    if (!c?.isSendable()) throw new Error('the interaction token expired and its channel does not take messages');
+    return c;
+  };
+  const toChannel = async (index: number, content: string): Promise<void> => {
+    if (options.ephemeral) {
+      if (noticeSent) return;
+      noticeSent = true;
+      await (await channel()).send({ content: expiredPrivateAnswerText(interaction.user.id), allowedMentions: NO_MENTIONS });
+      return;
+    }
+    const existing = moved[index];
+    if (existing) {
+      await existing.edit({ content, allowedMentions: NO_MENTIONS });
+      return;
+    }
+    // The first message that moves replies to the answer so far, so it reads as its sequel.
+    const after = moved.length === 0 ? written.slice(0, index + 1).filter(Boolean).at(-1) : undefined;
+    moved[index] = await (await channel()).send({
+      content,
+      allowedMentions: NO_MENTIONS,
+      ...(after ? { reply: { messageReference: after, failIfNotExists: false } } : {}),
+    });
+  };
+  const viaToken = async (index: number, content: string, write: () => Promise<Message>): Promise<void> => {
+    if (!expired) {
+      try {
+        written[index] = (await write()).id;
+        return;
+      } catch (err) {
+        if (!isExpiredInteractionToken(err)) throw err;
+        expired = true;
+        options.onExpired?.();
+      }
+    }
+    await toChannel(index, content);
+  };
   return {
     firstExists: true,
-    async create(index, content) {
-      const m = await interaction.followUp({ content, allowedMentions: NO_MENTIONS, ...(flags ? { flags } : {}) });
-      ids[index] = m.id;
-    },
-    async edit(index, content) {
-      await interaction.editReply({ message: ids[index] ?? '@original', content, allowedMentions: NO_MENTIONS });
-    },
+    create: (index, content) =>
+      viaToken(index, content, async () => {
+        const m = await interaction.followUp({ content, allowedMentions: NO_MENTIONS, ...(flags ? { flags } : {}) });
+        ids[index] = m.id;
+        return m;
+      }),
+    edit: (index, content) =>
+      viaToken(index, content, () => interaction.editReply({ message: ids[index] ?? '@original', content, allowedMentions: NO_MENTIONS })),
   };
 }
 

@@ -14,6 +14,7 @@ import type { StateStore } from '../store/types.ts';
 import type { BotMetrics } from '../ops/metrics.ts';
 import type { Conversations } from './conversations.ts';
 import type { RequestGate } from './gate.ts';
+import type { LifecycleView } from './lifecycle.ts';
 
 /** The definition part of a command: a `SlashCommandBuilder` (anything with a name and `toJSON`). */
 export interface CommandData {
@@ -24,8 +25,9 @@ export interface CommandData {
 /** One slash command. */
 export interface Command {
   /**
-   * The definition. An option named `model` gets the configured models as its choices at
-   * registration (see `loader.ts`), so command files need not know the configuration.
+   * The definition. An option named `model` gets the configured models as its choices and
+   * an option named `prompt` MAX_PROMPT_CHARS as its longest length at registration (see
+   * `loader.ts`), so command files need not know the configuration.
    */
   data: CommandData;
   /**
@@ -47,7 +49,7 @@ export interface Requester {
   permissions: { has(permission: bigint): boolean } | null;
 }
 
-/** Everything a command may use. Commands never touch HTTP or keys (DESIGN.md section 1). */
+/** Everything a command may use. Commands never touch HTTP or keys. */
 export interface BotContext {
   readonly config: Config;
   readonly pool: GeminiAPIPool;
@@ -57,8 +59,12 @@ export interface BotContext {
   readonly gate: RequestGate;
   readonly conversations: Conversations;
   readonly metrics: BotMetrics;
-  /** False once shutdown has begun: new work gets a "restarting" reply. */
-  accepting(): boolean;
+  /**
+   * Whether the bot is stopping (only admission reads it: new work gets a "restarting"
+   * reply), and the signal every Gemini request carries, aborted when the shutdown grace
+   * period is over so what is still in flight is cancelled and its user told.
+   */
+  readonly lifecycle: LifecycleView;
   /** Manage Server in this guild, or listed in ADMIN_USER_IDS (which also works in DMs). */
   isAdmin(who: Requester): boolean;
 }

@@ -1,21 +1,25 @@
 /**
- * The ONE table that turns a failure into the words a Discord user reads. Pool failures
- * (`PoolError.kind`) and the bot's own refusals share it, so every message about the same
- * situation reads the same wherever it comes from. Nothing here ever shows a key, a stack
- * or a raw status code.
+ * Every word a Discord user reads from the bot, in one place. First the ONE table that
+ * turns a failure into words: pool failures (`PoolError.kind`) and the bot's own refusals
+ * share it, so every message about the same situation reads the same wherever it comes
+ * from. Then the other texts (answers cut short, chats opened and ended, admin replies).
+ * Nothing here ever shows a key, a stack or a raw status code.
  */
 import type { ErrorKind, PoolError } from '../pool/types.ts';
+import { truncate } from './render.ts';
 
 /** Refusals the bot makes itself, before or around a pool call. */
 export const BOT_FAILURE_KINDS = [
   'busy',
   'queue_full',
   'shutting_down',
+  'interrupted',
   'prompt_too_long',
   'not_admin',
   'wrong_channel',
   'no_conversation',
   'not_owner',
+  'store_unavailable',
   'internal',
 ] as const;
 /** A refusal the bot makes itself. */
@@ -49,9 +53,7 @@ export function formatWait(ms: number): string {
 
 /** Gemini's own words, trimmed to one short line (they can be long JSON blobs). */
 function shortDetail(message: string | undefined, maxChars = 200): string {
-  const flat = (message ?? '').replace(/\s+/g, ' ').trim();
-  if (!flat) return '';
-  return flat.length > maxChars ? `${flat.slice(0, maxChars - 1)}…` : flat;
+  return truncate((message ?? '').replace(/\s+/g, ' ').trim(), maxChars);
 }
 
 const retryIn = (f: Failure, otherwise: string): string =>
@@ -75,12 +77,14 @@ const USER_TEXT: { readonly [K in FailureKind]: (f: Failure) => string } = {
   busy: () => '⏳ Still working on your last request. Please wait for it to finish.',
   queue_full: () => '🚦 Too many requests are waiting right now. Please try again in a moment.',
   shutting_down: () => '🔄 The bot is restarting. Please try again in a moment.',
+  interrupted: () => '🔄 The bot restarted before this answer was finished. Please ask again.',
   prompt_too_long: (f) =>
     `✂️ Your prompt is too long (${f.promptChars ?? '?'} characters; the limit is ${f.maxPromptChars ?? '?'}). Please shorten it.`,
   not_admin: () => '🔒 This command is for server admins (Manage Server permission) or the bot\'s admin list.',
   wrong_channel: () => '💬 Use `/chat` in a server text channel (it opens a thread) or in a DM with the bot.',
   no_conversation: () => 'There is no conversation to end here.',
   not_owner: () => '🔒 Only the person who started this conversation (or a moderator) can end it.',
+  store_unavailable: () => '💾 I cannot reach the memory of this conversation right now. Please send your message again in a moment.',
   internal: () => '😵 Something went wrong on our side. It has been logged; please try again.',
 };
 
@@ -96,3 +100,73 @@ export function poolFailureText(error: PoolError): string {
   if (error.reason !== undefined) f.reason = error.reason;
   return failureText(f);
 }
+
+/**
+ * The line that ends an answer shown only in part: it was longer than `maxMessages`
+ * messages, or (without it) Gemini stopped at the answer's token budget.
+ */
+export function answerCutText(why: { maxMessages?: number }): string {
+  return why.maxMessages !== undefined
+    ? `✂️ *The answer was cut here: it was longer than ${why.maxMessages} messages.*`
+    : '✂️ *The answer was cut here: it reached the length limit.*';
+}
+
+/**
+ * Posted in the channel when a private answer outlived its interaction token (Discord
+ * allows 15 minutes): the answer itself must not go there. The mention does not ping.
+ */
+export function expiredPrivateAnswerText(userId: string): string {
+  return `⌛ <@${userId}>, your private answer took longer than Discord lets a bot edit its reply (15 minutes) and could not be finished. Please ask again.`;
+}
+
+/** A model asked for by name that this bot does not serve: one wording wherever it is checked. */
+export function modelNotServed(model: string, served: readonly string[]): Failure {
+  return { kind: 'bad_request', message: `model ${model} is not served here (available: ${served.join(', ')})` };
+}
+
+/** An answer that was streaming when it failed: the text so far, then this line. */
+export function answerCutOffText(reason: string): string {
+  return `⚠️ The answer was cut off. ${reason}`;
+}
+
+/** Shown when Gemini answered with nothing at all. */
+export const EMPTY_ANSWER_TEXT = '*(Gemini returned an empty answer.)*';
+
+/** Label of the button under a chat's first message. */
+export const END_CHAT_BUTTON_LABEL = 'End conversation';
+
+/** The first message of a chat thread: who started it with which model, the prompt, how it works. */
+export function chatIntroText(o: { starter: string; model: string; prompt: string; historyTurns: number }): string {
+  const quoted = truncate(o.prompt, 1200)
+    .split('\n')
+    .map((l) => `> ${l}`)
+    .join('\n');
+  return (
+    `💬 **${o.starter}** started a conversation with \`${o.model}\`:\n${quoted}\n` +
+    `-# Anyone here can continue it by sending a message; I keep the last ${o.historyTurns} messages in mind.`
+  );
+}
+
+/** The `/chat` reply in a channel, pointing to the new thread. */
+export function chatStartedText(threadId: string): string {
+  return `💬 Conversation started in <#${threadId}>.`;
+}
+
+/** Posted when someone ends a conversation. */
+export function chatEndedText(who: string): string {
+  return `👋 Conversation ended by **${who}**. Start a new one with \`/chat\`.`;
+}
+
+/** Audit-log reasons the bot gives Discord for its thread changes (server admins read them). */
+export const THREAD_REASONS = {
+  started: (username: string): string => `/chat started by ${username}`,
+  ended: 'conversation ended',
+} as const;
+
+/** `/reset-pool`'s reply. */
+export function poolResetText(model: string | undefined): string {
+  return `♻️ Pool rebuilt for ${model ? `\`${model}\`` : 'every model'}. Cooldowns and disabled keys stay: they are Google's answers.`;
+}
+
+/** `/reset-api-stats`' reply. */
+export const STATS_RESET_TEXT = '🧹 Usage, error and latency counters cleared. Today\'s request counts stay: they mirror Google\'s daily quota.';

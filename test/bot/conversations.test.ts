@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Conversations, trimHistory, userTurnText } from '../../src/bot/conversations.ts';
+import { ConversationStoreError, Conversations, isConversationStoreError, trimHistory, userTurnText } from '../../src/bot/conversations.ts';
 import type { ChatTurn } from '../../src/pool/types.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
+import { ConversationFaults } from './conversationFaults.ts';
 
 const turn = (role: 'user' | 'model', text: string): ChatTurn => ({ role, parts: [{ text }] });
 
@@ -54,5 +55,29 @@ describe('conversations', () => {
     await Promise.all([c.withLock('x', slow('a', 30)), c.withLock('x', slow('b', 1)), c.withLock('y', slow('other', 1))]);
     expect(log.indexOf('end a')).toBeLessThan(log.indexOf('start b'));
     expect(log.indexOf('start other')).toBeLessThan(log.indexOf('end a'));
+  });
+
+  it('a store that stalls or fails for a moment is tried again: the call answers late', async () => {
+    const faults = new ConversationFaults();
+    const c = new Conversations(faults.wrap(new MemoryStore()), { historyTurns: 4, callTimeoutMs: 20, retryDelayMs: 1 });
+    await c.start('t', { model: 'm', ownerId: 'u' });
+    faults.fault = { kind: 'stall', times: 1 };
+    expect(await c.get('t')).toMatchObject({ model: 'm' });
+    faults.fault = { kind: 'reject', times: 2 };
+    expect(await c.get('t')).toMatchObject({ model: 'm' });
+    expect(faults.faulted).toBe(3);
+  });
+
+  it('a store that stays away makes the call fail with a ConversationStoreError, never hang', async () => {
+    const faults = new ConversationFaults();
+    const c = new Conversations(faults.wrap(new MemoryStore()), { historyTurns: 4, callTimeoutMs: 20, retryDelayMs: 1, attempts: 3 });
+    faults.fault = { kind: 'stall', times: Number.POSITIVE_INFINITY };
+    const err = await c.get('t').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConversationStoreError);
+    expect(isConversationStoreError(err)).toBe(true);
+    expect((err as Error).message).toMatch(/could not load a conversation in the store: no answer within 20 ms/);
+    expect(faults.faulted).toBe(3);
+    faults.fault = { kind: 'reject', times: Number.POSITIVE_INFINITY };
+    await expect(c.start('t', { model: 'm', ownerId: 'u' })).rejects.toThrow(/could not save a conversation in the store: Command timed out/);
   });
 });

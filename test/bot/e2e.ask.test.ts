@@ -3,6 +3,7 @@
  * streaming, limits, refusals and failures, /art, /status, health and alerts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answerTokenBudget } from '../../src/bot/stream.ts';
 import {
   ALERT_CHANNEL_ID,
   CHANNEL_ID,
@@ -24,7 +25,8 @@ describe('/ask against the fakes', () => {
   let w: World;
   beforeAll(async () => {
     w = await startWorld({
-      env: { HEALTH_PORT: '0', ALERT_CHANNEL_ID, ALERT_MIN_INTERVAL_MS: '60000', MAX_PROMPT_CHARS: '500', GEMINI_DEADLINE_MS: '5000' },
+      // Room for the 9,000-character answer below (5 messages by default).
+      env: { HEALTH_PORT: '0', ALERT_CHANNEL_ID, ALERT_MIN_INTERVAL_MS: '60000', MAX_PROMPT_CHARS: '500', GEMINI_DEADLINE_MS: '5000', MAX_ANSWER_MESSAGES: '8' },
     });
   });
   afterAll(async () => {
@@ -36,6 +38,9 @@ describe('/ask against the fakes', () => {
   it('registers the commands to the guild on start', () => {
     const names = (w.discord.commands.guild.get(w.bot.config.discord.guildId!) ?? []).map((c: { name: string }) => c.name);
     expect(names).toEqual(expect.arrayContaining(['ask', 'chat', 'chat-end', 'art', 'status', 'api-key-stats', 'pool-stats', 'reset-pool', 'reset-api-stats']));
+    // MAX_PROMPT_CHARS is 500 here: Discord is told the same limit.
+    const ask = (w.discord.commands.guild.get(w.bot.config.discord.guildId!) ?? []).find((c: { name: string }) => c.name === 'ask');
+    expect(ask.options.find((o: { name: string }) => o.name === 'prompt').max_length).toBe(500);
   });
 
   it('answers a short question in the deferred reply, with model and time in the footer', async () => {
@@ -77,6 +82,24 @@ describe('/ask against the fakes', () => {
       // The code block is reopened with its language where it continues.
       expect(messages.filter((m) => m.content.startsWith('```python')).length).toBeGreaterThan(0);
       expect(messages.at(-1)!.content).toMatch(/\n-# gemini-2\.5-flash · /);
+    } finally {
+      w.gemini.setReply(undefined);
+    }
+  });
+
+  it('a 1 MB answer takes MAX_ANSWER_MESSAGES messages and ends with one line saying it was cut', async () => {
+    const huge = 'All work and no play makes a very long answer. '.repeat(22_000);
+    w.gemini.setReply(() => huge);
+    try {
+      const it1 = await w.discord.sendCommand({ name: 'ask', options: [str('prompt', 'Flood the channel')], user: bob, channelId: CHANNEL_ID });
+      const messages = await waitForAnswer(w, it1, undefined, 30_000);
+      expect(messages).toHaveLength(8);
+      for (const m of messages) expect(m.content.length).toBeLessThanOrEqual(2000);
+      const lastLines = messages.at(-1)!.content.split('\n');
+      expect(lastLines.at(-2)).toBe('✂️ *The answer was cut here: it was longer than 8 messages.*');
+      expect(messages.slice(0, 7).some((m) => m.content.includes('cut here'))).toBe(false);
+      // Gemini was asked for no more than fits.
+      expect(w.gemini.requests.at(-1)!.body.generationConfig.maxOutputTokens).toBe(answerTokenBudget(8));
     } finally {
       w.gemini.setReply(undefined);
     }

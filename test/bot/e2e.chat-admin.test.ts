@@ -71,11 +71,17 @@ describe('/chat', () => {
   it('ignores its own messages, other bots, and threads it did not start', async () => {
     const thread = [...w.discord.threads.values()][0]!;
     const before = streamRequests().length;
+    const answered = answersIn(thread.id).length;
     w.discord.sendUserMessage({ channelId: thread.id, content: 'beep boop', author: robot });
     const other = w.discord.createThread({ parentId: CHANNEL_ID, name: 'not ours', owner: bob });
     w.discord.sendUserMessage({ channelId: other.id, content: 'hello?', author: bob });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(streamRequests().length).toBe(before);
+    // A message it does answer, sent last: once its answer is there, the others were handled.
+    await w.discord.waitFor(() => w.bot.gate.inFlight === 0, 2000);
+    w.discord.sendUserMessage({ channelId: thread.id, content: 'one for you', author: alice });
+    await w.discord.waitFor(() => answersIn(thread.id).length === answered + 1, 5000);
+    expect(answersIn(thread.id).at(-1)!.content).toContain('echo: Alice: one for you');
+    expect(streamRequests().length).toBe(before + 1);
+    expect(streamRequests().at(-1)!.body.contents.at(-1).parts[0].text).toBe('Alice: one for you');
     expect(w.discord.channelMessages(other.id)).toHaveLength(0);
   });
 
@@ -92,9 +98,16 @@ describe('/chat', () => {
     expect(byOwner.original()!.content).toContain('Conversation ended by **Alice**');
     await w.discord.waitFor(() => w.discord.threads.get(thread.id)!.archived, 2000);
     const before = streamRequests().length;
+    const inThread = w.discord.channelMessages(thread.id).length;
     w.discord.sendUserMessage({ channelId: thread.id, content: 'one more thing', author: alice });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(streamRequests().length).toBe(before);
+    // A message it does answer, sent last: once its answer is there, the first was handled.
+    const dm = w.discord.nextId();
+    w.discord.sendUserMessage({ channelId: dm, guildId: null, content: 'proof of life', author: alice });
+    await w.discord.waitFor(() => w.discord.channelMessages(dm).find((m) => FOOTER.test(m.content)), 5000);
+    expect(streamRequests().length).toBe(before + 1);
+    expect(streamRequests().at(-1)!.body.contents.at(-1).parts[0].text).toBe('Alice: proof of life');
+    expect(w.discord.channelMessages(thread.id)).toHaveLength(inThread);
+    await w.discord.waitFor(() => w.bot.gate.inFlight === 0, 2000);
   });
 
   it('in a DM the DM is the conversation; /chat-end forgets it', async () => {
@@ -155,7 +168,7 @@ describe('admin commands with 50 keys', () => {
     expect(messages.every((m) => (m.flags & 64) !== 0)).toBe(true);
     const text = messages.flatMap((m) => m.embeds).map((e) => e.description).join('\n');
     for (let i = 1; i <= 50; i++) expect(text).toContain(`**key#${i}**`);
-    expect(text).toMatch(/used \d+ · errors \d+ \(\d+%\) · avg/);
+    expect(text).toMatch(/· \d+ calls? · \d+ errors? \(\d+%\) · avg .* · today \d+ calls?/);
     for (const e of messages.flatMap((m) => m.embeds)) expect(e.description.length).toBeLessThanOrEqual(4096);
     // The fake answers 400 to anything over Discord's limits: none happened.
     expect(w.discord.calls.filter((c) => c.status === 400)).toEqual([]);

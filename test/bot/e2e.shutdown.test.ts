@@ -1,11 +1,13 @@
 /**
  * End to end through `src/main.ts` (what `npm start` runs) in a child process: a request
  * in flight when SIGTERM arrives still gets its answer, a new command gets "restarting",
- * and the process exits 0. Bad configuration exits 2 with one line per problem.
+ * and the process exits 0; one that outlasts the grace period is cancelled and its user
+ * told. Bad configuration exits 2 with one line per problem.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failureText } from '../../src/bot/userText.ts';
 import { FakeDiscord } from '../fakes/fakeDiscord.ts';
 import { FakeGemini } from '../fakes/fakeGemini.ts';
 import { APP_ID, CHANNEL_ID, GUILD_ID, OWNER_ID, alice, bob, str, testKeys, worldEnv } from './harness.ts';
@@ -47,7 +49,7 @@ describe('npm start: graceful shutdown', () => {
 
   it('finishes the answer in flight, refuses new commands, exits 0', async () => {
     const keys = testKeys(2);
-    const main = startMain(worldEnv(discord, gemini, keys, { LOG_LEVEL: 'warn' }));
+    const main = startMain(worldEnv(discord, gemini, keys, { LOG_LEVEL: 'info' }));
     running = main.child;
     await within(discord.waitForReady(20_000), 21_000, `bot ready; output: ${main.output()}`);
     const asked = await discord.sendCommand({ name: 'ask', options: [str('prompt', 'finish me')], user: alice, channelId: CHANNEL_ID });
@@ -55,7 +57,7 @@ describe('npm start: graceful shutdown', () => {
     // Gemini answers after 1.5 s: the bot is mid-request now.
     await discord.waitFor(() => gemini.requests.length > 0, 5000);
     main.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
+    await discord.waitFor(() => main.output().includes('shutting down'), 5000);
     const late = await discord.sendCommand({ name: 'ask', options: [str('prompt', 'too late')], user: bob, channelId: CHANNEL_ID });
     await late.waitForResponse(5000);
     expect(late.ephemeral()).toBe(true);
@@ -67,6 +69,28 @@ describe('npm start: graceful shutdown', () => {
     expect(asked.original()!.content).toMatch(/^echo: finish me\n-# gemini-2\.5-flash/);
     const payloads = JSON.stringify(discord.calls.map((c) => c.body));
     for (const k of keys) expect(payloads.includes(k)).toBe(false);
+  });
+
+  it('answers that never come: after the grace each user gets one line, and the process exits 0', async () => {
+    gemini.inject({ type: 'hang' }, { times: Number.POSITIVE_INFINITY });
+    try {
+      const main = startMain(worldEnv(discord, gemini, testKeys(2), { LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '500' }));
+      running = main.child;
+      await within(discord.waitForReady(20_000), 21_000, `bot ready; output: ${main.output()}`);
+      const hung = gemini.requests.filter((r) => r.fault === 'hang').length;
+      const asked = await discord.sendCommand({ name: 'ask', options: [str('prompt', 'never answered')], user: alice, channelId: CHANNEL_ID });
+      await asked.waitForResponse(5000);
+      await discord.waitFor(() => gemini.requests.filter((r) => r.fault === 'hang').length > hung, 5000);
+      main.child.kill('SIGTERM');
+      // Gemini never answers: only cancelling it lets the process end.
+      const code = await within(main.exit, 15_000, `exit; output: ${main.output()}`);
+      running = undefined;
+      expect(code).toBe(0);
+      expect(main.output()).toContain('grace period over; cancelling what is in flight');
+      expect(asked.original()!.content).toBe(failureText({ kind: 'interrupted' }));
+    } finally {
+      gemini.clearFaults();
+    }
   });
 
   it('npm run register: registers to the guild (application id read from Discord when not set)', async () => {

@@ -56,20 +56,6 @@ describe('RequestGate', () => {
     expect(gate.isBusy('b')).toBe(false);
   });
 
-  it('after close refuses with shutting_down, and idle waits for what runs', async () => {
-    const gate = new RequestGate();
-    const work = deferred();
-    const a = gate.admit('a');
-    if (!a.ok) throw new Error('unreachable');
-    const run = a.ticket.run(() => work.promise);
-    gate.close();
-    expect(gate.admit('b')).toEqual({ ok: false, reason: 'shutting_down' });
-    expect(await gate.idle(20)).toBe(false);
-    setTimeout(() => work.resolve(), 10);
-    expect(await gate.idle(1000)).toBe(true);
-    await run;
-  });
-
   it('validates its options', () => {
     expect(() => new RequestGate({ maxConcurrent: 0 })).toThrow(/maxConcurrent/);
     expect(() => new RequestGate({ maxQueued: -1 })).toThrow(/maxQueued/);

@@ -6,6 +6,12 @@ import { MemoryStore } from '../../src/store/memory.ts';
 
 const ADMIN = ['api-key-stats', 'pool-stats', 'reset-pool', 'reset-api-stats'];
 
+/** The part of the configuration the definitions are built from. */
+const settings = (models: string[], maxPromptChars = 4000) => ({ gemini: { models }, bot: { maxPromptChars } });
+/** `max_length` of the `prompt` option of a command. */
+const promptMax = (payloads: ReturnType<typeof commandPayloads>, name: string): number | undefined =>
+  (payloads.find((p) => p.name === name)!.options!.find((o) => o.name === 'prompt') as { max_length?: number }).max_length;
+
 describe('command loader', () => {
   it('loads every command in commands/, one per file, admin ones flagged and restricted', async () => {
     const commands = await loadCommands();
@@ -21,12 +27,24 @@ describe('command loader', () => {
 
   it('fills model choices from the configuration and validates option ranges', async () => {
     const commands = await loadCommands();
-    const payloads = commandPayloads(commands.values(), ['gemini-2.5-flash', 'gemini-2.5-pro']);
+    const payloads = commandPayloads(commands.values(), settings(['gemini-2.5-flash', 'gemini-2.5-pro']));
     const ask = payloads.find((p) => p.name === 'ask')!;
     const model = ask.options!.find((o) => o.name === 'model') as { choices?: Array<{ value: string }> };
     expect(model.choices!.map((c) => c.value)).toEqual(['gemini-2.5-flash', 'gemini-2.5-pro']);
     const temperature = ask.options!.find((o) => o.name === 'temperature') as { min_value?: number; max_value?: number };
     expect([temperature.min_value, temperature.max_value]).toEqual([0, 2]);
+  });
+
+  it('registers the prompt options with MAX_PROMPT_CHARS as their longest length (at most Discord\'s 6,000)', async () => {
+    const commands = await loadCommands();
+    const payloads = commandPayloads(commands.values(), settings(['m1'], 4000));
+    expect(promptMax(payloads, 'ask')).toBe(4000);
+    expect(promptMax(payloads, 'chat')).toBe(4000);
+    expect(promptMax(commandPayloads(commands.values(), settings(['m1'], 500)), 'ask')).toBe(500);
+    expect(promptMax(commandPayloads(commands.values(), settings(['m1'], 10_000)), 'ask')).toBe(6000);
+    // Other string options keep their own limits.
+    const art = payloads.find((p) => p.name === 'art')!.options!.find((o) => o.name === 'topic') as { max_length?: number };
+    expect(art.max_length).toBe(200);
   });
 
   it('rejects malformed command modules with the file name', () => {
@@ -40,21 +58,24 @@ describe('command loader', () => {
 });
 
 describe('command registration', () => {
-  it('the hash changes with the target guild, the definitions and the models', async () => {
+  it('the hash changes with the target guild, the definitions, the models and MAX_PROMPT_CHARS', async () => {
     const commands = await loadCommands();
-    const a = commandPayloads(commands.values(), ['m1']);
-    const b = commandPayloads(commands.values(), ['m1', 'm2']);
+    const a = commandPayloads(commands.values(), settings(['m1']));
+    const b = commandPayloads(commands.values(), settings(['m1', 'm2']));
     const target = { applicationId: '1', guildId: '2' };
     expect(commandsHash(target, a)).toBe(commandsHash(target, [...a].reverse()));
     expect(commandsHash(target, a)).not.toBe(commandsHash({ ...target, guildId: undefined }, a));
     expect(commandsHash(target, a)).not.toBe(commandsHash(target, b));
+    // A new MAX_PROMPT_CHARS is a new definition: registered again on the next start.
+    const shorter = commandPayloads(commands.values(), settings(['m1'], 500));
+    expect(commandsHash(target, a)).not.toBe(commandsHash(target, shorter));
   });
 
   it('registers only when the hash changed', async () => {
     const calls: Array<{ route: string; body: unknown }> = [];
     const rest = { put: async (route: string, o: { body: unknown[] }) => (calls.push({ route, body: o.body }), o.body) };
     const store = new MemoryStore();
-    const payloads = commandPayloads((await loadCommands()).values(), ['m1']);
+    const payloads = commandPayloads((await loadCommands()).values(), settings(['m1']));
     const target = { applicationId: '11111', guildId: '22222' };
     expect((await syncCommands(rest as never, store, target, payloads)).registered).toBe(true);
     expect((await syncCommands(rest as never, store, target, payloads)).registered).toBe(false);

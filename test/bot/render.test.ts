@@ -10,6 +10,7 @@ import {
   renderPoolStats,
   splitMessage,
   threadName,
+  truncate,
 } from '../../src/bot/render.ts';
 import { ERROR_KINDS, type KeyStats, type KeyStatsReport } from '../../src/pool/types.ts';
 import { BOT_FAILURE_KINDS, failureText, formatWait, poolFailureText } from '../../src/bot/userText.ts';
@@ -118,6 +119,13 @@ describe('thread names and embeds', () => {
     expect(threadName('   ')).toBe('Chat');
   });
 
+  it('truncate cuts to the limit with an ellipsis, never inside a surrogate pair', () => {
+    expect(truncate('hello', 5)).toBe('hello');
+    expect(truncate('hello world', 8)).toBe('hello w…');
+    expect(truncate('ab😀cd', 4)).toBe('ab…');
+    expect(threadName('😀'.repeat(80)).length).toBeLessThanOrEqual(100);
+  });
+
   it('/art: a purple embed titled with the topic, within limits', () => {
     const e = artEmbed('a lighthouse at dawn', 'd'.repeat(5000), { model: 'gemini-2.5-flash', latencyMs: 1234 });
     expect(e.color).toBe(0x9b59b6);
@@ -163,6 +171,29 @@ describe('admin embeds respect Discord limits', () => {
     }
     expect(ids).toEqual(Array.from({ length: n }, (_, i) => `key#${i + 1}`));
     if (n >= 50) expect(pages.flat().length).toBeGreaterThan(1);
+  });
+
+  it('/api-key-stats counts calls everywhere and says what each number counts', () => {
+    // As in the demo: 10 user requests, one retried on another key: 11 calls, all today.
+    const report: KeyStatsReport = {
+      keys: [
+        { ...keyStats(1).keys[0]!, state: 'active', usage: 6, errors: 0, errorRate: 0, requestsToday: 6 },
+        { ...keyStats(2).keys[1]!, id: 'key#2', state: 'disabled', disabledReason: 'API key not valid', usage: 5, errors: 1, errorRate: 0.2, requestsToday: 5 },
+      ],
+      totals: { keys: 2, active: 1, cooling: 0, disabled: 1, totalRequests: 10, failedRequests: 0, usage: 11, errors: 1, requestsToday: 11, tokensToday: 1603 },
+    };
+    const [embed] = renderKeyStats(report).flat();
+    const lines = embed!.description!.split('\n');
+    expect(lines[1]).toBe('**All keys:** 11 calls · 1 error · today 11 calls, 1603 tokens');
+    // The user requests (10) are /pool-stats' number: not a third count here.
+    expect(embed!.description).not.toMatch(/\b10\b/);
+    expect(lines.find((l) => l.includes('key#1'))).toMatch(/ active · 6 calls · 0 errors \(0%\) · avg .* · today 6 calls$/);
+    expect(lines.find((l) => l.includes('key#2'))).toMatch(/ disabled \(API key not valid\) · 5 calls · 1 error \(20%\) · avg .* · today 5 calls$/);
+    const legend = embed!.footer!.text;
+    expect(legend).toContain('A call is one try with one key');
+    expect(legend).toContain('since the last /reset-api-stats');
+    expect(legend).toContain('midnight Pacific time');
+    expect(legend).toContain('key#N and their last 4 characters');
   });
 
   it('paginates into several messages when one is not enough', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ANSWER_CHARS, LiveMessages, finalAnswerParts, pumpStream, type AnswerSink } from '../../src/bot/stream.ts';
-import type { PoolResult } from '../../src/pool/types.ts';
+import { ANSWER_CHARS, LiveMessages, answerTokenBudget, finalAnswerParts, pumpStream, type AnswerSink, type StreamClock } from '../../src/bot/stream.ts';
+import type { PoolResult, PoolSuccess } from '../../src/pool/types.ts';
 
 interface Write {
   at: number;
@@ -9,7 +9,40 @@ interface Write {
   content: string;
 }
 
-function recordingSink(firstExists: boolean): AnswerSink & { writes: Write[]; messages: string[] } {
+/**
+ * Time that moves only when nothing else can run: then it jumps to the end of the earliest
+ * sleep. The rate of edits is checked against this clock, so a slow machine changes
+ * nothing.
+ */
+class VirtualClock implements StreamClock {
+  #now = 0;
+  readonly #sleepers: Array<{ at: number; wake: () => void }> = [];
+  now = (): number => this.#now;
+  sleep = (ms: number): Promise<void> => new Promise<void>((wake) => this.#sleepers.push({ at: this.#now + Math.max(0, ms), wake }));
+
+  /** Runs `work` to its end, moving time whenever it (and everything else) waits. */
+  async run<T>(work: Promise<T>): Promise<T> {
+    let done = false;
+    const result = work.finally(() => (done = true));
+    for (let idle = 0; !done; ) {
+      // Every promise reaction settles before a setImmediate callback runs.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (done) break;
+      this.#sleepers.sort((a, b) => a.at - b.at);
+      const next = this.#sleepers.shift();
+      if (!next) {
+        if (++idle > 100) throw new Error('VirtualClock: the work waits for something other than time');
+        continue;
+      }
+      idle = 0;
+      this.#now = Math.max(this.#now, next.at);
+      next.wake();
+    }
+    return result;
+  }
+}
+
+function recordingSink(firstExists: boolean, clock: { now(): number }): AnswerSink & { writes: Write[]; messages: string[] } {
   const writes: Write[] = [];
   const messages: string[] = [];
   return {
@@ -18,24 +51,25 @@ function recordingSink(firstExists: boolean): AnswerSink & { writes: Write[]; me
     messages,
     async create(index, content) {
       expect(index).toBe(messages.length);
-      writes.push({ at: Date.now(), op: 'create', index, content });
+      writes.push({ at: clock.now(), op: 'create', index, content });
       messages[index] = content;
     },
     async edit(index, content) {
-      writes.push({ at: Date.now(), op: 'edit', index, content });
+      writes.push({ at: clock.now(), op: 'edit', index, content });
       messages[index] = content;
     },
   };
 }
 
-async function* timed(chunks: string[], everyMs: number): AsyncGenerator<string> {
+/** Yields the chunks `everyMs` apart on the clock. */
+async function* timed(chunks: string[], everyMs: number, clock: StreamClock): AsyncGenerator<string> {
   for (const c of chunks) {
-    await new Promise((r) => setTimeout(r, everyMs));
+    await clock.sleep(everyMs);
     yield c;
   }
 }
 
-const ok = (text: string): PoolResult => ({
+const ok = (text: string): PoolSuccess => ({
   ok: true,
   text,
   keyId: 'key#1',
@@ -47,30 +81,35 @@ const ok = (text: string): PoolResult => ({
 
 describe('streaming into messages', () => {
   it('edits one message at most once per interval while text streams in', async () => {
-    const sink = recordingSink(true);
-    const live = new LiveMessages(sink, { editIntervalMs: 100 });
+    const clock = new VirtualClock();
+    const sink = recordingSink(true, clock);
+    const live = new LiveMessages(sink, { editIntervalMs: 100, clock });
+    // 25 chunks 20 ms apart: half a second of streaming.
     const chunks = Array.from({ length: 25 }, (_, i) => `word${i} `);
-    const text = await pumpStream(timed(chunks, 20), live, { editIntervalMs: 100 });
-    await live.show(finalAnswerParts(ok(text), text));
+    const text = await clock.run(pumpStream(timed(chunks, 20, clock), live, { editIntervalMs: 100, clock }));
+    await clock.run(live.show(finalAnswerParts(ok(text), text)));
     expect(text).toBe(chunks.join(''));
     const edits = sink.writes.filter((w) => w.index === 0);
-    expect(edits.length).toBeGreaterThan(2);
-    expect(edits.length).toBeLessThanOrEqual(9);
-    for (let i = 1; i < edits.length; i++) expect(edits[i]!.at - edits[i - 1]!.at).toBeGreaterThanOrEqual(95);
+    // About one edit per interval over 500 ms, never two within one.
+    expect(edits.length).toBeGreaterThanOrEqual(5);
+    expect(edits.length).toBeLessThanOrEqual(7);
+    for (let i = 1; i < edits.length; i++) expect(edits[i]!.at - edits[i - 1]!.at).toBeGreaterThanOrEqual(100);
     expect(sink.messages[0]).toBe(`${text.trim()}\n-# gemini-2.5-flash · 1.5 s`);
   });
 
   it('rolls over into new messages past the limit, in order, each under 2000 characters', async () => {
-    const sink = recordingSink(true);
-    const live = new LiveMessages(sink, { editIntervalMs: 30 });
+    const clock = new VirtualClock();
+    const sink = recordingSink(true, clock);
+    const live = new LiveMessages(sink, { editIntervalMs: 30, clock });
     const paragraph = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(6);
     const chunks = Array.from({ length: 30 }, (_, i) => `${i}. ${paragraph}\n\n`);
-    const text = await pumpStream(timed(chunks, 3), live, { editIntervalMs: 30 });
-    await live.show(finalAnswerParts(ok(text), text));
+    const layout = { maxChars: ANSWER_CHARS, maxMessages: 20 };
+    const text = await clock.run(pumpStream(timed(chunks, 3, clock), live, { editIntervalMs: 30, layout, clock }));
+    await clock.run(live.show(finalAnswerParts(ok(text), text, layout)));
     expect(sink.messages.length).toBeGreaterThan(4);
     for (const m of sink.messages) expect(m.length).toBeLessThanOrEqual(2000);
     expect(sink.messages.join('\n\n').replace(/\n-# .*$/, '').replace(/\s+/g, ' ').trim()).toBe(text.replace(/\s+/g, ' ').trim());
-    // Created strictly in order, and each earlier message is edited at most a few times.
+    // Created strictly in order.
     const creates = sink.writes.filter((w) => w.op === 'create').map((w) => w.index);
     expect(creates).toEqual(creates.map((_, i) => i + 1));
   });
@@ -86,11 +125,50 @@ describe('streaming into messages', () => {
   });
 
   it('never writes an unchanged message again', async () => {
-    const sink = recordingSink(false);
-    const live = new LiveMessages(sink, { editIntervalMs: 10 });
+    const clock = new VirtualClock();
+    const sink = recordingSink(false, clock);
+    const live = new LiveMessages(sink, { editIntervalMs: 10, clock });
     await live.show(['a']);
     await live.show(['a']);
     await live.show(['a', 'b']);
     expect(sink.writes.map((w) => `${w.op}${w.index}`)).toEqual(['create0', 'create1']);
+  });
+
+  it('caps an answer at MAX_ANSWER_MESSAGES and ends it with one line saying it was cut', () => {
+    const layout = { maxChars: ANSWER_CHARS, maxMessages: 5 };
+    const huge = 'All work and no play makes a long answer. '.repeat(25_000); // about 1 MB
+    const parts = finalAnswerParts(ok(huge), huge, layout);
+    expect(parts).toHaveLength(5);
+    for (const p of parts) expect(p.length).toBeLessThanOrEqual(2000);
+    const lastLines = parts[4]!.split('\n');
+    expect(lastLines.at(-2)).toBe('✂️ *The answer was cut here: it was longer than 5 messages.*');
+    expect(lastLines.at(-1)).toMatch(/^-# gemini-2\.5-flash · /);
+    expect(parts.slice(0, 4).join('').includes('cut here')).toBe(false);
+    // What is shown is the start of the answer, in order.
+    expect(parts.join(' ').replace(/\s+/g, ' ').startsWith(huge.slice(0, 5000).replace(/\s+/g, ' ').trim())).toBe(true);
+
+    // An answer that fits is not cut, even at exactly the cap.
+    const fits = finalAnswerParts(ok('short answer'), 'short answer', { ...layout, maxMessages: 1 });
+    expect(fits).toEqual(['short answer\n-# gemini-2.5-flash · 1.5 s']);
+  });
+
+  it('an answer Gemini stopped at its token budget says so too', () => {
+    const parts = finalAnswerParts({ ...ok('The first half'), finishReason: 'MAX_TOKENS' }, 'The first half');
+    expect(parts).toEqual(['The first half\n✂️ *The answer was cut here: it reached the length limit.*\n-# gemini-2.5-flash · 1.5 s']);
+  });
+
+  it('a failure after a long partial answer stays within the cap and still gives the reason', () => {
+    const partial = 'Some words of a long answer. '.repeat(2000);
+    const fail: PoolResult = { ok: false, attempts: 1, model: 'm', error: { kind: 'timeout', message: 'x' }, partialText: partial };
+    const parts = finalAnswerParts(fail, partial, { maxChars: ANSWER_CHARS, maxMessages: 3 });
+    expect(parts).toHaveLength(3);
+    for (const p of parts) expect(p.length).toBeLessThanOrEqual(2000);
+    expect(parts[2]).toMatch(/⚠️ The answer was cut off\. ⌛ Gemini took too long/);
+  });
+
+  it('asks Gemini for no more tokens than the messages show, plus room to think', () => {
+    // 5 messages of 1,900 characters at 3 characters a token, plus 8,192 thinking tokens.
+    expect(answerTokenBudget(5)).toBe(Math.ceil((5 * 1900) / 3) + 8192);
+    expect(answerTokenBudget(1)).toBeLessThan(answerTokenBudget(5));
   });
 });

@@ -428,11 +428,18 @@ describe('FakeDiscord with a real discord.js Client', () => {
     expect(msg.attachments.first()?.name).toBe('a.txt');
   });
 
-  it('client.destroy() and fake.close() finish quickly', async () => {
+  it('client.destroy() ends the gateway session, and fake.close() stops serving', async () => {
     const { fake, client: c } = await start();
+    expect(fake.connected).toBe(true);
+    const apiUrl = fake.apiUrl;
+    expect((await fetch(`${apiUrl}/v10/gateway/bot`, { headers: { authorization: 'Bot x' } })).status).toBe(200);
     await c.destroy();
-    await fake.close();
     client = undefined;
+    await fake.waitFor(() => !fake.connected, 2000);
+    await fake.close();
+    // Nothing listens on the port any more, and a second close is harmless.
+    await expect(fetch(`${apiUrl}/v10/gateway/bot`, { headers: { authorization: 'Bot x' } })).rejects.toThrow(TypeError);
+    await fake.close();
   });
 
   it('speaks zlib-stream when a client asks for it', async () => {
