@@ -7,4 +7,4 @@ export { describeKey, type KeySpec, type PoolKey } from './pool/keys.ts';
 export { nextPacificMidnight, pacificDay, type Clock } from './pool/time.ts';
 export * from './pool/types.ts';
 export type { LimiterOptions, QuotaLimits } from './pool/limiter.ts';
-export { createStore, MemoryStore, SqliteStore, RedisStore, type StateStore } from './store/index.ts';
+export { createStore, MemoryStore, SqliteStore, RedisStore, type StateStore, type PoolStateStore, type ConversationStore } from './store/index.ts';

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChatTurn } from '../pool/types.ts';
-import type { StateStore, StoredConversation } from '../store/types.ts';
+import type { ConversationStore, StoredConversation } from '../store/types.ts';
 
 /**
  * The last `maxTurns` turns (one turn = one message, user or model). The kept history
@@ -58,7 +58,7 @@ export interface ConversationsOptions {
  * a one-line failure, and never waits in silence.
  */
 export class Conversations {
-  readonly #store: StateStore;
+  readonly #store: ConversationStore;
   readonly #maxTurns: number;
   readonly #now: () => number;
   readonly #callTimeoutMs: number;
@@ -67,7 +67,7 @@ export class Conversations {
   /** Per conversation: the tail of the chain of work, so messages are answered in order. */
   readonly #locks = new Map<string, Promise<unknown>>();
 
-  constructor(store: StateStore, options: ConversationsOptions) {
+  constructor(store: ConversationStore, options: ConversationsOptions) {
     this.#store = store;
     this.#maxTurns = options.historyTurns;
     this.#now = options.now ?? Date.now;

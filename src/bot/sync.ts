@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Routes } from 'discord.js';
 import type { REST, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
-import type { StateStore } from '../store/types.ts';
+import type { ConversationStore } from '../store/types.ts';
 
 /** Store meta entry holding the hash of what was registered last. */
 export const COMMANDS_HASH_META = 'commands-hash';
@@ -47,7 +47,7 @@ export type SyncOutcome = { registered: true; count: number; hash: string } | { 
 /** Registers when the hash differs from the stored one, then stores the new hash. */
 export async function syncCommands(
   rest: REST,
-  store: StateStore,
+  store: ConversationStore,
   target: RegistrationTarget,
   payloads: readonly RESTPostAPIChatInputApplicationCommandsJSONBody[],
 ): Promise<SyncOutcome> {

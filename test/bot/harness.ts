@@ -38,6 +38,8 @@ export interface World {
 /** The environment the bot gets: everything pointed at the fakes. */
 export function worldEnv(discord: FakeDiscord, gemini: FakeGemini, keys: string[], extra: Record<string, string> = {}): Record<string, string> {
   return {
+    // Never the developer's .env: the bot reads only what the test gives it.
+    ENV_FILE: '',
     DISCORD_TOKEN: 'fake-bot-token',
     DISCORD_APPLICATION_ID: APP_ID,
     DISCORD_GUILD_ID: GUILD_ID,
