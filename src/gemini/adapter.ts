@@ -62,12 +62,28 @@ function usageOf(r: GenerateContentResponse): TokenUsage | undefined {
   return { promptTokens, outputTokens, totalTokens: u.totalTokenCount ?? promptTokens + outputTokens };
 }
 
-/** Text of the first candidate, without the SDK's warning about non-text parts. */
+/** The first candidate, when the answer has one of the right shape. */
+function firstCandidate(r: GenerateContentResponse): { finishReason?: unknown; content?: unknown } | undefined {
+  const list: unknown = r.candidates;
+  const c: unknown = Array.isArray(list) ? list[0] : undefined;
+  return typeof c === 'object' && c !== null ? c : undefined;
+}
+
+/** Text of the first candidate, without the SDK's warning about non-text parts. A malformed answer has no text. */
 function textOf(r: GenerateContentResponse): string {
-  const parts = r.candidates?.[0]?.content?.parts ?? [];
+  const content = firstCandidate(r)?.content;
+  const parts: unknown = typeof content === 'object' && content !== null ? (content as { parts?: unknown }).parts : undefined;
   let text = '';
-  for (const p of parts) if (typeof p.text === 'string' && !p.thought) text += p.text;
+  if (!Array.isArray(parts)) return text;
+  for (const p of parts as unknown[]) {
+    if (typeof p === 'object' && p !== null && typeof (p as { text?: unknown }).text === 'string' && !(p as { thought?: unknown }).thought) text += (p as { text: string }).text;
+  }
   return text;
+}
+
+function finishReasonOf(r: GenerateContentResponse): string | undefined {
+  const f = firstCandidate(r)?.finishReason;
+  return typeof f === 'string' && f ? f : undefined;
 }
 
 function configOf(req: AdapterRequest, signal: AbortSignal | undefined) {
@@ -101,7 +117,7 @@ export class SdkGeminiClient implements GeminiClient {
       contents: req.contents,
       config: configOf(req, signal),
     });
-    const finishReason = r.candidates?.[0]?.finishReason;
+    const finishReason = finishReasonOf(r);
     const answer: AdapterAnswer = { text: textOf(r), usage: usageOf(r) ?? EMPTY_USAGE };
     if (finishReason) answer.finishReason = finishReason;
     const blocked = classifyBlocked(r);
@@ -119,7 +135,7 @@ export class SdkGeminiClient implements GeminiClient {
       const chunk: AdapterChunk = { text: textOf(r) };
       const usage = usageOf(r);
       if (usage) chunk.usage = usage;
-      const finishReason = r.candidates?.[0]?.finishReason;
+      const finishReason = finishReasonOf(r);
       if (finishReason) chunk.finishReason = finishReason;
       const blocked = classifyBlocked(r);
       if (blocked) chunk.blocked = blocked;

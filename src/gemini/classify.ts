@@ -46,25 +46,39 @@ export const isAttemptTimeout = (e: unknown): e is AttemptTimeoutError =>
 export const isCancelled = (e: unknown): e is CancelledError =>
   e instanceof Error && (e as { brand?: string }).brand === 'CancelledError';
 
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Only the objects of a list; anything else (an object, a number, null) holds none. */
+const objectsOf = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isObject) : []);
+const textOf = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Google's error object, reduced to fields of the right types: a malformed body yields fewer fields, never a throw. */
 interface GoogleErrorBody {
-  code?: number;
   status?: string;
   message?: string;
-  details?: Array<Record<string, unknown>>;
+  details: Json[];
 }
 
 /** Parses the JSON body the SDK puts in `ApiError.message` (possibly after a prefix). */
 export function parseGoogleError(message: string): GoogleErrorBody | undefined {
   const start = message.indexOf('{');
   if (start < 0) return undefined;
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(message.slice(start)) as { error?: unknown };
-    const err = parsed.error;
-    if (err && typeof err === 'object') return err as GoogleErrorBody;
+    parsed = JSON.parse(message.slice(start));
   } catch {
     // Not JSON (an HTML 502 page, say): the status alone decides.
+    return undefined;
   }
-  return undefined;
+  const err = isObject(parsed) ? parsed.error : undefined;
+  if (!isObject(err)) return undefined;
+  const body: GoogleErrorBody = { details: objectsOf(err.details) };
+  const status = textOf(err.status);
+  if (status !== undefined) body.status = status;
+  const text = textOf(err.message);
+  if (text !== undefined) body.message = text;
+  return body;
 }
 
 /** Parses a protobuf Duration string such as "37s" or "45.8s" into ms. */
@@ -72,29 +86,28 @@ export function parseDurationMs(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
   const m = /^(\d+(?:\.\d+)?)s$/.exec(value.trim());
   if (!m) return undefined;
-  return Math.round(Number(m[1]) * 1000);
+  const ms = Math.round(Number(m[1]) * 1000);
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
-const typeIs = (d: Record<string, unknown>, suffix: string): boolean =>
-  typeof d['@type'] === 'string' && (d['@type'] as string).endsWith(suffix);
+const typeIs = (d: Json, suffix: string): boolean => typeof d['@type'] === 'string' && d['@type'].endsWith(suffix);
 
 function classifyQuota(body: GoogleErrorBody | undefined): Classified {
-  const details = body?.details ?? [];
   let retryDelayMs: number | undefined;
   let quotaScope: Classified['quotaScope'];
   let quotaValue: number | undefined;
   let quotaUnit: Classified['quotaUnit'];
-  for (const d of details) {
+  for (const d of body?.details ?? []) {
     if (typeIs(d, 'google.rpc.RetryInfo')) retryDelayMs = parseDurationMs(d.retryDelay);
-    if (typeIs(d, 'google.rpc.QuotaFailure') && Array.isArray(d.violations)) {
-      for (const v of d.violations as Array<Record<string, unknown>>) {
-        const id = typeof v.quotaId === 'string' ? v.quotaId : '';
+    if (typeIs(d, 'google.rpc.QuotaFailure')) {
+      for (const v of objectsOf(d.violations)) {
+        const id = textOf(v.quotaId) ?? '';
         // A per-day violation outranks a per-minute one: the day is the longer wait.
         const scope = /PerDay/i.test(id) ? 'day' : /PerMinute/i.test(id) ? 'minute' : undefined;
         if (!scope || (quotaScope === 'day' && scope === 'minute')) continue;
         quotaScope = scope;
         quotaUnit = /Token/i.test(id) ? 'tokens' : 'requests';
-        const value = Number(v.quotaValue);
+        const value = typeof v.quotaValue === 'string' || typeof v.quotaValue === 'number' ? Number(v.quotaValue) : NaN;
         quotaValue = Number.isFinite(value) && value > 0 ? value : undefined;
       }
     }
@@ -126,13 +139,13 @@ function errorInfoReason(body: GoogleErrorBody | undefined): string | undefined 
 
 /** Gemini's own message, shortened: it never contains the key (keys travel in a header). */
 function googleMessage(body: GoogleErrorBody | undefined, fallback: string): string {
-  const m = typeof body?.message === 'string' && body.message.trim() ? body.message.trim() : fallback;
+  const m = body?.message?.trim() || fallback;
   return m.length > 300 ? `${m.slice(0, 297)}...` : m;
 }
 
-/** Classifies an HTTP error by status and Google error body. */
+/** Classifies an HTTP error by status and Google error body. Total: any status, any bytes. */
 export function classifyHttp(status: number, rawMessage: string): Classified {
-  const body = parseGoogleError(rawMessage);
+  const body = parseGoogleError(typeof rawMessage === 'string' ? rawMessage : '');
   const reason = errorInfoReason(body);
   if (status === 429) return classifyQuota(body);
   if (reason === 'API_KEY_INVALID' || status === 401) {
@@ -146,28 +159,46 @@ export function classifyHttp(status: number, rawMessage: string): Classified {
   if (status === 503) return { kind: 'overloaded', status, message: googleMessage(body, 'the model is overloaded') };
   if (status === 408 || status === 504) return { kind: 'transient', status, message: `upstream timeout (${status})` };
   if (status >= 500) return { kind: 'transient', status, message: `server error (${status})` };
+  // Not an error status at all (a redirect a proxy sent, say): the server misbehaved.
+  if (!(status >= 400)) return { kind: 'transient', status, message: `unexpected answer (HTTP ${status})` };
   const out: Classified = { kind: 'bad_request', status, message: googleMessage(body, `request rejected (${status})`) };
   if (reason) out.reason = reason;
   return out;
 }
 
-/** Classifies anything an SDK call threw. */
+/** When classification itself fails (a thrown value no code expects): still a kind. */
+const UNEXPECTED: Classified = Object.freeze({ kind: 'transient', status: 0, message: 'unexpected failure' }) as Classified;
+
+/**
+ * Classifies anything an SDK call threw. Total: any value, even one whose properties throw
+ * when read, gives a kind, since a classification that throws would break the request (or a
+ * background re-check) that asked.
+ */
 export function classifyError(err: unknown): Classified {
+  try {
+    return classifyThrown(err);
+  } catch {
+    return { ...UNEXPECTED };
+  }
+}
+
+function classifyThrown(err: unknown): Classified {
   if (isAttemptTimeout(err)) return { kind: 'timeout', status: 0, message: err.message };
   if (isCancelled(err)) return { kind: 'timeout', status: 0, message: err.message, reason: 'CANCELLED' };
   if (err && typeof err === 'object') {
     const status = (err as { status?: unknown }).status;
     const message = (err as { message?: unknown }).message;
-    if (typeof status === 'number' && status >= 400 && status < 600) {
+    if (typeof status === 'number' && Number.isInteger(status) && status >= 100 && status < 600) {
       return classifyHttp(status, typeof message === 'string' ? message : '');
     }
     // A cut SSE stream or a malformed body: the server misbehaved, another key may work.
     if (err instanceof SyntaxError) return { kind: 'transient', status: 0, message: 'malformed response from Gemini' };
   }
-  const cause = err instanceof Error ? (err.cause as { code?: string } | undefined)?.code : undefined;
+  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined)?.code : undefined;
+  const code = typeof cause === 'string' ? cause : undefined;
   // The connection's own timeouts (no answer, or a stream that went quiet) are slowness.
-  if (cause === 'UND_ERR_HEADERS_TIMEOUT' || cause === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', status: 0, message: 'Gemini did not answer in time' };
-  return { kind: 'transient', status: 0, message: cause ? `network error (${cause})` : 'network error' };
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', status: 0, message: 'Gemini did not answer in time' };
+  return { kind: 'transient', status: 0, message: code ? `network error (${code})` : 'network error' };
 }
 
 /** Finish reasons that mean the answer was withheld. */
@@ -178,12 +209,15 @@ export function classifyBlocked(response: {
   promptFeedback?: { blockReason?: string } | undefined;
   candidates?: Array<{ finishReason?: string }> | undefined;
 }): Classified | undefined {
-  const blockReason = response.promptFeedback?.blockReason;
-  if (blockReason) {
+  const feedback: unknown = response.promptFeedback;
+  const blockReason = isObject(feedback) ? feedback.blockReason : undefined;
+  if (typeof blockReason === 'string' && blockReason) {
     return { kind: 'blocked', status: 200, reason: blockReason, message: `the prompt was blocked (${blockReason})` };
   }
-  const finish = response.candidates?.[0]?.finishReason;
-  if (finish && BLOCKING_FINISH.has(finish)) {
+  const candidates: unknown = response.candidates;
+  const first: unknown = Array.isArray(candidates) ? candidates[0] : undefined;
+  const finish = isObject(first) ? first.finishReason : undefined;
+  if (typeof finish === 'string' && BLOCKING_FINISH.has(finish)) {
     return { kind: 'blocked', status: 200, reason: finish, message: `the answer was withheld (${finish})` };
   }
   return undefined;

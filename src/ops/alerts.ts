@@ -143,7 +143,12 @@ export class AlertThrottle {
       const dueInMs = Math.max(0, this.#lastSentAt + this.#minIntervalMs - now);
       this.#timer = this.#timers.setTimeout(() => {
         this.#timer = undefined;
-        this.#sendPending();
+        // A timer callback that throws would take the process down: report instead.
+        try {
+          this.#sendPending();
+        } catch (err) {
+          this.#report(err);
+        }
       }, dueInMs);
     }
   }
@@ -177,8 +182,24 @@ export class AlertThrottle {
   }
 
   #post(text: string): void {
-    const p = this.#send(text).catch((err: unknown) => this.#onError(err));
+    let sent: Promise<void>;
+    try {
+      // A send that throws at once, or returns no promise, is a failure like any other.
+      sent = Promise.resolve(this.#send(text));
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    const p = sent.catch((err: unknown) => this.#report(err));
     this.#sending.add(p);
     void p.finally(() => this.#sending.delete(p));
+  }
+
+  /** Hands a failure to `onError`; an `onError` that throws is ignored, never a crash. */
+  #report(err: unknown): void {
+    try {
+      this.#onError(err);
+    } catch {
+      // Nothing left to tell: the alert channel and its error handler both failed.
+    }
   }
 }

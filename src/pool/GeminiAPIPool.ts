@@ -402,11 +402,11 @@ export class GeminiAPIPool {
   async checkKey(index: number, timeoutMs = this.options.attemptTimeoutMs): Promise<{ ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: Classified }> {
     const key = this.#ring.keys[index];
     if (!key) throw new RangeError(`no key at index ${index}`);
-    const client = this.#factory(this.#ring.secret(index), this.#clientOptions());
     const started = this.#clock.now();
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
     try {
+      const client = this.#factory(this.#ring.secret(index), this.#clientOptions());
       await client.check(ctl.signal);
       return { ok: true, latencyMs: this.#clock.now() - started };
     } catch (err) {
@@ -1026,9 +1026,9 @@ export class GeminiAPIPool {
     c.scoreUsage++;
     this.#window[inst.keyIndex]!.requests++;
     this.#countToday(c, started, 1, 0);
-    inst.client ??= this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions());
     let outcome: AttemptOutcome<T>;
     try {
+      inst.client ??= this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions());
       outcome = await attempt(inst.client, ctl?.signal, () => clearTimeout(timer));
       if (!outcome.ok) outcome = { ...outcome, error: { ...outcome.error, message: this.#ring.redact(outcome.error.message) } };
     } catch (err) {
@@ -1364,12 +1364,30 @@ export class GeminiAPIPool {
 
   // ---------------------------------------------------------------- maintenance
 
+  /**
+   * Sweep, rotation and re-check, from a timer or the request path. Never throws: a bug here
+   * must cost one log line, not a request or (from a timer) the process.
+   */
   #maintain(now = this.#clock.now()): void {
-    if (now >= this.#nextExpiry) this.#sweep(now);
-    if (now - this.#lastRotation >= this.options.rotationIntervalMs) this.rotate();
-    if (!this.#closed && now - this.#lastRecheck >= this.options.recheckIntervalMs && (this.#keyDisabled.size > 0 || this.#groupDisabled.size > 0)) {
-      void this.recheckDisabledKeys();
+    try {
+      if (now >= this.#nextExpiry) this.#sweep(now);
+      if (now - this.#lastRotation >= this.options.rotationIntervalMs) this.rotate();
+      if (!this.#closed && now - this.#lastRecheck >= this.options.recheckIntervalMs && (this.#keyDisabled.size > 0 || this.#groupDisabled.size > 0)) {
+        this.recheckDisabledKeys().catch((err: unknown) => this.#backgroundFailed('re-check', err));
+      }
+    } catch (err) {
+      this.#backgroundFailed('maintenance', err);
     }
+  }
+
+  #backgroundFailed(task: string, err: unknown): void {
+    let text: string;
+    try {
+      text = this.#ring.redact(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+    } catch {
+      text = 'unprintable error';
+    }
+    this.#log.error({ task, err: text }, `${task} failed; it runs again later`);
   }
 
   /** Clears expired cooldowns and reports the keys that are back. */
@@ -1411,7 +1429,11 @@ export class GeminiAPIPool {
     }
     for (const index of targets) {
       const key = this.#ring.keys[index]!;
-      const r = await this.checkKey(index);
+      const r = await this.checkKey(index).catch((err: unknown) => {
+        this.#backgroundFailed('re-check', err);
+        return undefined;
+      });
+      if (!r) continue;
       if (r.ok) {
         const wasGroup = this.#groupDisabled.delete(key.group);
         this.#keyDisabled.delete(index);

@@ -75,6 +75,45 @@ describe('alerts', () => {
     expect(errors).toHaveLength(1);
   });
 
+  it('a send that throws at once, or an onError that throws, never escapes (nor from the timer)', async () => {
+    const timers = new ManualTimers();
+    const rejections: unknown[] = [];
+    const onRejection = (r: unknown) => rejections.push(r);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const errors: unknown[] = [];
+      const alerts = new AlertThrottle({
+        minIntervalMs: 1000,
+        timers,
+        send: () => {
+          throw new Error('discord client gone');
+        },
+        onError: (e) => errors.push(e),
+      });
+      expect(() => alerts.push(disabled(1))).not.toThrow();
+      alerts.push(disabled(2));
+      expect(() => timers.advance(1000)).not.toThrow();
+      await alerts.flush();
+      expect(errors).toHaveLength(2);
+      const quiet = new AlertThrottle({
+        minIntervalMs: 0,
+        timers,
+        send: async () => {
+          throw new Error('discord down');
+        },
+        onError: () => {
+          throw new Error('logger broken');
+        },
+      });
+      quiet.push(disabled(3));
+      await quiet.flush();
+      await new Promise((r) => setImmediate(r));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+
   it('texts show key#N only', () => {
     const text = alertText({ type: 'keyDisabled', keyIds: ['key#3'], kind: 'auth', reason: 'API key not valid' });
     expect(text).toContain('key#3');

@@ -1,0 +1,138 @@
+/**
+ * A hostile or broken upstream, through the real SDK against the fake Gemini: malformed error
+ * bodies, thrown values no code expects, background tasks that meet them. The pool answers
+ * with a result every time and the process never sees an unhandled rejection.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ClientFactory } from '../../src/gemini/adapter.ts';
+import { GeminiAPIPool } from '../../src/pool/GeminiAPIPool.ts';
+import { ERROR_KINDS } from '../../src/pool/types.ts';
+import { FakeGemini } from '../fakes/fakeGemini.ts';
+import { TestClock, captureLogger } from '../helpers.ts';
+import { poolFixture } from './fixture.ts';
+
+const setup = poolFixture(() => new TestClock(), { keys: ['test-key-1', 'test-key-2', 'test-key-3'], poolSize: 3, attemptTimeoutMs: 2_000 });
+
+const MALFORMED_429 = [
+  ['details: {}', '{"error":{"code":429,"details":{}}}'],
+  ['details: 5', '{"error":{"code":429,"details":5}}'],
+  ['details: [null]', '{"error":{"code":429,"details":[null]}}'],
+  ['violations: [null]', '{"error":{"code":429,"details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[null]}]}}'],
+] as const;
+
+/** Waits until `cond` holds, bounded by a count of short waits. */
+async function until(cond: () => boolean, maxWaits = 1_000): Promise<void> {
+  for (let i = 0; i < maxWaits && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(cond()).toBe(true);
+}
+
+describe('malformed error bodies', () => {
+  it.each(MALFORMED_429)('a 429 with %s: generateContent, the stream and a chat answer from another key', async (_name, body) => {
+    const { pool, fake } = await setup();
+    fake.inject({ type: 'body', status: 429, body });
+    expect(await pool.generateContent({ prompt: 'hi' })).toMatchObject({ ok: true, keyId: 'key#2', attempts: 2 });
+    expect(pool.keyState(0, 'gemini-2.5-flash')).toMatchObject({ status: 'cooling', kind: 'rate_limited' });
+    fake.inject({ type: 'body', status: 429, body });
+    const s = pool.generateContentStream({ prompt: 'streamed' });
+    for await (const _ of s) void _;
+    expect(await s.result).toMatchObject({ ok: true, attempts: 2 });
+    fake.inject({ type: 'body', status: 429, body });
+    expect(await pool.createChat().sendMessage('chat')).toMatchObject({ ok: true, attempts: 2 });
+  });
+
+  it('every key answering malformed bodies: a failure with a kind, never a rejection', async () => {
+    const { pool, fake } = await setup();
+    fake.inject({ type: 'body', status: 429, body: '{"error":{"code":429,"details":[null]}}' }, { times: Infinity });
+    const r = await pool.generateContent({ prompt: 'hi' });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(ERROR_KINDS).toContain(r.error.kind);
+  });
+
+  it('a re-check that meets a malformed body keeps the key disabled and resolves', async () => {
+    const { pool, fake } = await setup({ fake: { keys: [{ key: 'test-key-1', status: 'invalid' }] } });
+    await pool.generateContent({ prompt: 'hi' });
+    expect(pool.keyState(0, 'gemini-2.5-flash').status).toBe('disabled');
+    fake.setKey({ key: 'test-key-1' });
+    fake.inject({ type: 'body', status: 429, body: '{"error":{"code":429,"details":5}}' }, { key: 'test-key-1', route: 'listModels' });
+    await pool.recheckDisabledKeys();
+    expect(pool.keyState(0, 'gemini-2.5-flash').status).toBe('disabled');
+    expect(fake.requests.filter((r) => r.route === 'listModels')).toHaveLength(1);
+  });
+});
+
+describe('thrown values no code expects', () => {
+  const weird: Array<[string, () => unknown]> = [
+    ['null', () => null],
+    ['a string', () => 'boom'],
+    ['a proxy that throws on every read', () => new Proxy({}, { get: () => { throw new Error('trap'); }, getPrototypeOf: () => { throw new Error('trap'); } })],
+    ['an error whose status getter throws', () => Object.defineProperty(new Error('x'), 'status', { get: () => { throw new Error('getter'); } })],
+  ];
+  it.each(weird)('%s thrown by the client: a result with a kind, another key tried', async (_name, make) => {
+    let calls = 0;
+    const factory: ClientFactory = () => ({
+      generate: async () => {
+        if (calls++ === 0) throw make();
+        return { text: 'ok', usage: { promptTokens: 1, outputTokens: 1, totalTokens: 2 } };
+      },
+      // eslint-disable-next-line require-yield
+      async *stream() {
+        throw make();
+      },
+      check: async () => {
+        throw make();
+      },
+    });
+    const pool = new GeminiAPIPool({ keys: ['test-key-1', 'test-key-2'], clientFactory: factory, timers: false, clock: new TestClock() });
+    expect(await pool.generateContent({ prompt: 'x' })).toMatchObject({ ok: true, attempts: 2 });
+    const s = pool.generateContentStream({ prompt: 'x' });
+    for await (const _ of s) void _;
+    const r = await s.result;
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(ERROR_KINDS).toContain(r.error.kind);
+    expect(await pool.checkKey(0)).toMatchObject({ ok: false, error: { kind: 'transient' } });
+    await pool.close();
+  });
+
+  it('a client factory that throws costs the attempt, not the request', async () => {
+    let built = 0;
+    const factory: ClientFactory = () => {
+      if (built++ === 0) throw new TypeError('bad client options');
+      return { generate: async () => ({ text: 'ok', usage: { promptTokens: 1, outputTokens: 1, totalTokens: 2 } }), stream: () => { throw new Error('unused'); }, check: async () => undefined };
+    };
+    const pool = new GeminiAPIPool({ keys: ['test-key-1', 'test-key-2'], clientFactory: factory, timers: false, clock: new TestClock() });
+    expect(await pool.generateContent({ prompt: 'x' })).toMatchObject({ ok: true, keyId: 'key#2', attempts: 2 });
+    await pool.close();
+  });
+});
+
+describe('background tasks never crash the process', () => {
+  let fake: FakeGemini | undefined;
+  let pool: GeminiAPIPool | undefined;
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown) => rejections.push(reason);
+  afterEach(async () => {
+    process.off('unhandledRejection', onRejection);
+    await pool?.close();
+    await fake?.close();
+    pool = undefined;
+    fake = undefined;
+    rejections.length = 0;
+  });
+
+  it('the timer-driven re-check meeting malformed bodies logs a line and runs again', async () => {
+    process.on('unhandledRejection', onRejection);
+    fake = await FakeGemini.start({ keys: [{ key: 'test-key-1', status: 'invalid' }] });
+    const { logger, lines } = captureLogger('info');
+    // Real clock and timers: the maintenance timer is what runs the re-check here.
+    pool = new GeminiAPIPool({ keys: ['test-key-1', 'test-key-2'], baseUrl: fake.url, recheckIntervalMs: 20, rotationIntervalMs: 1_000_000, logger });
+    await pool.generateContent({ prompt: 'hi' });
+    expect(pool.keyState(0, 'gemini-2.5-flash').status).toBe('disabled');
+    fake.setKey({ key: 'test-key-1' });
+    fake.inject({ type: 'body', status: 429, body: '{"error":{"code":429,"details":{}}}' }, { key: 'test-key-1', route: 'listModels', times: Infinity });
+    await until(() => fake!.requests.filter((r) => r.route === 'listModels').length >= 3);
+    await pool.close();
+    expect(rejections).toEqual([]);
+    expect(pool.keyState(0, 'gemini-2.5-flash').status).toBe('disabled');
+    expect(lines.some((l) => l.includes('re-check inconclusive'))).toBe(true);
+  });
+});
