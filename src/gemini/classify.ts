@@ -194,11 +194,74 @@ function classifyThrown(err: unknown): Classified {
     // A cut SSE stream or a malformed body: the server misbehaved, another key may work.
     if (err instanceof SyntaxError) return { kind: 'transient', status: 0, message: 'malformed response from Gemini' };
   }
-  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined)?.code : undefined;
-  const code = typeof cause === 'string' ? cause : undefined;
+  const cause: unknown = err instanceof Error ? err.cause : undefined;
+  const code = textOf(isObject(cause) || cause instanceof Error ? (cause as { code?: unknown }).code : undefined);
   // The connection's own timeouts (no answer, or a stream that went quiet) are slowness.
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', status: 0, message: 'Gemini did not answer in time' };
-  return { kind: 'transient', status: 0, message: code ? `network error (${code})` : 'network error' };
+  // undici: `terminated` once the answer had begun, `fetch failed` before any answer.
+  if (err instanceof Error && err.message === 'terminated') return { kind: 'transient', status: 0, message: 'the answer was cut off mid-way' };
+  if (err instanceof Error && (cause !== undefined || err.message === 'fetch failed')) {
+    return { kind: 'transient', status: 0, message: networkMessage(cause) };
+  }
+  if (err instanceof Error && /^(exception parsing stream chunk|Incomplete JSON segment|Response body is empty)/.test(err.message)) {
+    return { kind: 'transient', status: 0, message: 'malformed response from Gemini' };
+  }
+  return { kind: 'transient', status: 0, message: 'network error' };
+}
+
+/** A host name or address as shown in a message: only the characters one can have. */
+const hostText = (v: unknown): string | undefined => {
+  const s = typeof v === 'string' ? v.replace(/[^A-Za-z0-9.:_%-]/g, '').slice(0, 100) : '';
+  return s || undefined;
+};
+
+/** `127.0.0.1:9`, `[::1]:9`, or the host alone when the port is unknown. */
+function endpointOf(c: Json): string | undefined {
+  const socket = isObject(c.socket) ? c.socket : undefined;
+  const host = hostText(c.address ?? socket?.remoteAddress ?? c.hostname ?? c.host);
+  const rawPort = c.port ?? socket?.remotePort;
+  const port = typeof rawPort === 'number' && Number.isInteger(rawPort) ? rawPort : undefined;
+  if (host) return port === undefined ? host : host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  // undici's connect timeout names the address only in its message.
+  const m = typeof c.message === 'string' ? /attempted address: ([A-Za-z0-9.:_%[\]-]+)/.exec(c.message) : null;
+  return m ? m[1] : undefined;
+}
+
+/**
+ * What went wrong on the way to Gemini, from the cause undici attaches to `fetch failed`
+ * (its code, address and port). Never the URL: a proxy URL may carry a key in its query.
+ */
+function networkMessage(cause: unknown): string {
+  let c: Json | undefined = isObject(cause) || cause instanceof Error ? (cause as Json) : undefined;
+  // Several addresses tried at once (IPv6 and IPv4): the first says enough.
+  if (c && textOf(c.code) === undefined && Array.isArray(c.errors) && isObject(c.errors[0])) c = c.errors[0];
+  if (!c) return 'network error';
+  const code = textOf(c.code);
+  const where = endpointOf(c);
+  const to = where ? ` to ${where}` : '';
+  switch (code) {
+    case 'ECONNREFUSED':
+      return `connection refused${to}`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve host${where ? ` ${where}` : ''}${code === 'EAI_AGAIN' ? ' (temporary DNS failure)' : ''}`;
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return `connection reset${where ? ` by ${where}` : ''}`;
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+      return `connection closed${where ? ` by ${where}` : ''} before an answer`;
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return `connection${to} timed out`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `host unreachable${where ? `: ${where}` : ''}`;
+    default:
+      if (code && /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) return `TLS error${where ? ` with ${where}` : ''} (${code})`;
+      if (code) return `network error${where ? ` with ${where}` : ''} (${code.replace(/[^A-Z0-9_]/gi, '').slice(0, 40)})`;
+      return 'network error';
+  }
 }
 
 /** Finish reasons that mean the answer was withheld. */

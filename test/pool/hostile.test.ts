@@ -3,6 +3,7 @@
  * bodies, thrown values no code expects, background tasks that meet them. The pool answers
  * with a result every time and the process never sees an unhandled rejection.
  */
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientFactory } from '../../src/gemini/adapter.ts';
 import { GeminiAPIPool } from '../../src/pool/GeminiAPIPool.ts';
@@ -134,5 +135,32 @@ describe('background tasks never crash the process', () => {
     expect(rejections).toEqual([]);
     expect(pool.keyState(0, 'gemini-2.5-flash').status).toBe('disabled');
     expect(lines.some((l) => l.includes('re-check inconclusive'))).toBe(true);
+  });
+});
+
+/** A local port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+describe('network failures say what happened', () => {
+  it('a refused connection names the address and port, through the real SDK (requests and key checks)', async () => {
+    const port = await closedPort();
+    const pool = new GeminiAPIPool({ keys: ['test-key-1', 'test-key-2'], baseUrl: `http://127.0.0.1:${port}`, timers: false, clock: new TestClock(), maxAttempts: 2 });
+    const r = await pool.generateContent({ prompt: 'hi' });
+    expect(r).toMatchObject({ ok: false, attempts: 2, error: { kind: 'transient', message: `connection refused to 127.0.0.1:${port}` } });
+    expect(await pool.checkKey(0)).toMatchObject({ ok: false, error: { kind: 'transient', message: `connection refused to 127.0.0.1:${port}` } });
+    await pool.close();
+  });
+
+  it('a connection the server drops before answering names the server', async () => {
+    const { pool, fake } = await setup();
+    fake.inject({ type: 'reset' }, { times: Infinity });
+    const r = await pool.generateContent({ prompt: 'hi' });
+    expect(r).toMatchObject({ ok: false, error: { kind: 'transient', message: `connection closed by ${new URL(fake.url).host} before an answer` } });
   });
 });

@@ -53,8 +53,30 @@ describe('classifyError', () => {
     const e = Object.assign(new Error(`got status: RESOURCE_EXHAUSTED. ${quotaBody('GenerateRequestsPerMinutePerProjectPerModel-FreeTier', '2s')}`), { status: 429 });
     expect(classifyError(e)).toMatchObject({ kind: 'rate_limited', retryDelayMs: 2000 });
   });
-  it('a network failure is transient', () => {
-    expect(classifyError(new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } }))).toMatchObject({ kind: 'transient', message: 'network error (ECONNRESET)' });
+  const failed = (cause: unknown) => new TypeError('fetch failed', { cause });
+  const sysError = (message: string, fields: Record<string, unknown>) => Object.assign(new Error(message), fields);
+  it.each([
+    ['refused', failed(sysError('connect ECONNREFUSED 127.0.0.1:9', { code: 'ECONNREFUSED', address: '127.0.0.1', port: 9 })), 'connection refused to 127.0.0.1:9'],
+    ['refused over IPv6', failed(sysError('connect ECONNREFUSED ::1:9', { code: 'ECONNREFUSED', address: '::1', port: 9 })), 'connection refused to [::1]:9'],
+    ['refused on every address tried', failed(Object.assign(new AggregateError([sysError('x', { code: 'ECONNREFUSED', address: '127.0.0.1', port: 8443 })]), {})), 'connection refused to 127.0.0.1:8443'],
+    ['unknown host', failed(sysError('getaddrinfo ENOTFOUND example.invalid', { code: 'ENOTFOUND', hostname: 'example.invalid' })), 'cannot resolve host example.invalid'],
+    ['DNS down', failed(sysError('getaddrinfo EAI_AGAIN gemini.example', { code: 'EAI_AGAIN', hostname: 'gemini.example' })), 'cannot resolve host gemini.example (temporary DNS failure)'],
+    ['reset', failed(sysError('read ECONNRESET', { code: 'ECONNRESET' })), 'connection reset'],
+    ['closed by the server', failed(sysError('other side closed', { code: 'UND_ERR_SOCKET', socket: { remoteAddress: '127.0.0.1', remotePort: 9 } })), 'connection closed by 127.0.0.1:9 before an answer'],
+    ['connect timeout', failed(sysError('Connect Timeout Error (attempted address: 127.0.0.1:9, timeout: 10000ms)', { code: 'UND_ERR_CONNECT_TIMEOUT' })), 'connection to 127.0.0.1:9 timed out'],
+    ['TLS', failed(sysError('self-signed certificate', { code: 'DEPTH_ZERO_SELF_SIGNED_CERT', host: 'proxy.local' })), 'TLS error with proxy.local (DEPTH_ZERO_SELF_SIGNED_CERT)'],
+    ['an answer cut mid-way', new TypeError('terminated', { cause: sysError('other side closed', { code: 'UND_ERR_SOCKET' }) }), 'the answer was cut off mid-way'],
+    ['no cause at all', new TypeError('fetch failed'), 'network error'],
+  ])('a network failure is transient and says what happened: %s', (_name, err, message) => {
+    expect(classifyError(err)).toMatchObject({ kind: 'transient', status: 0, message });
+  });
+
+  it('a network message never carries a URL or its query string', () => {
+    const url = 'https://proxy.example/v1beta/models/m:generateContent?key=AIzaSySECRETSECRETSECRET';
+    const err = new TypeError(`fetch failed for ${url}`, { cause: Object.assign(new Error(`connect ECONNREFUSED ${url}`), { code: 'ECONNREFUSED', address: '10.0.0.1', port: 443, url }) });
+    const c = classifyError(err);
+    expect(c.message).toBe('connection refused to 10.0.0.1:443');
+    expect(c.message).not.toContain('SECRET');
   });
   it('a malformed body is transient', () => {
     expect(classifyError(new SyntaxError('Unexpected token'))).toMatchObject({ kind: 'transient' });
