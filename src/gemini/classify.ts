@@ -21,6 +21,11 @@ export interface Classified {
   quotaUnit?: 'requests' | 'tokens';
   /** ErrorInfo reason or block reason. */
   reason?: string;
+  /**
+   * No HTTP answer came back: the connection failed (refused, unknown host, dropped before
+   * any answer). Such an attempt never reached Gemini, so it counts against no quota.
+   */
+  unanswered?: true;
 }
 
 /** Marks an attempt that our own timer aborted. */
@@ -200,9 +205,8 @@ function classifyThrown(err: unknown): Classified {
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', status: 0, message: 'Gemini did not answer in time' };
   // undici: `terminated` once the answer had begun, `fetch failed` before any answer.
   if (err instanceof Error && err.message === 'terminated') return { kind: 'transient', status: 0, message: 'the answer was cut off mid-way' };
-  if (err instanceof Error && (cause !== undefined || err.message === 'fetch failed')) {
-    return { kind: 'transient', status: 0, message: networkMessage(cause) };
-  }
+  if (err instanceof Error && err.message === 'fetch failed') return { kind: 'transient', status: 0, message: networkMessage(cause), unanswered: true };
+  if (err instanceof Error && cause !== undefined) return { kind: 'transient', status: 0, message: networkMessage(cause) };
   if (err instanceof Error && /^(exception parsing stream chunk|Incomplete JSON segment|Response body is empty)/.test(err.message)) {
     return { kind: 'transient', status: 0, message: 'malformed response from Gemini' };
   }

@@ -398,21 +398,63 @@ export class GeminiAPIPool {
     );
   }
 
-  /** Checks one key now with a cheap call (lists models). Never throws. */
+  /**
+   * Checks one key now with a cheap call (lists models), and what it learns becomes the key's
+   * state, as if a request had learned it: an invalid or suspended key is disabled, a billing
+   * failure disables its project, a 429 cools its project for every model, and a disabled
+   * key that answers is enabled again (persisted, with events). A network failure or a
+   * timeout says nothing about the key and changes nothing. Never throws (but a RangeError
+   * for an index that is not a key).
+   */
   async checkKey(index: number, timeoutMs = this.options.attemptTimeoutMs): Promise<{ ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: Classified }> {
     const key = this.#ring.keys[index];
     if (!key) throw new RangeError(`no key at index ${index}`);
     const started = this.#clock.now();
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
+    let result: { ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: Classified };
     try {
       const client = this.#factory(this.#ring.secret(index), this.#clientOptions());
       await client.check(ctl.signal);
-      return { ok: true, latencyMs: this.#clock.now() - started };
+      result = { ok: true, latencyMs: this.#clock.now() - started };
     } catch (err) {
-      return { ok: false, latencyMs: this.#clock.now() - started, error: this.#classify(err, ctl.signal) };
+      result = { ok: false, latencyMs: this.#clock.now() - started, error: this.#classify(err, ctl.signal) };
     } finally {
       clearTimeout(timer);
+    }
+    try {
+      this.#learnFromCheck(key, result.ok ? undefined : result.error);
+    } catch (err) {
+      this.#backgroundFailed('key check', err);
+    }
+    return result;
+  }
+
+  #learnFromCheck(key: PoolKey, err: Classified | undefined): void {
+    const now = this.#clock.now();
+    if (!err) {
+      this.#enable(key);
+      return;
+    }
+    if (err.kind === 'auth' || err.kind === 'billing') this.#applyKind(key, this.defaultModel, err, now, this.#countersOf(key.index, this.defaultModel));
+    else if (err.kind === 'rate_limited' || err.kind === 'quota_exhausted') {
+      // Listing models is not a call to one model: the project is throttled for all of them.
+      for (const model of this.models) this.#applyKind(key, model, err, now, this.#countersOf(key.index, model));
+    }
+  }
+
+  /** A disabled key (or project) that answered a check: usable again, everywhere. */
+  #enable(key: PoolKey): void {
+    const wasKey = this.#keyDisabled.delete(key.index);
+    const wasGroup = this.#groupDisabled.delete(key.group);
+    if (!wasKey && !wasGroup) return;
+    const members = this.#groupKeys.get(key.group)!;
+    this.#persistState(wasGroup ? members : [key.index], '*', null);
+    const back = wasGroup ? members.filter((i) => !this.#keyDisabled.has(i)) : [key.index];
+    for (const i of back) {
+      const k = this.#ring.keys[i]!;
+      this.#log.info({ key: describeKey(k) }, 'check passed; key enabled again');
+      this.#emit('keyRecovered', { keyId: k.id, model: null });
     }
   }
 
@@ -697,6 +739,17 @@ export class GeminiAPIPool {
     } else this.#usageOut.set(k, { group, model, requests: 1, tokens });
   }
 
+  /** Gives back a slot {@link #takeSlot} took for an attempt that never reached Gemini. */
+  #releaseSlot(group: string, model: string, sentAt: number, tokens: number): void {
+    this.#limiter.release(group, model, sentAt, tokens, this.#clock.now());
+    const r = this.#usageOut.get(`${group}\0${model}`);
+    // Only while not yet reported: once flushed, the other processes have counted it.
+    if (r && r.requests > 0) {
+      r.requests--;
+      r.tokens = Math.max(0, r.tokens - tokens);
+    }
+  }
+
   #addPending(d: CounterDelta): void {
     const k = `${d.keyHash}\0${d.model}\0${d.day}`;
     const p = this.#pending.get(k);
@@ -893,6 +946,8 @@ export class GeminiAPIPool {
     let lastError: Classified | undefined;
     let sameKeyRetries = 0;
     let overloaded = 0;
+    /** When the current attempt's quota slot was taken, to give it back if Gemini never saw it. */
+    let slotAt = started;
     this.#totalRequests++;
     this.#inFlight++;
     const fail = (error: PoolFailure['error'], partialText?: string): PoolFailure => {
@@ -924,7 +979,8 @@ export class GeminiAPIPool {
               if (last.kind === 'instance') {
                 picked = last.instance;
                 // Take the slot now, before the next waiter looks: it must not see it free.
-                this.#takeSlot(this.#ring.keys[picked.keyIndex]!.group, model, clock.now(), tokens);
+                slotAt = clock.now();
+                this.#takeSlot(this.#ring.keys[picked.keyIndex]!.group, model, slotAt, tokens);
                 return 'ready';
               }
               return last.retryAt ?? Infinity;
@@ -955,6 +1011,7 @@ export class GeminiAPIPool {
           lastKey = -1;
         } else {
           // Counted in the same step as the pick, so no other request can take the slot.
+          slotAt = now;
           this.#takeSlot(this.#ring.keys[choice.instance.keyIndex]!.group, model, now, tokens);
         }
         const inst = choice.instance;
@@ -987,6 +1044,7 @@ export class GeminiAPIPool {
           };
         }
         const err = outcome.error;
+        if (err.unanswered) this.#releaseSlot(key.group, model, slotAt, tokens);
         if (err.reason === 'CANCELLED') return fail({ kind: 'timeout', message: 'the request was cancelled' });
         const partial = outcome.partialText;
         if (err.kind === 'bad_request' || err.kind === 'blocked' || outcome.committed) {
@@ -1025,7 +1083,6 @@ export class GeminiAPIPool {
     c.usage++;
     c.scoreUsage++;
     this.#window[inst.keyIndex]!.requests++;
-    this.#countToday(c, started, 1, 0);
     let outcome: AttemptOutcome<T>;
     try {
       inst.client ??= this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions());
@@ -1044,6 +1101,9 @@ export class GeminiAPIPool {
     c.totalLatencyMs += now - started;
     const errorsBefore = c.errors;
     const tokens = outcome.ok ? outcome.value.usage.totalTokens : 0;
+    // Today's counts mirror Google's: an attempt that never got an answer is not one of them.
+    const reached = outcome.ok || !outcome.error.unanswered;
+    if (reached) this.#countToday(c, started, 1, 0);
     if (outcome.ok) {
       c.consecutiveFailures = 0;
       inst.consecutiveFailures = 0;
@@ -1053,7 +1113,7 @@ export class GeminiAPIPool {
       this.#applyPolicy(inst, key, outcome.error, now);
     }
     if (this.#store) {
-      this.#addPending({ keyHash: key.hash, model, day: pacificDay(started), requests: 1, tokens, usage: 1, errors: c.errors - errorsBefore, latencyMs: now - started });
+      this.#addPending({ keyHash: key.hash, model, day: pacificDay(started), requests: reached ? 1 : 0, tokens, usage: 1, errors: c.errors - errorsBefore, latencyMs: now - started });
     }
     return outcome;
   }
@@ -1069,12 +1129,21 @@ export class GeminiAPIPool {
       this.#window[key.index]!.errors++;
       inst.consecutiveFailures++;
     }
-    const groupModel = `${key.group}\0${model}`;
     if ((err.kind === 'rate_limited' || err.kind === 'quota_exhausted') && err.quotaValue !== undefined && err.quotaScope) {
       if (this.#limiter.learn(key.group, model, err.quotaScope, err.quotaUnit ?? 'requests', err.quotaValue, now)) {
         this.#log.info({ group: key.groupLabel, keys: this.#groupKeys.get(key.group)!.map((i) => this.#ring.keys[i]!.id), model, scope: err.quotaScope, unit: err.quotaUnit ?? 'requests', limit: err.quotaValue }, 'learned a quota limit from Gemini');
       }
     }
+    this.#applyKind(key, model, err, now, c);
+    if (inst.consecutiveFailures >= this.options.instanceFailuresBeforeRebuild) this.#rebuild(inst, now);
+  }
+
+  /**
+   * What a failure of one kind does to the key's state (cooldown, disabled), wherever it was
+   * learned: a request, or a key check. Persisted, and told through events.
+   */
+  #applyKind(key: PoolKey, model: string, err: Classified, now: number, c: Counters): void {
+    const groupModel = `${key.group}\0${model}`;
     switch (err.kind) {
       case 'rate_limited': {
         let ms: number;
@@ -1116,7 +1185,6 @@ export class GeminiAPIPool {
         // overloaded, timeout, bad_request, blocked: not the key's fault, no cooldown.
         break;
     }
-    if (inst.consecutiveFailures >= this.options.instanceFailuresBeforeRebuild) this.#rebuild(inst, now);
   }
 
   #coolGroup(key: PoolKey, model: string, until: number, err: Classified): void {
@@ -1433,18 +1501,9 @@ export class GeminiAPIPool {
         this.#backgroundFailed('re-check', err);
         return undefined;
       });
-      if (!r) continue;
-      if (r.ok) {
-        const wasGroup = this.#groupDisabled.delete(key.group);
-        this.#keyDisabled.delete(index);
-        const ids = wasGroup ? this.#groupKeys.get(key.group)!.filter((i) => !this.#keyDisabled.has(i)) : [index];
-        this.#persistState(wasGroup ? this.#groupKeys.get(key.group)! : [index], '*', null);
-        for (const i of ids) {
-          const k = this.#ring.keys[i]!;
-          this.#log.info({ key: describeKey(k) }, 're-check passed; key enabled again');
-          this.#emit('keyRecovered', { keyId: k.id, model: null });
-        }
-      } else if (r.error.kind === 'auth' || r.error.kind === 'billing') {
+      // A passing check has enabled the key (and its project) again.
+      if (!r || r.ok) continue;
+      if (r.error.kind === 'auth' || r.error.kind === 'billing') {
         this.#log.info({ key: key.id, kind: r.error.kind }, 're-check failed; key stays disabled');
       } else {
         // Rate limited or a network hiccup says nothing about the key itself: try next time.
