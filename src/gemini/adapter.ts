@@ -32,7 +32,7 @@ export interface AdapterChunk {
 
 /** What the pool calls for one key. Implemented over the SDK; injectable for tests and benches. */
 export interface GeminiClient {
-  /** Without a signal the connection's own timeouts bound the call (see `ClientOptions.fetch`). */
+  /** `signal` ends the call: the pool's attempt timer, the deadline or the caller. */
   generate(req: AdapterRequest, signal?: AbortSignal): Promise<AdapterAnswer>;
   stream(req: AdapterRequest, signal?: AbortSignal): AsyncIterable<AdapterChunk>;
   /** A cheap authenticated call (lists models): resolves when the key works. */
@@ -43,10 +43,7 @@ export interface ClientOptions {
   /** Where the SDK sends requests; undefined means Google's endpoint. */
   baseUrl?: string;
   apiVersion: string;
-  /**
-   * The fetch the SDK uses. The pool's bounds every attempt by connection timeouts, which
-   * costs far less per call than an AbortSignal.
-   */
+  /** The fetch the SDK uses (the pool's shares one connection pool between its clients). */
   fetch?: typeof globalThis.fetch;
 }
 

@@ -31,8 +31,21 @@ export interface Classified {
 /** Marks an attempt that our own timer aborted. */
 export class AttemptTimeoutError extends Error {
   readonly brand = 'AttemptTimeoutError' as const;
-  constructor(readonly timeoutMs: number) {
-    super(`no answer within ${timeoutMs} ms`);
+  /**
+   * @param why `attempt`: no (complete) answer within the attempt timeout; `deadline`: the
+   * request's deadline came first; `silence`: a started stream sent nothing for that long.
+   */
+  constructor(
+    readonly timeoutMs: number,
+    readonly why: 'attempt' | 'deadline' | 'silence' = 'attempt',
+  ) {
+    super(
+      why === 'deadline'
+        ? `deadline reached (no answer within the ${timeoutMs} ms left)`
+        : why === 'silence'
+          ? `the answer stopped for ${timeoutMs} ms`
+          : `no answer within ${timeoutMs} ms`,
+    );
     this.name = 'AttemptTimeoutError';
   }
 }
@@ -266,6 +279,20 @@ function networkMessage(cause: unknown): string {
       if (code) return `network error${where ? ` with ${where}` : ''} (${code.replace(/[^A-Z0-9_]/gi, '').slice(0, 40)})`;
       return 'network error';
   }
+}
+
+/**
+ * A 200 without any text is no answer. Out of output tokens before any text (a thinking
+ * model given a small `maxOutputTokens`) would be the same on every key; anything else is
+ * the server's hiccup, and another key may answer.
+ */
+export function classifyEmpty(finishReason: string | undefined): Classified {
+  if (finishReason === 'MAX_TOKENS') {
+    return { kind: 'bad_request', status: 200, reason: finishReason, message: 'empty answer: the output token limit was reached before any text (raise maxOutputTokens)' };
+  }
+  const out: Classified = { kind: 'transient', status: 200, message: 'empty answer' };
+  if (finishReason) out.reason = finishReason;
+  return out;
 }
 
 /** Finish reasons that mean the answer was withheld. */

@@ -10,7 +10,7 @@ import PQueue from 'p-queue';
 import { Agent } from 'undici';
 import pino, { type Logger } from 'pino';
 import { sdkClientFactory, type AdapterChunk, type AdapterRequest, type ClientFactory, type ClientOptions, type GeminiClient } from '../gemini/adapter.ts';
-import { AttemptTimeoutError, CancelledError, classifyError, type Classified } from '../gemini/classify.ts';
+import { AttemptTimeoutError, CancelledError, classifyEmpty, classifyError, type Classified } from '../gemini/classify.ts';
 import { KeyRing, describeKey, type KeySpec, type PoolKey } from './keys.ts';
 import { estimateTokens, QuotaLimiter, type LimiterOptions } from './limiter.ts';
 import { PushQueue } from './queue.ts';
@@ -48,9 +48,12 @@ export interface GeminiAPIPoolOptions {
   baseUrl?: string;
   /** @default 'v1beta' */
   apiVersion?: string;
-  /** An attempt with no answer (or a stream silent) this long times out. @default 30_000 */
+  /**
+   * An attempt without its answer (a stream: without its first text) this long ends, and so
+   * does a started stream that sends no text this long. @default 30_000
+   */
   attemptTimeoutMs?: number;
-  /** A whole request, retries and waits included, may take this long. @default 60_000 */
+  /** A whole request, retries and waits included, until its answer starts streaming to the caller. @default 60_000 */
   deadlineMs?: number;
   /** @default 4 */
   maxAttempts?: number;
@@ -137,12 +140,12 @@ export interface PoolStream extends AsyncIterable<string> {
 
 type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Classified; committed: boolean; partialText?: string };
 /**
- * One attempt on one client. `signal` is set only when the attempt must end before the
- * connection's own timeouts would end it (a nearer deadline, or a caller's signal).
- * `committed` tells the pool the answer has started: a stream past its first piece is
- * bounded by the connection's idle timeout, no longer by the deadline.
+ * One attempt on one client, ended through `signal` by its timer or the caller. `progress`
+ * tells the pool a piece of text went to the caller: the first commits the answer, which
+ * from then on is bounded by silence (no piece for the attempt timeout), no longer by the
+ * deadline.
  */
-type Attempt<T> = (client: GeminiClient, signal: AbortSignal | undefined, committed: () => void) => Promise<AttemptOutcome<T>>;
+type Attempt<T> = (client: GeminiClient, signal: AbortSignal, progress: () => void) => Promise<AttemptOutcome<T>>;
 
 interface Answer {
   text: string;
@@ -259,10 +262,10 @@ export class GeminiAPIPool {
     this.#clock = { ...systemClock, ...options.clock };
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'pool' });
     this.#factory = options.clientFactory ?? sdkClientFactory;
-    // No answer (headers) or a stream gone quiet (body) for attemptTimeoutMs ends an attempt
-    // at the connection: cheaper than an AbortSignal per call, and a long answer that keeps
-    // streaming is never cut.
-    const agent = new Agent({ headersTimeout: this.options.attemptTimeoutMs, bodyTimeout: this.options.attemptTimeoutMs });
+    // Each attempt has a timer of its own (see #attemptOn); the connection's timeouts, which
+    // restart with every byte and tick once a second, are only a backstop behind it.
+    const backstopMs = this.options.attemptTimeoutMs + 2_000;
+    const agent = new Agent({ headersTimeout: backstopMs, bodyTimeout: backstopMs });
     this.#agent = agent;
     // Node's fetch takes an undici dispatcher (`dispatcher` is its extension of RequestInit).
     this.#fetch = (input, init) => globalThis.fetch(input, { ...init, dispatcher: agent } as RequestInit);
@@ -330,6 +333,7 @@ export class GeminiAPIPool {
     return this.#run<Answer>(prepared.adapter, req, async (client, signal) => {
       const a = await client.generate(prepared.adapter, signal);
       if (a.blocked) return { ok: false, error: a.blocked, committed: false };
+      if (a.text === '') return { ok: false, error: classifyEmpty(a.finishReason), committed: false };
       const out: Answer = { text: a.text, usage: a.usage };
       if (a.finishReason) out.finishReason = a.finishReason;
       return { ok: true, value: out };
@@ -346,7 +350,7 @@ export class GeminiAPIPool {
     const result: Promise<PoolResult> =
       'error' in prepared
         ? Promise.resolve(prepared.error)
-        : this.#run<Answer>(prepared.adapter, req, async (client, signal, committed) => {
+        : this.#run<Answer>(prepared.adapter, req, async (client, signal, progress) => {
             let text = '';
             let usage: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
             let finishReason: string | undefined;
@@ -356,7 +360,7 @@ export class GeminiAPIPool {
                 if (chunk.usage) usage = chunk.usage;
                 if (chunk.finishReason) finishReason = chunk.finishReason;
                 if (chunk.text) {
-                  if (text === '') committed();
+                  progress();
                   text += chunk.text;
                   queue.push(chunk.text);
                 }
@@ -364,6 +368,7 @@ export class GeminiAPIPool {
             } catch (err) {
               return { ok: false, error: this.#classify(err, signal), committed: text.length > 0, partialText: text };
             }
+            if (text === '') return { ok: false, error: classifyEmpty(finishReason), committed: false };
             const out: Answer = { text, usage };
             if (finishReason) out.finishReason = finishReason;
             return { ok: true, value: out };
@@ -556,7 +561,7 @@ export class GeminiAPIPool {
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
     await this.flush();
-    // Lets requests in flight finish (the connection timeouts bound them), then closes.
+    // Lets requests in flight finish (their attempt timers bound them), then closes.
     await this.#agent.close();
   }
 
@@ -1066,16 +1071,27 @@ export class GeminiAPIPool {
 
   async #attemptOn<T extends Answer>(inst: Instance, key: PoolKey, timeoutMs: number, outer: AbortSignal | undefined, attempt: Attempt<T>): Promise<AttemptOutcome<T>> {
     const model = inst.model;
-    // A signal of our own only when the connection timeouts are not enough: a deadline
-    // nearer than the attempt timeout, or a caller that may cancel.
-    let ctl: AbortController | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => ctl!.abort(new CancelledError());
-    if (outer || timeoutMs < this.options.attemptTimeoutMs) {
-      ctl = new AbortController();
-      if (timeoutMs < this.options.attemptTimeoutMs) timer = setTimeout(() => ctl!.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
-      outer?.addEventListener('abort', onAbort, { once: true });
-    }
+    // Our own timer, not the connection's timeouts: those restart with every byte (a body
+    // trickling one byte at a time, SSE comments, would never end) and tick once a second.
+    // Until text reaches the caller, the attempt timeout or the deadline, whichever is
+    // nearer, ends the attempt whatever the upstream does; then silence does.
+    const ctl = new AbortController();
+    const idleMs = this.options.attemptTimeoutMs;
+    const why = timeoutMs < idleMs ? 'deadline' : 'attempt';
+    let timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs, why)), timeoutMs);
+    let committed = false;
+    const progress = (): void => {
+      if (committed) {
+        timer.refresh();
+        return;
+      }
+      committed = true;
+      clearTimeout(timer);
+      timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(idleMs, 'silence')), idleMs);
+    };
+    const onAbort = () => ctl.abort(new CancelledError());
+    if (outer?.aborted) onAbort();
+    else outer?.addEventListener('abort', onAbort, { once: true });
     const c = this.#countersOf(inst.keyIndex, model);
     const started = this.#clock.now();
     inst.inFlight++;
@@ -1086,10 +1102,10 @@ export class GeminiAPIPool {
     let outcome: AttemptOutcome<T>;
     try {
       inst.client ??= this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions());
-      outcome = await attempt(inst.client, ctl?.signal, () => clearTimeout(timer));
+      outcome = await attempt(inst.client, ctl.signal, progress);
       if (!outcome.ok) outcome = { ...outcome, error: { ...outcome.error, message: this.#ring.redact(outcome.error.message) } };
     } catch (err) {
-      outcome = { ok: false, error: this.#classify(err, ctl?.signal), committed: false };
+      outcome = { ok: false, error: this.#classify(err, ctl.signal), committed: false };
     } finally {
       clearTimeout(timer);
       outer?.removeEventListener('abort', onAbort);
