@@ -11,6 +11,7 @@ import { Agent } from 'undici';
 import pino, { type Logger } from 'pino';
 import { sdkClientFactory, type AdapterChunk, type AdapterRequest, type ClientFactory, type ClientOptions, type GeminiClient } from '../gemini/adapter.ts';
 import { AttemptTimeoutError, CancelledError, classifyEmpty, classifyError, type Classified } from '../gemini/classify.ts';
+import { CooldownMap, capUntil, type Cooling } from './cooldown.ts';
 import { KeyRing, describeKey, type KeySpec, type PoolKey } from './keys.ts';
 import { estimateTokens, QuotaLimiter, type LimiterOptions } from './limiter.ts';
 import { PushQueue } from './queue.ts';
@@ -65,7 +66,7 @@ export interface GeminiAPIPoolOptions {
   rateLimitCooldownMs?: number;
   /** First cooldown for a 429 without details; doubles on each repeat. @default 30_000 */
   bareRateLimitCooldownMs?: number;
-  /** Cap of the growing 429 cooldown. @default 600_000 */
+  /** The longest any cooldown lasts (RetryInfo's delay included), except a day's quota, which ends at Pacific midnight. @default 600_000 */
   maxCooldownMs?: number;
   /** Cooldown after repeated server errors on one key. @default 30_000 */
   transientCooldownMs?: number;
@@ -130,7 +131,6 @@ interface Counters {
   tokensToday: number;
 }
 
-type Cooling = Extract<KeyState, { status: 'cooling' }>;
 type Disabled = Extract<KeyState, { status: 'disabled' }>;
 
 /** A streamed answer: iterate for text deltas, await `result` for the outcome. */
@@ -190,9 +190,9 @@ export class GeminiAPIPool {
   readonly #keyDisabled = new Map<number, Disabled>();
   readonly #groupDisabled = new Map<string, Disabled>();
   /** `${group}\0${model}` -> cooling (quota is per project and model) */
-  readonly #groupCooling = new Map<string, Cooling>();
+  readonly #groupCooling = new CooldownMap(this.#cooldownLimits(), (k, c) => this.#capped(k, c, 'group'));
   /** `${keyIndex}\0${model}` -> cooling (server errors on one key) */
-  readonly #keyCooling = new Map<string, Cooling>();
+  readonly #keyCooling = new CooldownMap(this.#cooldownLimits(), (k, c) => this.#capped(k, c, 'key'));
   /** `${group}\0${model}` -> how many bare 429s in a row (growing backoff) */
   readonly #bareLevel = new Map<string, number>();
   readonly #groupKeys = new Map<string, number[]>();
@@ -520,6 +520,47 @@ export class GeminiAPIPool {
       }
     }
     this.#log.info({ models }, 'pool reset');
+  }
+
+  /**
+   * Ends cooldowns now: of one key (`keyIndex`, 0-based) or of every key, for one model or
+   * for all. A cooldown of a project (a 429) is the project's: clearing it for one of its
+   * keys clears it for all of them. Disabled keys stay disabled (a re-check decides), and
+   * the known quota limits still hold. Written to the store; each key that is usable again
+   * is announced with `keyRecovered`. Returns the ids (`key#N`) whose cooldown ended.
+   */
+  clearCooldowns(keyIndex?: number, model?: string): string[] {
+    if (keyIndex !== undefined && !this.#ring.keys[keyIndex]) throw new RangeError(`no key at index ${keyIndex}`);
+    const models = model === undefined ? this.models : [this.#model(model)];
+    const targets = keyIndex === undefined ? this.#ring.keys : [this.#ring.keys[keyIndex]!];
+    const cleared = new Map<string, Set<number>>();
+    const mark = (m: string, i: number) => {
+      let set = cleared.get(m);
+      if (!set) cleared.set(m, (set = new Set()));
+      set.add(i);
+    };
+    for (const m of models) {
+      for (const k of targets) {
+        if (this.#keyCooling.delete(`${k.index}\0${m}`)) mark(m, k.index);
+        if (this.#groupCooling.delete(`${k.group}\0${m}`)) for (const i of this.#groupKeys.get(k.group)!) mark(m, i);
+        this.#bareLevel.delete(`${k.group}\0${m}`);
+        const c = this.#counters[k.index]!.get(m);
+        if (c) c.consecutiveFailures = 0;
+      }
+    }
+    const now = this.#clock.now();
+    const ids = new Set<string>();
+    for (const [m, indexes] of cleared) {
+      this.#persistState([...indexes], m, null);
+      for (const i of indexes) {
+        const key = this.#ring.keys[i]!;
+        ids.add(key.id);
+        if (!this.#usable(i, m, now)) continue;
+        this.#log.info({ key: key.id, model: m }, 'cooldown cleared by an admin');
+        this.#emit('keyRecovered', { keyId: key.id, model: m });
+      }
+    }
+    return [...ids];
   }
 
   /** Clears usage, error and latency counters. Today's request counts stay: they mirror Google's quota. */
@@ -1168,8 +1209,9 @@ export class GeminiAPIPool {
         else {
           const level = this.#bareLevel.get(groupModel) ?? 0;
           this.#bareLevel.set(groupModel, level + 1);
-          ms = Math.min(this.options.maxCooldownMs, this.options.bareRateLimitCooldownMs * 2 ** level);
+          ms = this.options.bareRateLimitCooldownMs * 2 ** level;
         }
+        // #coolGroup caps it at maxCooldownMs, whatever RetryInfo asked for.
         this.#coolGroup(key, model, now + ms, err);
         break;
       }
@@ -1186,12 +1228,12 @@ export class GeminiAPIPool {
         c.consecutiveFailures++;
         if (c.consecutiveFailures >= this.options.transientFailuresBeforeCooldown) {
           c.consecutiveFailures = 0;
-          const until = now + this.options.transientCooldownMs;
+          const until = capUntil('transient', now + this.options.transientCooldownMs, now, this.options.maxCooldownMs);
           const cooling: Cooling = { status: 'cooling', until, reason: err.message, kind: 'transient' };
           this.#keyCooling.set(`${key.index}\0${model}`, cooling);
           this.#persistState([key.index], model, cooling);
           this.#nextExpiry = Math.min(this.#nextExpiry, until);
-          this.#log.warn({ key: key.id, model, cooldownMs: this.options.transientCooldownMs }, 'key cooling after repeated server errors');
+          this.#log.warn({ key: key.id, model, cooldownMs: until - now }, 'key cooling after repeated server errors');
           this.#emit('keyCooldown', { keyId: key.id, keyIds: [key.id], group: key.groupLabel, model, untilMs: until, reason: err.message, kind: 'transient' });
           this.#rebind(model, (k) => k === key.index);
         }
@@ -1203,7 +1245,25 @@ export class GeminiAPIPool {
     }
   }
 
-  #coolGroup(key: PoolKey, model: string, until: number, err: Classified): void {
+  #cooldownLimits(): { now(): number; maxCooldownMs(): number } {
+    return { now: () => this.#clock.now(), maxCooldownMs: () => this.options.maxCooldownMs };
+  }
+
+  /**
+   * A cooldown from outside the policy (the store, another process) was longer than any may
+   * be: it now ends at the ceiling, and the capped one is written back so the store forgets
+   * the long one.
+   */
+  #capped(mapKey: string, capped: Cooling, scope: 'group' | 'key'): void {
+    const [owner, model] = mapKey.split('\0') as [string, string];
+    const keys = scope === 'group' ? (this.#groupKeys.get(owner) ?? []) : [Number(owner)];
+    this.#nextExpiry = Math.min(this.#nextExpiry, capped.until);
+    this.#log.warn({ keys: keys.map((i) => this.#ring.keys[i]?.id), model, kind: capped.kind, cooldownMs: capped.until - this.#clock.now() }, 'a cooldown longer than the maximum was cut to it');
+    this.#persistState(keys, model, capped);
+  }
+
+  #coolGroup(key: PoolKey, model: string, requestedUntil: number, err: Classified): void {
+    const until = capUntil(err.kind, requestedUntil, this.#clock.now(), this.options.maxCooldownMs);
     const k = `${key.group}\0${model}`;
     const prev = this.#groupCooling.get(k);
     if (prev && prev.until >= until) return;
