@@ -51,12 +51,24 @@ export type ClientFactory = (apiKey: string, options: ClientOptions) => GeminiCl
 
 const EMPTY_USAGE: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
 
+/**
+ * A token count as Gemini means it: a non-negative integer, also when it came as a string of
+ * digits. Anything else (`"lots"`, -1, 8.5, 1e300, an object) is unknown, never passed on:
+ * a string would concatenate in the counters and poison what is stored.
+ */
+function tokenCount(v: unknown): number | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d{1,15}\s*$/.test(v) ? Number(v) : NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** Usage of an answer, in numbers the pool can add up whatever Gemini (or a proxy) sent. */
 function usageOf(r: GenerateContentResponse): TokenUsage | undefined {
-  const u = r.usageMetadata;
-  if (!u) return undefined;
-  const promptTokens = u.promptTokenCount ?? 0;
-  const outputTokens = u.candidatesTokenCount ?? 0;
-  return { promptTokens, outputTokens, totalTokens: u.totalTokenCount ?? promptTokens + outputTokens };
+  const u: unknown = r.usageMetadata;
+  if (typeof u !== 'object' || u === null || Array.isArray(u)) return undefined;
+  const m = u as { promptTokenCount?: unknown; candidatesTokenCount?: unknown; totalTokenCount?: unknown };
+  const promptTokens = tokenCount(m.promptTokenCount) ?? 0;
+  const outputTokens = tokenCount(m.candidatesTokenCount) ?? 0;
+  return { promptTokens, outputTokens, totalTokens: tokenCount(m.totalTokenCount) ?? promptTokens + outputTokens };
 }
 
 /** The first candidate, when the answer has one of the right shape. */

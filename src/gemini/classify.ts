@@ -223,7 +223,10 @@ function classifyThrown(err: unknown): Classified {
   if (err instanceof Error && /^(exception parsing stream chunk|Incomplete JSON segment|Response body is empty)/.test(err.message)) {
     return { kind: 'transient', status: 0, message: 'malformed response from Gemini' };
   }
-  return { kind: 'transient', status: 0, message: 'network error' };
+  // Anything else (the SDK choking on an answer of the wrong shape, say): name its type only,
+  // since its text may quote the answer.
+  const name = err instanceof Error ? err.name.replace(/[^A-Za-z]/g, '').slice(0, 40) : '';
+  return { kind: 'transient', status: 0, message: name ? `unexpected failure (${name})` : 'unexpected failure' };
 }
 
 /** A host name or address as shown in a message: only the characters one can have. */

@@ -7,7 +7,9 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientFactory } from '../../src/gemini/adapter.ts';
 import { GeminiAPIPool } from '../../src/pool/GeminiAPIPool.ts';
+import { pacificDay } from '../../src/pool/time.ts';
 import { ERROR_KINDS } from '../../src/pool/types.ts';
+import { MemoryStore } from '../../src/store/memory.ts';
 import { FakeGemini } from '../fakes/fakeGemini.ts';
 import { TestClock, captureLogger } from '../helpers.ts';
 import { poolFixture } from './fixture.ts';
@@ -162,5 +164,41 @@ describe('network failures say what happened', () => {
     fake.inject({ type: 'reset' }, { times: Infinity });
     const r = await pool.generateContent({ prompt: 'hi' });
     expect(r).toMatchObject({ ok: false, error: { kind: 'transient', message: `connection closed by ${new URL(fake.url).host} before an answer` } });
+  });
+});
+
+describe('odd token counts', () => {
+  it('usageMetadata that is not an object: the SDK refuses the answer, another key gives one', async () => {
+    const { pool, fake } = await setup();
+    fake.inject({ type: 'usage', usageMetadata: 'eight' });
+    const r = await pool.generateContent({ prompt: 'hi' });
+    expect(r).toMatchObject({ ok: true, attempts: 2 });
+    if (r.ok) expect(Number.isSafeInteger(r.usage.totalTokens)).toBe(true);
+  });
+
+  it.each([
+    ['strings of digits are numbers', { promptTokenCount: '3', candidatesTokenCount: '5', totalTokenCount: '8' }, { promptTokens: 3, outputTokens: 5, totalTokens: 8 }],
+    ['garbage is unknown: zero, the total from its parts', { promptTokenCount: 'lots', candidatesTokenCount: -1, totalTokenCount: { n: 8 } }, { promptTokens: 0, outputTokens: 0, totalTokens: 0 }],
+    ['fractions, huge and non-finite numbers are unknown', { promptTokenCount: 2.5, candidatesTokenCount: 1e300, totalTokenCount: '888888888888888888888' }, { promptTokens: 0, outputTokens: 0, totalTokens: 0 }],
+    ['a missing total is the sum of the parts', { promptTokenCount: 4, candidatesTokenCount: '6' }, { promptTokens: 4, outputTokens: 6, totalTokens: 10 }],
+  ])('%s (unary and stream), and the counters stay numbers', async (_name, usageMetadata, usage) => {
+    const { pool, fake, clock } = await setup();
+    const store = new MemoryStore();
+    await pool.attachStore(store, { flushIntervalMs: 60_000 });
+    for (let i = 0; i < 3; i++) {
+      fake.inject({ type: 'usage', usageMetadata });
+      expect(await pool.generateContent({ prompt: 'hi' })).toMatchObject({ ok: true, usage });
+    }
+    fake.inject({ type: 'usage', usageMetadata }, { route: 'streamGenerateContent' });
+    const s = pool.generateContentStream({ prompt: 'hi' });
+    for await (const _ of s) void _;
+    expect(await s.result).toMatchObject({ ok: true, usage });
+    const stats = pool.getKeyStats();
+    expect(stats.totals.tokensToday).toBe(4 * usage.totalTokens);
+    for (const k of stats.keys) expect(typeof k.tokensToday).toBe('number');
+    await pool.flush();
+    const rows = await store.loadCounters(pool.keys.map((k) => k.hash), pacificDay(clock.t));
+    expect(rows.reduce((n, r) => n + r.tokensToday, 0)).toBe(4 * usage.totalTokens);
+    for (const r of rows) expect(Number.isSafeInteger(r.tokensToday)).toBe(true);
   });
 });

@@ -67,6 +67,7 @@ describe('classifyError', () => {
     ['TLS', failed(sysError('self-signed certificate', { code: 'DEPTH_ZERO_SELF_SIGNED_CERT', host: 'proxy.local' })), 'TLS error with proxy.local (DEPTH_ZERO_SELF_SIGNED_CERT)'],
     ['an answer cut mid-way', new TypeError('terminated', { cause: sysError('other side closed', { code: 'UND_ERR_SOCKET' }) }), 'the answer was cut off mid-way'],
     ['no cause at all', new TypeError('fetch failed'), 'network error'],
+    ['not a network failure: the SDK choking on an answer', new TypeError('Object.defineProperty called on non-object'), 'unexpected failure (TypeError)'],
   ])('a network failure is transient and says what happened: %s', (_name, err, message) => {
     expect(classifyError(err)).toMatchObject({ kind: 'transient', status: 0, message });
   });
