@@ -166,11 +166,17 @@ export function classifyHttp(status: number, rawMessage: string): Classified {
   const body = parseGoogleError(typeof rawMessage === 'string' ? rawMessage : '');
   const reason = errorInfoReason(body);
   if (status === 429) return classifyQuota(body);
+  // Google's canonical status ('PERMISSION_DENIED'); the SDK puts an HTTP status text
+  // ('Forbidden') there for a body that was not JSON, which no Gemini error is.
+  const googleStatus = body?.status !== undefined && /^[A-Z_]+$/.test(body.status) ? body.status : undefined;
+  if ((status === 401 || status === 403) && !reason && !googleStatus) {
+    return { kind: 'auth', status, message: `refused (HTTP ${status}) by something that is not Gemini's API: a proxy?` };
+  }
   if (reason === 'API_KEY_INVALID' || status === 401) {
     return { kind: 'auth', status, reason: reason ?? 'UNAUTHENTICATED', message: 'API key not valid' };
   }
   if (status === 403) {
-    const why = reason ?? body?.status ?? 'PERMISSION_DENIED';
+    const why = reason ?? googleStatus ?? 'PERMISSION_DENIED';
     return { kind: 'auth', status, reason: why, message: `permission denied (${why})` };
   }
   if (status === 402) return { kind: 'billing', status, message: 'billing problem on the key\'s project' };

@@ -78,6 +78,12 @@ export interface GeminiAPIPoolOptions {
   overloadedBackoffMs?: number;
   /** Consecutive failures of one instance before it is rebuilt. @default 3 */
   instanceFailuresBeforeRebuild?: number;
+  /**
+   * When every key is refused with the same auth answer within this long, the pool suspects
+   * the path to Gemini (a proxy, a wrong base URL) rather than the keys, and says so in its
+   * `allKeysUnavailable` event. @default 5_000
+   */
+  sameAuthFailureWindowMs?: number;
   /** Thresholds of the health rotation. */
   rotationRules?: Partial<RotationRules>;
   /**
@@ -256,6 +262,7 @@ export class GeminiAPIPool {
       retryBackoffMs: nonNegative('retryBackoffMs', options.retryBackoffMs ?? 2_000),
       overloadedBackoffMs: nonNegative('overloadedBackoffMs', options.overloadedBackoffMs ?? 1_000),
       instanceFailuresBeforeRebuild: positiveInt('instanceFailuresBeforeRebuild', options.instanceFailuresBeforeRebuild ?? 3),
+      sameAuthFailureWindowMs: nonNegative('sameAuthFailureWindowMs', options.sameAuthFailureWindowMs ?? 5_000),
       rotationRules: { ...DEFAULT_ROTATION_RULES, ...options.rotationRules },
       timers: options.timers ?? true,
     };
@@ -1014,7 +1021,7 @@ export class GeminiAPIPool {
         if (choice.kind === 'none' || queue.length > 0) {
           if (choice.kind === 'none' && choice.retryAt === undefined) {
             this.#markUnavailable(model, choice.errorKind);
-            return fail({ kind: choice.errorKind, message: 'no usable API key: every key is disabled (invalid, suspended or without billing); add working keys' });
+            return fail({ kind: choice.errorKind, message: this.#unavailableMessage(choice.errorKind, undefined) });
           }
           if (choice.kind === 'none' && !choice.throttled) this.#markUnavailable(model, choice.errorKind, Math.max(0, choice.retryAt! - now));
           let picked: Instance | undefined;
@@ -1039,16 +1046,11 @@ export class GeminiAPIPool {
             const errorKind = last.kind === 'none' ? last.errorKind : 'rate_limited';
             const retryAfterMs = waited.reason === 'deadline' && Number.isFinite(waited.retryAt) ? Math.max(0, waited.retryAt - clock.now()) : undefined;
             if (waited.reason === 'deadline' && retryAfterMs === undefined) {
-              return fail({ kind: errorKind, message: 'no usable API key: every key is disabled (invalid, suspended or without billing); add working keys' });
+              return fail({ kind: errorKind, message: this.#unavailableMessage('auth', undefined) });
             }
             return fail({
               kind: errorKind,
-              message:
-                waited.reason === 'full'
-                  ? 'too many requests are waiting for quota; try again shortly'
-                  : errorKind === 'quota_exhausted'
-                    ? 'every key has used up its daily quota; try again later or add keys'
-                    : 'all keys are rate-limited; try again later',
+              message: waited.reason === 'full' ? 'too many requests are waiting for quota; try again shortly' : this.#unavailableMessage(errorKind, retryAfterMs),
               ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
             });
           }
@@ -1282,7 +1284,8 @@ export class GeminiAPIPool {
 
   #disableKey(key: PoolKey, err: Classified, now: number): void {
     if (this.#keyDisabled.has(key.index)) return;
-    const reason = err.reason ? `${err.message} (${err.reason})` : err.message;
+    // Said once: 'permission denied (Forbidden)' needs no second '(Forbidden)'.
+    const reason = err.reason && !err.message.includes(err.reason) ? `${err.message} (${err.reason})` : err.message;
     const disabled: Disabled = { status: 'disabled', since: now, reason, kind: err.kind };
     this.#keyDisabled.set(key.index, disabled);
     this.#persistState([key.index], '*', disabled);
@@ -1386,7 +1389,8 @@ export class GeminiAPIPool {
       let isThrottle = false;
       if (st.status === 'cooling') {
         at = st.until;
-        kind = st.kind === 'quota_exhausted' ? 'quota_exhausted' : 'rate_limited';
+        // Say why the key is away: a day's quota, server errors, or a rate limit.
+        kind = st.kind === 'quota_exhausted' || st.kind === 'transient' ? st.kind : 'rate_limited';
       } else {
         let cap = groupsSeen.get(k.group);
         if (cap === undefined) {
@@ -1410,8 +1414,47 @@ export class GeminiAPIPool {
   #markUnavailable(model: string, kind: ErrorKind, retryAfterMs?: number): void {
     if (this.#unavailable.has(model)) return;
     this.#unavailable.add(model);
-    this.#log.error({ model, kind, retryAfterMs }, 'no key is usable for this model');
-    this.#emit('allKeysUnavailable', { model, kind, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+    const message = this.#unavailableMessage(kind, retryAfterMs);
+    const sameFailure = kind === 'auth' ? this.#sameAuthFailure() : undefined;
+    this.#log.error({ model, kind, retryAfterMs, ...(sameFailure ? { sameFailure } : {}) }, sameFailure ? 'every key was refused at once with the same answer: suspect the path to Gemini (base URL, proxy), not the keys' : 'no key is usable for this model');
+    this.#emit('allKeysUnavailable', { model, kind, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), ...(sameFailure ? { sameFailure } : {}) });
+  }
+
+  /** What a request that no key can take is told, by what keeps the keys away. */
+  #unavailableMessage(kind: ErrorKind, retryAfterMs: number | undefined): string {
+    switch (kind) {
+      case 'quota_exhausted':
+        return 'every key has used up its daily quota; try again later or add keys';
+      case 'transient':
+        return `Gemini is failing with server errors; ${retryAfterMs !== undefined ? `try again in ~${Math.max(1, Math.ceil(retryAfterMs / 1000))} s` : 'try again later'}`;
+      case 'auth':
+      case 'billing':
+        return 'no usable API key: every key is disabled (invalid, suspended or without billing); add working keys';
+      default:
+        return 'all keys are rate-limited; try again later';
+    }
+  }
+
+  /**
+   * Every key (two or more) disabled with the same auth answer within a few seconds: Google
+   * revoking every key at once is unlikely, a proxy or a wrong base URL refusing them all is
+   * not. Returns how far apart the first and last refusal were, and the answer.
+   */
+  #sameAuthFailure(): { withinMs: number; reason: string } | undefined {
+    const keys = this.#ring.keys;
+    if (keys.length < 2) return undefined;
+    let first = Infinity;
+    let last = -Infinity;
+    let reason: string | undefined;
+    for (const k of keys) {
+      const d = this.#isDisabled(k);
+      if (!d || d.kind !== 'auth' || (reason !== undefined && d.reason !== reason)) return undefined;
+      reason = d.reason;
+      first = Math.min(first, d.since);
+      last = Math.max(last, d.since);
+    }
+    const withinMs = last - first;
+    return reason !== undefined && withinMs <= this.options.sameAuthFailureWindowMs ? { withinMs, reason } : undefined;
   }
 
   #serviceBack(model: string): void {
