@@ -279,10 +279,10 @@ function networkMessage(cause: unknown): string {
       return `connection closed${where ? ` by ${where}` : ''} before an answer`;
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'ETIMEDOUT':
-      return `connection${to} timed out`;
+      return `connection timed out${to}`;
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-      return `host unreachable${where ? `: ${where}` : ''}`;
+      return `no route${to}`;
     default:
       if (code && /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) return `TLS error${where ? ` with ${where}` : ''} (${code})`;
       if (code) return `network error${where ? ` with ${where}` : ''} (${code.replace(/[^A-Z0-9_]/gi, '').slice(0, 40)})`;
