@@ -67,7 +67,11 @@ const USER_TEXT: { readonly [K in FailureKind]: (f: Failure) => string } = {
   auth: () => '🔑 No working API key is available right now. An admin should check the bot\'s Gemini keys (`/api-key-stats`).',
   billing: () => '🔑 The Gemini project behind this bot has a billing problem. An admin should check the keys (`/api-key-stats`).',
   overloaded: (f) => `🌩️ Gemini is overloaded right now (not our keys). Please ${retryIn(f, 'try again in a moment')}.`,
-  transient: () => '🌩️ Gemini had a temporary problem. Please try again.',
+  // With a wait, every key is cooling after server errors: say so, not "rate-limited".
+  transient: (f) =>
+    f.retryAfterMs !== undefined && f.retryAfterMs > 0
+      ? `🌩️ Gemini is failing with server errors right now. Please try again in ${formatWait(f.retryAfterMs)}.`
+      : '🌩️ Gemini had a temporary problem. Please try again.',
   timeout: () => '⌛ Gemini took too long to answer. Please try again; a shorter question may help.',
   bad_request: (f) => {
     const detail = shortDetail(f.message);

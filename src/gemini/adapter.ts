@@ -32,7 +32,7 @@ export interface AdapterChunk {
 
 /** What the pool calls for one key. Implemented over the SDK; injectable for tests and benches. */
 export interface GeminiClient {
-  /** Without a signal the connection's own timeouts bound the call (see `ClientOptions.fetch`). */
+  /** `signal` ends the call: the pool's attempt timer, the deadline or the caller. */
   generate(req: AdapterRequest, signal?: AbortSignal): Promise<AdapterAnswer>;
   stream(req: AdapterRequest, signal?: AbortSignal): AsyncIterable<AdapterChunk>;
   /** A cheap authenticated call (lists models): resolves when the key works. */
@@ -43,10 +43,7 @@ export interface ClientOptions {
   /** Where the SDK sends requests; undefined means Google's endpoint. */
   baseUrl?: string;
   apiVersion: string;
-  /**
-   * The fetch the SDK uses. The pool's bounds every attempt by connection timeouts, which
-   * costs far less per call than an AbortSignal.
-   */
+  /** The fetch the SDK uses (the pool's shares one connection pool between its clients). */
   fetch?: typeof globalThis.fetch;
 }
 
@@ -54,20 +51,48 @@ export type ClientFactory = (apiKey: string, options: ClientOptions) => GeminiCl
 
 const EMPTY_USAGE: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
 
-function usageOf(r: GenerateContentResponse): TokenUsage | undefined {
-  const u = r.usageMetadata;
-  if (!u) return undefined;
-  const promptTokens = u.promptTokenCount ?? 0;
-  const outputTokens = u.candidatesTokenCount ?? 0;
-  return { promptTokens, outputTokens, totalTokens: u.totalTokenCount ?? promptTokens + outputTokens };
+/**
+ * A token count as Gemini means it: a non-negative integer, also when it came as a string of
+ * digits. Anything else (`"lots"`, -1, 8.5, 1e300, an object) is unknown, never passed on:
+ * a string would concatenate in the counters and poison what is stored.
+ */
+function tokenCount(v: unknown): number | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d{1,15}\s*$/.test(v) ? Number(v) : NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
-/** Text of the first candidate, without the SDK's warning about non-text parts. */
+/** Usage of an answer, in numbers the pool can add up whatever Gemini (or a proxy) sent. */
+function usageOf(r: GenerateContentResponse): TokenUsage | undefined {
+  const u: unknown = r.usageMetadata;
+  if (typeof u !== 'object' || u === null || Array.isArray(u)) return undefined;
+  const m = u as { promptTokenCount?: unknown; candidatesTokenCount?: unknown; totalTokenCount?: unknown };
+  const promptTokens = tokenCount(m.promptTokenCount) ?? 0;
+  const outputTokens = tokenCount(m.candidatesTokenCount) ?? 0;
+  return { promptTokens, outputTokens, totalTokens: tokenCount(m.totalTokenCount) ?? promptTokens + outputTokens };
+}
+
+/** The first candidate, when the answer has one of the right shape. */
+function firstCandidate(r: GenerateContentResponse): { finishReason?: unknown; content?: unknown } | undefined {
+  const list: unknown = r.candidates;
+  const c: unknown = Array.isArray(list) ? list[0] : undefined;
+  return typeof c === 'object' && c !== null ? c : undefined;
+}
+
+/** Text of the first candidate, without the SDK's warning about non-text parts. A malformed answer has no text. */
 function textOf(r: GenerateContentResponse): string {
-  const parts = r.candidates?.[0]?.content?.parts ?? [];
+  const content = firstCandidate(r)?.content;
+  const parts: unknown = typeof content === 'object' && content !== null ? (content as { parts?: unknown }).parts : undefined;
   let text = '';
-  for (const p of parts) if (typeof p.text === 'string' && !p.thought) text += p.text;
+  if (!Array.isArray(parts)) return text;
+  for (const p of parts as unknown[]) {
+    if (typeof p === 'object' && p !== null && typeof (p as { text?: unknown }).text === 'string' && !(p as { thought?: unknown }).thought) text += (p as { text: string }).text;
+  }
   return text;
+}
+
+function finishReasonOf(r: GenerateContentResponse): string | undefined {
+  const f = firstCandidate(r)?.finishReason;
+  return typeof f === 'string' && f ? f : undefined;
 }
 
 function configOf(req: AdapterRequest, signal: AbortSignal | undefined) {
@@ -101,7 +126,7 @@ export class SdkGeminiClient implements GeminiClient {
       contents: req.contents,
       config: configOf(req, signal),
     });
-    const finishReason = r.candidates?.[0]?.finishReason;
+    const finishReason = finishReasonOf(r);
     const answer: AdapterAnswer = { text: textOf(r), usage: usageOf(r) ?? EMPTY_USAGE };
     if (finishReason) answer.finishReason = finishReason;
     const blocked = classifyBlocked(r);
@@ -119,7 +144,7 @@ export class SdkGeminiClient implements GeminiClient {
       const chunk: AdapterChunk = { text: textOf(r) };
       const usage = usageOf(r);
       if (usage) chunk.usage = usage;
-      const finishReason = r.candidates?.[0]?.finishReason;
+      const finishReason = finishReasonOf(r);
       if (finishReason) chunk.finishReason = finishReason;
       const blocked = classifyBlocked(r);
       if (blocked) chunk.blocked = blocked;

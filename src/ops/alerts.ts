@@ -9,7 +9,14 @@ import type { ErrorKind, PoolEvents } from '../pool/types.ts';
 /** An event worth telling operators about. */
 export type AlertEvent =
   | { type: 'keyDisabled'; keyIds: string[]; kind: ErrorKind; reason: string }
-  | { type: 'allKeysUnavailable'; model: string; kind: ErrorKind; retryAfterMs?: number }
+  | {
+      type: 'allKeysUnavailable';
+      model: string;
+      kind: ErrorKind;
+      retryAfterMs?: number;
+      /** Every key refused with the same auth answer within `withinMs`: suspect the path, not the keys. */
+      sameFailure?: { withinMs: number; reason: string };
+    }
   | { type: 'serviceRecovered'; model: string };
 
 /** Pool events as alert events. */
@@ -23,6 +30,7 @@ export const fromPool = {
   allKeysUnavailable: (e: PoolEvents['allKeysUnavailable']): AlertEvent => {
     const a: AlertEvent = { type: 'allKeysUnavailable', model: e.model, kind: e.kind };
     if (e.retryAfterMs !== undefined) a.retryAfterMs = e.retryAfterMs;
+    if (e.sameFailure) a.sameFailure = { ...e.sameFailure };
     return a;
   },
   serviceRecovered: (e: PoolEvents['serviceRecovered']): AlertEvent => ({ type: 'serviceRecovered', model: e.model }),
@@ -38,6 +46,25 @@ const oneLine = (s: string, max: number): string => {
 const listIds = (ids: readonly string[], max = 12): string =>
   ids.length <= max ? ids.join(', ') : `${ids.slice(0, max).join(', ')} and ${ids.length - max} more`;
 
+/** Why no key can serve, in words: the kind alone ("rate_limited") misleads when it is Gemini's servers failing. */
+const UNAVAILABLE_WHY: { readonly [K in ErrorKind]: string } = {
+  rate_limited: 'every key is rate-limited',
+  quota_exhausted: "today's quota is used up on every key",
+  auth: 'every key is disabled (invalid or suspended)',
+  billing: "every key's project has a billing problem",
+  overloaded: 'Gemini is overloaded',
+  transient: 'Gemini is failing with server errors',
+  timeout: 'Gemini is not answering in time',
+  bad_request: 'Gemini refuses the requests',
+  blocked: 'Gemini blocks the requests',
+};
+
+/** The hint when every key was refused at once: the path, not the keys. */
+function pathHint(f: { withinMs: number; reason: string }): string {
+  const s = Math.max(1, Math.ceil(f.withinMs / 1000));
+  return `Every key was refused within ${s} s with the same answer (${oneLine(f.reason, 120)}): check GEMINI_BASE_URL or the proxy; Google revoking every key at once is unlikely.`;
+}
+
 /** The message for one event. */
 export function alertText(e: AlertEvent): string {
   switch (e.type) {
@@ -45,7 +72,8 @@ export function alertText(e: AlertEvent): string {
       return `🔴 ${listIds(e.keyIds)} disabled (${e.kind}: ${oneLine(e.reason, 160)}). It is re-checked periodically; check it with \`/api-key-stats\`.`;
     case 'allKeysUnavailable': {
       const wait = e.retryAfterMs !== undefined ? `; the first should be back in ~${Math.max(1, Math.ceil(e.retryAfterMs / 1000))} s` : '';
-      return `⚠️ Every key is unavailable for \`${e.model}\` (${e.kind})${wait}. Users are told to try again later.`;
+      const hint = e.sameFailure ? ` ${pathHint(e.sameFailure)}` : '';
+      return `⚠️ Every key is unavailable for \`${e.model}\`: ${UNAVAILABLE_WHY[e.kind] ?? e.kind} (${e.kind})${wait}.${hint} Users are told to try again later.`;
     }
     case 'serviceRecovered':
       return `✅ Service recovered for \`${e.model}\`: keys are answering again.`;
@@ -66,7 +94,12 @@ export function summaryText(events: readonly AlertEvent[], windowMs: number): st
   }
   const byModel = (list: ReadonlyArray<{ model: string }>): string =>
     [...new Set(list.map((e) => e.model))].map((m) => `\`${m}\` ×${list.filter((e) => e.model === m).length}`).join(', ');
-  if (unavailable.length > 0) lines.push(`• ⚠️ every key unavailable: ${byModel(unavailable)}`);
+  if (unavailable.length > 0) {
+    const why = [...new Set(unavailable.map((e) => UNAVAILABLE_WHY[e.kind] ?? e.kind))].join('; ');
+    lines.push(`• ⚠️ every key unavailable: ${byModel(unavailable)} (${why})`);
+    const suspect = unavailable.find((e) => e.sameFailure)?.sameFailure;
+    if (suspect) lines.push(`• 🧭 ${pathHint(suspect)}`);
+  }
   if (recovered.length > 0) lines.push(`• ✅ service recovered: ${byModel(recovered)}`);
   const last = events[events.length - 1]!;
   lines.push(`Latest: ${alertText(last)}`);
@@ -143,7 +176,12 @@ export class AlertThrottle {
       const dueInMs = Math.max(0, this.#lastSentAt + this.#minIntervalMs - now);
       this.#timer = this.#timers.setTimeout(() => {
         this.#timer = undefined;
-        this.#sendPending();
+        // A timer callback that throws would take the process down: report instead.
+        try {
+          this.#sendPending();
+        } catch (err) {
+          this.#report(err);
+        }
       }, dueInMs);
     }
   }
@@ -177,8 +215,24 @@ export class AlertThrottle {
   }
 
   #post(text: string): void {
-    const p = this.#send(text).catch((err: unknown) => this.#onError(err));
+    let sent: Promise<void>;
+    try {
+      // A send that throws at once, or returns no promise, is a failure like any other.
+      sent = Promise.resolve(this.#send(text));
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    const p = sent.catch((err: unknown) => this.#report(err));
     this.#sending.add(p);
     void p.finally(() => this.#sending.delete(p));
+  }
+
+  /** Hands a failure to `onError`; an `onError` that throws is ignored, never a crash. */
+  #report(err: unknown): void {
+    try {
+      this.#onError(err);
+    } catch {
+      // Nothing left to tell: the alert channel and its error handler both failed.
+    }
   }
 }

@@ -12,7 +12,8 @@ import PQueue from 'p-queue';
 import { Agent } from 'undici';
 import pino, { type Logger } from 'pino';
 import { sdkClientFactory, type AdapterChunk, type AdapterRequest, type ClientFactory, type ClientOptions, type GeminiClient } from '../gemini/adapter.ts';
-import { AttemptTimeoutError, CancelledError, classifyError, type Classified } from '../gemini/classify.ts';
+import { AttemptTimeoutError, CancelledError, classifyEmpty, classifyError, type Classified } from '../gemini/classify.ts';
+import { CooldownMap, capUntil, type Cooling } from './cooldown.ts';
 import { KeyRing, describeKey, type KeySpec, type PoolKey } from './keys.ts';
 import { estimateTokens, QuotaLimiter, type LimiterOptions } from './limiter.ts';
 import { PushQueue } from './queue.ts';
@@ -51,9 +52,12 @@ export interface GeminiAPIPoolOptions {
   baseUrl?: string;
   /** @default 'v1beta' */
   apiVersion?: string;
-  /** An attempt with no answer (or a stream silent) this long times out. @default 30_000 */
+  /**
+   * An attempt without its answer (a stream: without its first text) this long ends, and so
+   * does a started stream that sends no text this long. @default 30_000
+   */
   attemptTimeoutMs?: number;
-  /** A whole request, retries and waits included, may take this long. @default 60_000 */
+  /** A whole request, retries and waits included, until its answer starts streaming to the caller. @default 60_000 */
   deadlineMs?: number;
   /** @default 4 */
   maxAttempts?: number;
@@ -65,7 +69,7 @@ export interface GeminiAPIPoolOptions {
   rateLimitCooldownMs?: number;
   /** First cooldown for a 429 without details; doubles on each repeat. @default 30_000 */
   bareRateLimitCooldownMs?: number;
-  /** Cap of the growing 429 cooldown. @default 600_000 */
+  /** The longest any cooldown lasts (RetryInfo's delay included), except a day's quota, which ends at Pacific midnight. @default 600_000 */
   maxCooldownMs?: number;
   /** Cooldown after repeated server errors on one key. @default 30_000 */
   transientCooldownMs?: number;
@@ -77,6 +81,12 @@ export interface GeminiAPIPoolOptions {
   overloadedBackoffMs?: number;
   /** Consecutive failures of one instance before it is rebuilt. @default 3 */
   instanceFailuresBeforeRebuild?: number;
+  /**
+   * When every key is refused with the same auth answer within this long, the pool suspects
+   * the path to Gemini (a proxy, a wrong base URL) rather than the keys, and says so in its
+   * `allKeysUnavailable` event. @default 5_000
+   */
+  sameAuthFailureWindowMs?: number;
   /** Thresholds of the health rotation. */
   rotationRules?: Partial<RotationRules>;
   /**
@@ -130,7 +140,6 @@ interface Counters {
   tokensToday: number;
 }
 
-type Cooling = Extract<KeyState, { status: 'cooling' }>;
 type Disabled = Extract<KeyState, { status: 'disabled' }>;
 
 /** A streamed answer: iterate for text deltas, await `result` for the outcome. */
@@ -140,12 +149,12 @@ export interface PoolStream extends AsyncIterable<string> {
 
 type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Classified; committed: boolean; partialText?: string };
 /**
- * One attempt on one client. `signal` is set only when the attempt must end before the
- * connection's own timeouts would end it (a nearer deadline, or a caller's signal).
- * `committed` tells the pool the answer has started: a stream past its first piece is
- * bounded by the connection's idle timeout, no longer by the deadline.
+ * One attempt on one client, ended through `signal` by its timer or the caller. `progress`
+ * tells the pool a piece of text went to the caller: the first commits the answer, which
+ * from then on is bounded by silence (no piece for the attempt timeout), no longer by the
+ * deadline.
  */
-type Attempt<T> = (client: GeminiClient, signal: AbortSignal | undefined, committed: () => void) => Promise<AttemptOutcome<T>>;
+type Attempt<T> = (client: GeminiClient, signal: AbortSignal, progress: () => void) => Promise<AttemptOutcome<T>>;
 
 interface Answer {
   text: string;
@@ -190,9 +199,9 @@ export class GeminiAPIPool {
   readonly #keyDisabled = new Map<number, Disabled>();
   readonly #groupDisabled = new Map<string, Disabled>();
   /** `${group}\0${model}` -> cooling (quota is per project and model) */
-  readonly #groupCooling = new Map<string, Cooling>();
+  readonly #groupCooling = new CooldownMap(this.#cooldownLimits(), (k, c) => this.#capped(k, c, 'group'));
   /** `${keyIndex}\0${model}` -> cooling (server errors on one key) */
-  readonly #keyCooling = new Map<string, Cooling>();
+  readonly #keyCooling = new CooldownMap(this.#cooldownLimits(), (k, c) => this.#capped(k, c, 'key'));
   /** `${group}\0${model}` -> how many bare 429s in a row (growing backoff) */
   readonly #bareLevel = new Map<string, number>();
   readonly #groupKeys = new Map<string, number[]>();
@@ -261,16 +270,17 @@ export class GeminiAPIPool {
       retryBackoffMs: nonNegative('retryBackoffMs', options.retryBackoffMs ?? 2_000),
       overloadedBackoffMs: nonNegative('overloadedBackoffMs', options.overloadedBackoffMs ?? 1_000),
       instanceFailuresBeforeRebuild: positiveInt('instanceFailuresBeforeRebuild', options.instanceFailuresBeforeRebuild ?? 3),
+      sameAuthFailureWindowMs: nonNegative('sameAuthFailureWindowMs', options.sameAuthFailureWindowMs ?? 5_000),
       rotationRules: { ...DEFAULT_ROTATION_RULES, ...options.rotationRules },
       timers: options.timers ?? true,
     };
     this.#clock = { ...systemClock, ...options.clock };
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'pool' });
     this.#factory = options.clientFactory ?? sdkClientFactory;
-    // No answer (headers) or a stream gone quiet (body) for attemptTimeoutMs ends an attempt
-    // at the connection: cheaper than an AbortSignal per call, and a long answer that keeps
-    // streaming is never cut.
-    const agent = new Agent({ headersTimeout: this.options.attemptTimeoutMs, bodyTimeout: this.options.attemptTimeoutMs });
+    // Each attempt has a timer of its own (see #attemptOn); the connection's timeouts, which
+    // restart with every byte and tick once a second, are only a backstop behind it.
+    const backstopMs = this.options.attemptTimeoutMs + 2_000;
+    const agent = new Agent({ headersTimeout: backstopMs, bodyTimeout: backstopMs });
     this.#agent = agent;
     // Node's fetch takes an undici dispatcher (`dispatcher` is its extension of RequestInit).
     this.#fetch = (input, init) => globalThis.fetch(input, { ...init, dispatcher: agent } as RequestInit);
@@ -338,6 +348,7 @@ export class GeminiAPIPool {
     return this.#run<Answer>(prepared.adapter, req, async (client, signal) => {
       const a = await client.generate(prepared.adapter, signal);
       if (a.blocked) return { ok: false, error: a.blocked, committed: false };
+      if (a.text === '') return { ok: false, error: classifyEmpty(a.finishReason), committed: false };
       const out: Answer = { text: a.text, usage: a.usage };
       if (a.finishReason) out.finishReason = a.finishReason;
       return { ok: true, value: out };
@@ -354,7 +365,7 @@ export class GeminiAPIPool {
     const result: Promise<PoolResult> =
       'error' in prepared
         ? Promise.resolve(prepared.error)
-        : this.#run<Answer>(prepared.adapter, req, async (client, signal, committed) => {
+        : this.#run<Answer>(prepared.adapter, req, async (client, signal, progress) => {
             let text = '';
             let usage: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
             let finishReason: string | undefined;
@@ -364,7 +375,7 @@ export class GeminiAPIPool {
                 if (chunk.usage) usage = chunk.usage;
                 if (chunk.finishReason) finishReason = chunk.finishReason;
                 if (chunk.text) {
-                  if (text === '') committed();
+                  progress();
                   text += chunk.text;
                   queue.push(chunk.text);
                 }
@@ -372,6 +383,7 @@ export class GeminiAPIPool {
             } catch (err) {
               return { ok: false, error: this.#classify(err, signal), committed: text.length > 0, partialText: text };
             }
+            if (text === '') return { ok: false, error: classifyEmpty(finishReason), committed: false };
             const out: Answer = { text, usage };
             if (finishReason) out.finishReason = finishReason;
             return { ok: true, value: out };
@@ -406,21 +418,63 @@ export class GeminiAPIPool {
     );
   }
 
-  /** Checks one key now with a cheap call (lists models). Never throws. */
+  /**
+   * Checks one key now with a cheap call (lists models), and what it learns becomes the key's
+   * state, as if a request had learned it: an invalid or suspended key is disabled, a billing
+   * failure disables its project, a 429 cools its project for every model, and a disabled
+   * key that answers is enabled again (persisted, with events). A network failure or a
+   * timeout says nothing about the key and changes nothing. Never throws (but a RangeError
+   * for an index that is not a key).
+   */
   async checkKey(index: number, timeoutMs = this.options.attemptTimeoutMs): Promise<{ ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: Classified }> {
     const key = this.#ring.keys[index];
     if (!key) throw new RangeError(`no key at index ${index}`);
-    const client = this.#factory(this.#ring.secret(index), this.#clientOptions());
     const started = this.#clock.now();
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
+    let result: { ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: Classified };
     try {
+      const client = this.#factory(this.#ring.secret(index), this.#clientOptions());
       await client.check(ctl.signal);
-      return { ok: true, latencyMs: this.#clock.now() - started };
+      result = { ok: true, latencyMs: this.#clock.now() - started };
     } catch (err) {
-      return { ok: false, latencyMs: this.#clock.now() - started, error: this.#classify(err, ctl.signal) };
+      result = { ok: false, latencyMs: this.#clock.now() - started, error: this.#classify(err, ctl.signal) };
     } finally {
       clearTimeout(timer);
+    }
+    try {
+      this.#learnFromCheck(key, result.ok ? undefined : result.error);
+    } catch (err) {
+      this.#backgroundFailed('key check', err);
+    }
+    return result;
+  }
+
+  #learnFromCheck(key: PoolKey, err: Classified | undefined): void {
+    const now = this.#clock.now();
+    if (!err) {
+      this.#enable(key);
+      return;
+    }
+    if (err.kind === 'auth' || err.kind === 'billing') this.#applyKind(key, this.defaultModel, err, now, this.#countersOf(key.index, this.defaultModel));
+    else if (err.kind === 'rate_limited' || err.kind === 'quota_exhausted') {
+      // Listing models is not a call to one model: the project is throttled for all of them.
+      for (const model of this.models) this.#applyKind(key, model, err, now, this.#countersOf(key.index, model));
+    }
+  }
+
+  /** A disabled key (or project) that answered a check: usable again, everywhere. */
+  #enable(key: PoolKey): void {
+    const wasKey = this.#keyDisabled.delete(key.index);
+    const wasGroup = this.#groupDisabled.delete(key.group);
+    if (!wasKey && !wasGroup) return;
+    const members = this.#groupKeys.get(key.group)!;
+    this.#persistState(wasGroup ? members : [key.index], '*', null);
+    const back = wasGroup ? members.filter((i) => !this.#keyDisabled.has(i)) : [key.index];
+    for (const i of back) {
+      const k = this.#ring.keys[i]!;
+      this.#log.info({ key: describeKey(k) }, 'check passed; key enabled again');
+      this.#emit('keyRecovered', { keyId: k.id, model: null });
     }
   }
 
@@ -483,6 +537,47 @@ export class GeminiAPIPool {
     this.#log.info({ models }, 'pool reset');
   }
 
+  /**
+   * Ends cooldowns now: of one key (`keyIndex`, 0-based) or of every key, for one model or
+   * for all. A cooldown of a project (a 429) is the project's: clearing it for one of its
+   * keys clears it for all of them. Disabled keys stay disabled (a re-check decides), and
+   * the known quota limits still hold. Written to the store; each key that is usable again
+   * is announced with `keyRecovered`. Returns the ids (`key#N`) whose cooldown ended.
+   */
+  clearCooldowns(keyIndex?: number, model?: string): string[] {
+    if (keyIndex !== undefined && !this.#ring.keys[keyIndex]) throw new RangeError(`no key at index ${keyIndex}`);
+    const models = model === undefined ? this.models : [this.#model(model)];
+    const targets = keyIndex === undefined ? this.#ring.keys : [this.#ring.keys[keyIndex]!];
+    const cleared = new Map<string, Set<number>>();
+    const mark = (m: string, i: number) => {
+      let set = cleared.get(m);
+      if (!set) cleared.set(m, (set = new Set()));
+      set.add(i);
+    };
+    for (const m of models) {
+      for (const k of targets) {
+        if (this.#keyCooling.delete(`${k.index}\0${m}`)) mark(m, k.index);
+        if (this.#groupCooling.delete(`${k.group}\0${m}`)) for (const i of this.#groupKeys.get(k.group)!) mark(m, i);
+        this.#bareLevel.delete(`${k.group}\0${m}`);
+        const c = this.#counters[k.index]!.get(m);
+        if (c) c.consecutiveFailures = 0;
+      }
+    }
+    const now = this.#clock.now();
+    const ids = new Set<string>();
+    for (const [m, indexes] of cleared) {
+      this.#persistState([...indexes], m, null);
+      for (const i of indexes) {
+        const key = this.#ring.keys[i]!;
+        ids.add(key.id);
+        if (!this.#usable(i, m, now)) continue;
+        this.#log.info({ key: key.id, model: m }, 'cooldown cleared by an admin');
+        this.#emit('keyRecovered', { keyId: key.id, model: m });
+      }
+    }
+    return [...ids];
+  }
+
   /** Clears usage, error and latency counters. Today's request counts stay: they mirror Google's quota. */
   resetStats(): void {
     for (const perModel of this.#counters) {
@@ -523,7 +618,7 @@ export class GeminiAPIPool {
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
     await this.flush();
-    // Lets requests in flight finish (the connection timeouts bound them), then closes.
+    // Lets requests in flight finish (their attempt timers bound them), then closes.
     await this.#agent.close();
   }
 
@@ -742,6 +837,17 @@ export class GeminiAPIPool {
     } else this.#usageOut.set(k, { group, model, requests: 1, tokens });
   }
 
+  /** Gives back a slot {@link #takeSlot} took for an attempt that never reached Gemini. */
+  #releaseSlot(group: string, model: string, sentAt: number, tokens: number): void {
+    this.#limiter.release(group, model, sentAt, tokens, this.#clock.now());
+    const r = this.#usageOut.get(`${group}\0${model}`);
+    // Only while not yet reported: once flushed, the other processes have counted it.
+    if (r && r.requests > 0) {
+      r.requests--;
+      r.tokens = Math.max(0, r.tokens - tokens);
+    }
+  }
+
   #addPending(d: CounterDelta): void {
     const k = `${d.keyHash}\0${d.model}\0${d.day}`;
     const p = this.#pending.get(k);
@@ -938,6 +1044,8 @@ export class GeminiAPIPool {
     let lastError: Classified | undefined;
     let sameKeyRetries = 0;
     let overloaded = 0;
+    /** When the current attempt's quota slot was taken, to give it back if Gemini never saw it. */
+    let slotAt = started;
     this.#totalRequests++;
     this.#inFlight++;
     const fail = (error: PoolFailure['error'], partialText?: string): PoolFailure => {
@@ -958,7 +1066,7 @@ export class GeminiAPIPool {
         if (choice.kind === 'none' || queue.length > 0) {
           if (choice.kind === 'none' && choice.retryAt === undefined) {
             this.#markUnavailable(model, choice.errorKind);
-            return fail({ kind: choice.errorKind, message: 'no usable API key: every key is disabled (invalid, suspended or without billing); add working keys' });
+            return fail({ kind: choice.errorKind, message: this.#unavailableMessage(choice.errorKind, undefined) });
           }
           if (choice.kind === 'none' && !choice.throttled) this.#markUnavailable(model, choice.errorKind, Math.max(0, choice.retryAt! - now));
           let picked: Instance | undefined;
@@ -969,7 +1077,8 @@ export class GeminiAPIPool {
               if (last.kind === 'instance') {
                 picked = last.instance;
                 // Take the slot now, before the next waiter looks: it must not see it free.
-                this.#takeSlot(this.#ring.keys[picked.keyIndex]!.group, model, clock.now(), tokens);
+                slotAt = clock.now();
+                this.#takeSlot(this.#ring.keys[picked.keyIndex]!.group, model, slotAt, tokens);
                 return 'ready';
               }
               return last.retryAt ?? Infinity;
@@ -982,16 +1091,11 @@ export class GeminiAPIPool {
             const errorKind = last.kind === 'none' ? last.errorKind : 'rate_limited';
             const retryAfterMs = waited.reason === 'deadline' && Number.isFinite(waited.retryAt) ? Math.max(0, waited.retryAt - clock.now()) : undefined;
             if (waited.reason === 'deadline' && retryAfterMs === undefined) {
-              return fail({ kind: errorKind, message: 'no usable API key: every key is disabled (invalid, suspended or without billing); add working keys' });
+              return fail({ kind: errorKind, message: this.#unavailableMessage('auth', undefined) });
             }
             return fail({
               kind: errorKind,
-              message:
-                waited.reason === 'full'
-                  ? 'too many requests are waiting for quota; try again shortly'
-                  : errorKind === 'quota_exhausted'
-                    ? 'every key has used up its daily quota; try again later or add keys'
-                    : 'all keys are rate-limited; try again later',
+              message: waited.reason === 'full' ? 'too many requests are waiting for quota; try again shortly' : this.#unavailableMessage(errorKind, retryAfterMs),
               ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
             });
           }
@@ -1000,6 +1104,7 @@ export class GeminiAPIPool {
           lastKey = -1;
         } else {
           // Counted in the same step as the pick, so no other request can take the slot.
+          slotAt = now;
           this.#takeSlot(this.#ring.keys[choice.instance.keyIndex]!.group, model, now, tokens);
         }
         const inst = choice.instance;
@@ -1032,6 +1137,7 @@ export class GeminiAPIPool {
           };
         }
         const err = outcome.error;
+        if (err.unanswered) this.#releaseSlot(key.group, model, slotAt, tokens);
         if (err.reason === 'CANCELLED') return fail({ kind: 'timeout', message: 'the request was cancelled' });
         const partial = outcome.partialText;
         if (err.kind === 'bad_request' || err.kind === 'blocked' || outcome.committed) {
@@ -1053,16 +1159,27 @@ export class GeminiAPIPool {
 
   async #attemptOn<T extends Answer>(inst: Instance, key: PoolKey, timeoutMs: number, outer: AbortSignal | undefined, attempt: Attempt<T>): Promise<AttemptOutcome<T>> {
     const model = inst.model;
-    // A signal of our own only when the connection timeouts are not enough: a deadline
-    // nearer than the attempt timeout, or a caller that may cancel.
-    let ctl: AbortController | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => ctl!.abort(new CancelledError());
-    if (outer || timeoutMs < this.options.attemptTimeoutMs) {
-      ctl = new AbortController();
-      if (timeoutMs < this.options.attemptTimeoutMs) timer = setTimeout(() => ctl!.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
-      outer?.addEventListener('abort', onAbort, { once: true });
-    }
+    // Our own timer, not the connection's timeouts: those restart with every byte (a body
+    // trickling one byte at a time, SSE comments, would never end) and tick once a second.
+    // Until text reaches the caller, the attempt timeout or the deadline, whichever is
+    // nearer, ends the attempt whatever the upstream does; then silence does.
+    const ctl = new AbortController();
+    const idleMs = this.options.attemptTimeoutMs;
+    const why = timeoutMs < idleMs ? 'deadline' : 'attempt';
+    let timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs, why)), timeoutMs);
+    let committed = false;
+    const progress = (): void => {
+      if (committed) {
+        timer.refresh();
+        return;
+      }
+      committed = true;
+      clearTimeout(timer);
+      timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(idleMs, 'silence')), idleMs);
+    };
+    const onAbort = () => ctl.abort(new CancelledError());
+    if (outer?.aborted) onAbort();
+    else outer?.addEventListener('abort', onAbort, { once: true });
     const c = this.#countersOf(inst.keyIndex, model);
     const started = this.#clock.now();
     inst.inFlight++;
@@ -1070,14 +1187,13 @@ export class GeminiAPIPool {
     c.usage++;
     c.scoreUsage++;
     this.#window[inst.keyIndex]!.requests++;
-    this.#countToday(c, started, 1, 0);
-    inst.client ??= this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions());
     let outcome: AttemptOutcome<T>;
     try {
-      outcome = await attempt(inst.client, ctl?.signal, () => clearTimeout(timer));
+      inst.client ??= this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions());
+      outcome = await attempt(inst.client, ctl.signal, progress);
       if (!outcome.ok) outcome = { ...outcome, error: { ...outcome.error, message: this.#ring.redact(outcome.error.message) } };
     } catch (err) {
-      outcome = { ok: false, error: this.#classify(err, ctl?.signal), committed: false };
+      outcome = { ok: false, error: this.#classify(err, ctl.signal), committed: false };
     } finally {
       clearTimeout(timer);
       outer?.removeEventListener('abort', onAbort);
@@ -1089,6 +1205,9 @@ export class GeminiAPIPool {
     c.totalLatencyMs += now - started;
     const errorsBefore = c.errors;
     const tokens = outcome.ok ? outcome.value.usage.totalTokens : 0;
+    // Today's counts mirror Google's: an attempt that never got an answer is not one of them.
+    const reached = outcome.ok || !outcome.error.unanswered;
+    if (reached) this.#countToday(c, started, 1, 0);
     if (outcome.ok) {
       c.consecutiveFailures = 0;
       inst.consecutiveFailures = 0;
@@ -1098,7 +1217,7 @@ export class GeminiAPIPool {
       this.#applyPolicy(inst, key, outcome.error, now);
     }
     if (this.#store) {
-      this.#addPending({ keyHash: key.hash, model, day: pacificDay(started), requests: 1, tokens, usage: 1, errors: c.errors - errorsBefore, latencyMs: now - started });
+      this.#addPending({ keyHash: key.hash, model, day: pacificDay(started), requests: reached ? 1 : 0, tokens, usage: 1, errors: c.errors - errorsBefore, latencyMs: now - started });
     }
     return outcome;
   }
@@ -1114,12 +1233,21 @@ export class GeminiAPIPool {
       this.#window[key.index]!.errors++;
       inst.consecutiveFailures++;
     }
-    const groupModel = `${key.group}\0${model}`;
     if ((err.kind === 'rate_limited' || err.kind === 'quota_exhausted') && err.quotaValue !== undefined && err.quotaScope) {
       if (this.#limiter.learn(key.group, model, err.quotaScope, err.quotaUnit ?? 'requests', err.quotaValue, now)) {
         this.#log.info({ group: key.groupLabel, keys: this.#groupKeys.get(key.group)!.map((i) => this.#ring.keys[i]!.id), model, scope: err.quotaScope, unit: err.quotaUnit ?? 'requests', limit: err.quotaValue }, 'learned a quota limit from Gemini');
       }
     }
+    this.#applyKind(key, model, err, now, c);
+    if (inst.consecutiveFailures >= this.options.instanceFailuresBeforeRebuild) this.#rebuild(inst, now);
+  }
+
+  /**
+   * What a failure of one kind does to the key's state (cooldown, disabled), wherever it was
+   * learned: a request, or a key check. Persisted, and told through events.
+   */
+  #applyKind(key: PoolKey, model: string, err: Classified, now: number, c: Counters): void {
+    const groupModel = `${key.group}\0${model}`;
     switch (err.kind) {
       case 'rate_limited': {
         let ms: number;
@@ -1128,8 +1256,9 @@ export class GeminiAPIPool {
         else {
           const level = this.#bareLevel.get(groupModel) ?? 0;
           this.#bareLevel.set(groupModel, level + 1);
-          ms = Math.min(this.options.maxCooldownMs, this.options.bareRateLimitCooldownMs * 2 ** level);
+          ms = this.options.bareRateLimitCooldownMs * 2 ** level;
         }
+        // #coolGroup caps it at maxCooldownMs, whatever RetryInfo asked for.
         this.#coolGroup(key, model, now + ms, err);
         break;
       }
@@ -1146,12 +1275,12 @@ export class GeminiAPIPool {
         c.consecutiveFailures++;
         if (c.consecutiveFailures >= this.options.transientFailuresBeforeCooldown) {
           c.consecutiveFailures = 0;
-          const until = now + this.options.transientCooldownMs;
+          const until = capUntil('transient', now + this.options.transientCooldownMs, now, this.options.maxCooldownMs);
           const cooling: Cooling = { status: 'cooling', until, reason: err.message, kind: 'transient' };
           this.#keyCooling.set(`${key.index}\0${model}`, cooling);
           this.#persistState([key.index], model, cooling);
           this.#nextExpiry = Math.min(this.#nextExpiry, until);
-          this.#log.warn({ key: key.id, model, cooldownMs: this.options.transientCooldownMs }, 'key cooling after repeated server errors');
+          this.#log.warn({ key: key.id, model, cooldownMs: until - now }, 'key cooling after repeated server errors');
           this.#emit('keyCooldown', { keyId: key.id, keyIds: [key.id], group: key.groupLabel, model, untilMs: until, reason: err.message, kind: 'transient' });
           this.#rebind(model, (k) => k === key.index);
         }
@@ -1161,10 +1290,27 @@ export class GeminiAPIPool {
         // overloaded, timeout, bad_request, blocked: not the key's fault, no cooldown.
         break;
     }
-    if (inst.consecutiveFailures >= this.options.instanceFailuresBeforeRebuild) this.#rebuild(inst, now);
   }
 
-  #coolGroup(key: PoolKey, model: string, until: number, err: Classified): void {
+  #cooldownLimits(): { now(): number; maxCooldownMs(): number } {
+    return { now: () => this.#clock.now(), maxCooldownMs: () => this.options.maxCooldownMs };
+  }
+
+  /**
+   * A cooldown from outside the policy (the store, another process) was longer than any may
+   * be: it now ends at the ceiling, and the capped one is written back so the store forgets
+   * the long one.
+   */
+  #capped(mapKey: string, capped: Cooling, scope: 'group' | 'key'): void {
+    const [owner, model] = mapKey.split('\0') as [string, string];
+    const keys = scope === 'group' ? (this.#groupKeys.get(owner) ?? []) : [Number(owner)];
+    this.#nextExpiry = Math.min(this.#nextExpiry, capped.until);
+    this.#log.warn({ keys: keys.map((i) => this.#ring.keys[i]?.id), model, kind: capped.kind, cooldownMs: capped.until - this.#clock.now() }, 'a cooldown longer than the maximum was cut to it');
+    this.#persistState(keys, model, capped);
+  }
+
+  #coolGroup(key: PoolKey, model: string, requestedUntil: number, err: Classified): void {
+    const until = capUntil(err.kind, requestedUntil, this.#clock.now(), this.options.maxCooldownMs);
     const k = `${key.group}\0${model}`;
     const prev = this.#groupCooling.get(k);
     if (prev && prev.until >= until) return;
@@ -1183,7 +1329,8 @@ export class GeminiAPIPool {
 
   #disableKey(key: PoolKey, err: Classified, now: number): void {
     if (this.#keyDisabled.has(key.index)) return;
-    const reason = err.reason ? `${err.message} (${err.reason})` : err.message;
+    // Said once: 'permission denied (Forbidden)' needs no second '(Forbidden)'.
+    const reason = err.reason && !err.message.includes(err.reason) ? `${err.message} (${err.reason})` : err.message;
     const disabled: Disabled = { status: 'disabled', since: now, reason, kind: err.kind };
     this.#keyDisabled.set(key.index, disabled);
     this.#persistState([key.index], '*', disabled);
@@ -1287,7 +1434,8 @@ export class GeminiAPIPool {
       let isThrottle = false;
       if (st.status === 'cooling') {
         at = st.until;
-        kind = st.kind === 'quota_exhausted' ? 'quota_exhausted' : 'rate_limited';
+        // Say why the key is away: a day's quota, server errors, or a rate limit.
+        kind = st.kind === 'quota_exhausted' || st.kind === 'transient' ? st.kind : 'rate_limited';
       } else {
         let cap = groupsSeen.get(k.group);
         if (cap === undefined) {
@@ -1311,8 +1459,47 @@ export class GeminiAPIPool {
   #markUnavailable(model: string, kind: ErrorKind, retryAfterMs?: number): void {
     if (this.#unavailable.has(model)) return;
     this.#unavailable.add(model);
-    this.#log.error({ model, kind, retryAfterMs }, 'no key is usable for this model');
-    this.#emit('allKeysUnavailable', { model, kind, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+    const message = this.#unavailableMessage(kind, retryAfterMs);
+    const sameFailure = kind === 'auth' ? this.#sameAuthFailure() : undefined;
+    this.#log.error({ model, kind, retryAfterMs, ...(sameFailure ? { sameFailure } : {}) }, sameFailure ? 'every key was refused at once with the same answer: suspect the path to Gemini (base URL, proxy), not the keys' : 'no key is usable for this model');
+    this.#emit('allKeysUnavailable', { model, kind, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), ...(sameFailure ? { sameFailure } : {}) });
+  }
+
+  /** What a request that no key can take is told, by what keeps the keys away. */
+  #unavailableMessage(kind: ErrorKind, retryAfterMs: number | undefined): string {
+    switch (kind) {
+      case 'quota_exhausted':
+        return 'every key has used up its daily quota; try again later or add keys';
+      case 'transient':
+        return `Gemini is failing with server errors; ${retryAfterMs !== undefined ? `try again in ~${Math.max(1, Math.ceil(retryAfterMs / 1000))} s` : 'try again later'}`;
+      case 'auth':
+      case 'billing':
+        return 'no usable API key: every key is disabled (invalid, suspended or without billing); add working keys';
+      default:
+        return 'all keys are rate-limited; try again later';
+    }
+  }
+
+  /**
+   * Every key (two or more) disabled with the same auth answer within a few seconds: Google
+   * revoking every key at once is unlikely, a proxy or a wrong base URL refusing them all is
+   * not. Returns how far apart the first and last refusal were, and the answer.
+   */
+  #sameAuthFailure(): { withinMs: number; reason: string } | undefined {
+    const keys = this.#ring.keys;
+    if (keys.length < 2) return undefined;
+    let first = Infinity;
+    let last = -Infinity;
+    let reason: string | undefined;
+    for (const k of keys) {
+      const d = this.#isDisabled(k);
+      if (!d || d.kind !== 'auth' || (reason !== undefined && d.reason !== reason)) return undefined;
+      reason = d.reason;
+      first = Math.min(first, d.since);
+      last = Math.max(last, d.since);
+    }
+    const withinMs = last - first;
+    return reason !== undefined && withinMs <= this.options.sameAuthFailureWindowMs ? { withinMs, reason } : undefined;
   }
 
   #serviceBack(model: string): void {
@@ -1409,12 +1596,30 @@ export class GeminiAPIPool {
 
   // ---------------------------------------------------------------- maintenance
 
+  /**
+   * Sweep, rotation and re-check, from a timer or the request path. Never throws: a bug here
+   * must cost one log line, not a request or (from a timer) the process.
+   */
   #maintain(now = this.#clock.now()): void {
-    if (now >= this.#nextExpiry) this.#sweep(now);
-    if (now - this.#lastRotation >= this.options.rotationIntervalMs) this.rotate();
-    if (!this.#closed && now - this.#lastRecheck >= this.options.recheckIntervalMs && (this.#keyDisabled.size > 0 || this.#groupDisabled.size > 0)) {
-      void this.recheckDisabledKeys();
+    try {
+      if (now >= this.#nextExpiry) this.#sweep(now);
+      if (now - this.#lastRotation >= this.options.rotationIntervalMs) this.rotate();
+      if (!this.#closed && now - this.#lastRecheck >= this.options.recheckIntervalMs && (this.#keyDisabled.size > 0 || this.#groupDisabled.size > 0)) {
+        this.recheckDisabledKeys().catch((err: unknown) => this.#backgroundFailed('re-check', err));
+      }
+    } catch (err) {
+      this.#backgroundFailed('maintenance', err);
     }
+  }
+
+  #backgroundFailed(task: string, err: unknown): void {
+    let text: string;
+    try {
+      text = this.#ring.redact(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+    } catch {
+      text = 'unprintable error';
+    }
+    this.#log.error({ task, err: text }, `${task} failed; it runs again later`);
   }
 
   /** Clears expired cooldowns and reports the keys that are back. */
@@ -1456,18 +1661,13 @@ export class GeminiAPIPool {
     }
     for (const index of targets) {
       const key = this.#ring.keys[index]!;
-      const r = await this.checkKey(index);
-      if (r.ok) {
-        const wasGroup = this.#groupDisabled.delete(key.group);
-        this.#keyDisabled.delete(index);
-        const ids = wasGroup ? this.#groupKeys.get(key.group)!.filter((i) => !this.#keyDisabled.has(i)) : [index];
-        this.#persistState(wasGroup ? this.#groupKeys.get(key.group)! : [index], '*', null);
-        for (const i of ids) {
-          const k = this.#ring.keys[i]!;
-          this.#log.info({ key: describeKey(k) }, 're-check passed; key enabled again');
-          this.#emit('keyRecovered', { keyId: k.id, model: null });
-        }
-      } else if (r.error.kind === 'auth' || r.error.kind === 'billing') {
+      const r = await this.checkKey(index).catch((err: unknown) => {
+        this.#backgroundFailed('re-check', err);
+        return undefined;
+      });
+      // A passing check has enabled the key (and its project) again.
+      if (!r || r.ok) continue;
+      if (r.error.kind === 'auth' || r.error.kind === 'billing') {
         this.#log.info({ key: key.id, kind: r.error.kind }, 're-check failed; key stays disabled');
       } else {
         // Rate limited or a network hiccup says nothing about the key itself: try next time.

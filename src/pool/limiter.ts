@@ -148,6 +148,23 @@ export class QuotaLimiter {
     }
   }
 
+  /**
+   * Takes back a request counted by {@link record} at `sentAt` that never reached Gemini (the
+   * connection failed): Gemini did not count it, so neither do we.
+   */
+  release(group: string, model: string, sentAt: number, tokens = 0, now = sentAt): void {
+    const u = this.#usage.get(model)?.get(group);
+    if (!u) return;
+    this.#prune(u, now);
+    const at = u.times.lastIndexOf(sentAt);
+    if (at >= 0) {
+      u.times.splice(at, 1);
+      u.tokenSum -= u.tokens.splice(at, 1)[0] ?? tokens;
+    }
+    // Only a send of the day still being counted comes off the day's count.
+    if (nextPacificMidnight(sentAt) === u.dayEnd && u.dayCount > 0) u.dayCount--;
+  }
+
   /** Counts requests another process sent now (a shared store reported them). */
   recordRemote(group: string, model: string, now: number, requests: number, tokens: number): void {
     for (let i = 0; i < requests; i++) this.record(group, model, now, i === 0 ? tokens : 0);

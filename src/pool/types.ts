@@ -161,6 +161,12 @@ export interface PoolEvents {
   keyCooldown: { keyId: string; keyIds: string[]; group: string; model: string; untilMs: number; reason: string; kind: ErrorKind };
   keyDisabled: { keyId: string; keyIds: string[]; reason: string; kind: ErrorKind };
   keyRecovered: { keyId: string; model: string | null };
-  allKeysUnavailable: { model: string; retryAfterMs?: number; kind: ErrorKind };
+  /**
+   * No key can take a request for this model. `kind` and `message` say why (rate limits, a
+   * day's quota, server errors, disabled keys). `sameFailure` is set when every key was
+   * refused with the same auth answer within a few seconds (`withinMs` from the first to the
+   * last): then the path to Gemini (a proxy, the base URL) is the likely culprit.
+   */
+  allKeysUnavailable: { model: string; retryAfterMs?: number; kind: ErrorKind; message: string; sameFailure?: { withinMs: number; reason: string } };
   serviceRecovered: { model: string };
 }

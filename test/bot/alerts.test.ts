@@ -75,6 +75,58 @@ describe('alerts', () => {
     expect(errors).toHaveLength(1);
   });
 
+  it('a send that throws at once, or an onError that throws, never escapes (nor from the timer)', async () => {
+    const timers = new ManualTimers();
+    const rejections: unknown[] = [];
+    const onRejection = (r: unknown) => rejections.push(r);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const errors: unknown[] = [];
+      const alerts = new AlertThrottle({
+        minIntervalMs: 1000,
+        timers,
+        send: () => {
+          throw new Error('discord client gone');
+        },
+        onError: (e) => errors.push(e),
+      });
+      expect(() => alerts.push(disabled(1))).not.toThrow();
+      alerts.push(disabled(2));
+      expect(() => timers.advance(1000)).not.toThrow();
+      await alerts.flush();
+      expect(errors).toHaveLength(2);
+      const quiet = new AlertThrottle({
+        minIntervalMs: 0,
+        timers,
+        send: async () => {
+          throw new Error('discord down');
+        },
+        onError: () => {
+          throw new Error('logger broken');
+        },
+      });
+      quiet.push(disabled(3));
+      await quiet.flush();
+      await new Promise((r) => setImmediate(r));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+
+  it('every key unavailable: the words name the real reason; a same-answer refusal of every key points at the path', () => {
+    const transient = alertText({ type: 'allKeysUnavailable', model: 'gemini-2.5-flash', kind: 'transient', retryAfterMs: 29_500 });
+    expect(transient).toContain('Gemini is failing with server errors (transient); the first should be back in ~30 s');
+    expect(transient).not.toContain('rate-limited');
+    expect(alertText({ type: 'allKeysUnavailable', model: 'm', kind: 'rate_limited' })).toContain('every key is rate-limited');
+    const suspect: AlertEvent = { type: 'allKeysUnavailable', model: 'm', kind: 'auth', sameFailure: { withinMs: 3_200, reason: 'refused (HTTP 403)' } };
+    expect(alertText(suspect)).toContain('Every key was refused within 4 s with the same answer (refused (HTTP 403)): check GEMINI_BASE_URL or the proxy; Google revoking every key at once is unlikely.');
+    const summary = summaryText([disabled(1), disabled(2), suspect], 60_000);
+    expect(summary).toContain('every key unavailable: `m` ×1 (every key is disabled (invalid or suspended))');
+    expect(summary).toContain('🧭 Every key was refused within 4 s');
+    expect(summaryText([disabled(1), disabled(2)], 60_000)).not.toContain('GEMINI_BASE_URL');
+  });
+
   it('texts show key#N only', () => {
     const text = alertText({ type: 'keyDisabled', keyIds: ['key#3'], kind: 'auth', reason: 'API key not valid' });
     expect(text).toContain('key#3');

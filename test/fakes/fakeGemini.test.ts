@@ -60,6 +60,12 @@ function retryDelay(err: GoogleErrorJson): unknown {
 
 const gen = (ai: GoogleGenAI, text = 'hello', model = MODEL) => ai.models.generateContent({ model, contents: text });
 
+/** Waits until `cond` holds: bounded by a count of short waits, never a fixed sleep. */
+async function until(cond: () => boolean, maxWaits = 1_000): Promise<void> {
+  for (let i = 0; i < maxWaits && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(cond()).toBe(true);
+}
+
 describe('FakeGemini: happy paths', () => {
   it('answers generateContent with candidates, usageMetadata and modelVersion', async () => {
     const fake = await startFake();
@@ -162,18 +168,18 @@ describe('FakeGemini: happy paths', () => {
     expect(((await noKey.json()) as { error: GoogleErrorJson }).error.status).toBe('PERMISSION_DENIED');
   });
 
-  it('applies latency (option and fault)', async () => {
-    const fake = await startFake();
-    fake.setLatency(60);
-    let t0 = Date.now();
-    await gen(client(fake));
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(50);
-    fake.setLatency(0);
-    fake.inject({ type: 'latency', ms: 60 });
-    t0 = Date.now();
-    await gen(client(fake));
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(50);
-    expect(fake.requests[1]?.fault).toBe('latency');
+  it('applies latency (option and fault): the answer is held back, not lost', async () => {
+    for (const how of ['option', 'fault'] as const) {
+      const fake = await startFake();
+      if (how === 'option') fake.setLatency(60_000);
+      else fake.inject({ type: 'latency', ms: 60_000 });
+      const pending = caught(gen(client(fake)));
+      // Recorded, and the answer held back: closing the fake ends the wait without an answer.
+      await until(() => fake.requests.length === 1 && fake.holding === 1);
+      await fake.close();
+      expect(((await pending) as Error).message).toBe('fetch failed');
+      expect(fake.requests[0]?.fault).toBe(how === 'fault' ? 'latency' : undefined);
+    }
   });
 });
 
@@ -447,7 +453,7 @@ describe('FakeGemini: faults', () => {
     const fake = await startFake();
     fake.inject({ type: 'hang' });
     const pending = caught(gen(client(fake)));
-    while (fake.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await until(() => fake.requests.length === 1);
     await fake.close();
     const e = (await pending) as Error;
     expect(e).toBeInstanceOf(TypeError);
@@ -565,6 +571,79 @@ describe('FakeGemini: faults', () => {
     fake.inject(fault);
     expect((await apiError(client(fake).models.list())).status).toBe(503);
     expect(fake.requests[0]).toMatchObject({ route: 'listModels', model: null, status: 503 });
+  });
+});
+
+describe('FakeGemini: hostile bodies and pacing', () => {
+  it('body serves any bytes with any status', async () => {
+    const fake = await startFake();
+    fake.inject({ type: 'body', status: 429, body: '{"error":{"code":429,"details":{}}}' });
+    const e = await apiError(gen(client(fake)));
+    expect(e.status).toBe(429);
+    expect(JSON.parse(e.message)).toEqual({ error: { code: 429, details: {} } });
+    fake.inject({ type: 'body', status: 403, body: '<html><body>Forbidden by proxy</body></html>', contentType: 'text/html' });
+    const html = await apiError(gen(client(fake)));
+    expect(html.status).toBe(403);
+    expect(html.message).toContain('Forbidden by proxy');
+    fake.inject({ type: 'body', status: 500, body: new Uint8Array([0xff, 0x00, 0xfe]) });
+    expect(await caught(gen(client(fake)))).toBeInstanceOf(SyntaxError);
+    expect(fake.requests.map((r) => [r.status, r.fault])).toEqual([[429, 'body'], [403, 'body'], [500, 'body']]);
+  });
+
+  it('trickle sends the headers at once, then the body one byte at a time', async () => {
+    const fake = await startFake();
+    fake.inject({ type: 'trickle', intervalMs: 1 });
+    const res = await fetch(`${fake.url}/v1beta/models/${MODEL}:generateContent`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-goog-api-key': 'k1' },
+      body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }),
+    });
+    expect(res.status).toBe(200);
+    let reads = 0;
+    let text = '';
+    const decoder = new TextDecoder();
+    for await (const piece of res.body!) {
+      reads++;
+      text += decoder.decode(piece as Uint8Array, { stream: true });
+    }
+    expect(JSON.parse(text).candidates[0].content.parts[0].text).toBe('echo: hi');
+    expect(reads).toBeGreaterThan(10);
+    expect(fake.requests[0]).toMatchObject({ status: 200, fault: 'trickle' });
+  });
+
+  it('sseComments sends comment lines before the data, or instead of it', async () => {
+    const fake = await startFake();
+    fake.inject({ type: 'sseComments', count: 3, intervalMs: 1 });
+    let text = '';
+    for await (const c of await client(fake).models.generateContentStream({ model: MODEL, contents: 'hi' })) text += c.text ?? '';
+    expect(text).toBe('echo: hi');
+    fake.inject({ type: 'sseComments', count: 2, intervalMs: 1, data: false });
+    const raw = await fetch(`${fake.url}/v1beta/models/${MODEL}:streamGenerateContent?alt=sse`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-goog-api-key': 'k1' },
+      body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }),
+    });
+    expect(await raw.text()).toBe(': keep-alive\r\n\r\n: keep-alive\r\n\r\n');
+    // Unary requests are not shaped by it.
+    fake.inject({ type: 'sseComments', count: 1, intervalMs: 1 });
+    expect((await gen(client(fake))).text).toBe('echo: hello');
+    expect(fake.requests.map((r) => r.fault)).toEqual(['sseComments', 'sseComments', undefined]);
+  });
+
+  it('usage replaces usageMetadata verbatim; empty answers without text', async () => {
+    const fake = await startFake();
+    fake.inject({ type: 'usage', usageMetadata: { promptTokenCount: '3', totalTokenCount: 'lots', candidatesTokenCount: -1 } });
+    const r = await gen(client(fake));
+    expect(r.usageMetadata).toEqual({ promptTokenCount: '3', totalTokenCount: 'lots', candidatesTokenCount: -1 });
+    fake.inject({ type: 'empty' });
+    const empty = await gen(client(fake));
+    expect(empty.candidates?.[0]).toMatchObject({ finishReason: 'STOP' });
+    expect(empty.text).toBeUndefined();
+    fake.inject({ type: 'empty', finishReason: 'MAX_TOKENS' }, { route: 'streamGenerateContent' });
+    const chunks = [];
+    for await (const c of await client(fake).models.generateContentStream({ model: MODEL, contents: 'hi' })) chunks.push(c);
+    expect(chunks.map((c) => c.text ?? '').join('')).toBe('');
+    expect(chunks.at(-1)?.candidates?.[0]?.finishReason).toBe('MAX_TOKENS');
   });
 });
 

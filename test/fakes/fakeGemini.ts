@@ -12,7 +12,8 @@
  * It speaks the routes, bodies and error shapes of the real service (DESIGN.md section 3):
  * per-project-per-model quotas (RPM sliding window, RPD day bucket, input TPM), invalid /
  * suspended / billing keys, and injectable faults (HTTP errors, 429s, hangs, resets,
- * malformed bodies, cut streams, blocked prompts, odd finish reasons, latency).
+ * malformed bodies, any bytes with any status, cut streams, bodies that trickle, SSE comments
+ * before the data, blocked prompts, odd finish reasons, empty answers, odd usage counts, latency).
  *
  * Order of checks for every request: key validity, then injected faults, then route and
  * model, then quota, then the answer. Every request is recorded in {@link FakeGemini.requests}.
@@ -131,7 +132,17 @@ export type Fault =
   /** Generate routes only: candidate with this finishReason; no text for SAFETY-like reasons, else partial text. */
   | { type: 'finishReason'; reason: string }
   /** Extra delay of `ms` before this answer, which is otherwise normal. */
-  | { type: 'latency'; ms: number };
+  | { type: 'latency'; ms: number }
+  /** Any status with exactly these bytes as the body (content type `application/json` unless given). */
+  | { type: 'body'; status: number; body: string | Uint8Array; contentType?: string }
+  /** Generate routes only: headers at once, then the otherwise normal answer one byte every `intervalMs`. */
+  | { type: 'trickle'; intervalMs: number }
+  /** Stream only: `count` SSE comment lines, one every `intervalMs`, before the data (instead of it with `data: false`). */
+  | { type: 'sseComments'; count: number; intervalMs: number; data?: boolean }
+  /** Generate routes only: the answer's `usageMetadata` is exactly this value (strings, garbage, anything). */
+  | { type: 'usage'; usageMetadata: unknown }
+  /** Generate routes only: an answer without any text, with this finish reason (default STOP). */
+  | { type: 'empty'; finishReason?: string };
 
 /** Which requests a fault applies to, and how many times. */
 export interface FaultMatch {
@@ -161,10 +172,16 @@ interface Usage {
   dayCount: number;
 }
 
+/** How an answer's bytes go out: one byte at a time, or after SSE comment lines. */
+interface Pacing {
+  trickleMs?: number;
+  comments?: { count: number; intervalMs: number; data: boolean };
+}
+
 type Outcome =
-  | { kind: 'json'; status: number; body: unknown }
-  | { kind: 'raw'; status: number; contentType: string; body: string }
-  | { kind: 'stream'; chunks: Json[]; cutAfter?: number; malformed?: boolean }
+  | ({ kind: 'json'; status: number; body: unknown } & Pacing)
+  | { kind: 'raw'; status: number; contentType: string; body: string | Uint8Array }
+  | ({ kind: 'stream'; chunks: Json[]; cutAfter?: number; malformed?: boolean } & Pacing)
   | { kind: 'hang' }
   | { kind: 'reset' };
 
@@ -543,10 +560,11 @@ export class FakeGemini {
   /**
    * Queues a fault. For each request the first queued fault whose `match` fits (key, model, route)
    * is used, and consumed once; it is dropped after `times` uses (default 1, `Infinity` = always).
-   * `status`, `rateLimit`, `hang`, `reset` and `latency` apply before the quota check; `malformed`,
-   * `blocked`, `finishReason` and `cutStream` shape an accepted answer, so they are consumed only when
-   * the request passes the quota (and they count as usage). `cutStream` only matches stream requests;
-   * `blocked` and `finishReason` only generate/stream requests.
+   * `status`, `body`, `rateLimit`, `hang`, `reset` and `latency` apply before the quota check;
+   * `malformed`, `blocked`, `finishReason`, `empty`, `usage`, `trickle`, `sseComments` and `cutStream`
+   * shape an accepted answer, so they are consumed only when the request passes the quota (and they
+   * count as usage). `cutStream` and `sseComments` only match stream requests; `blocked`,
+   * `finishReason`, `empty`, `usage` and `trickle` only generate/stream requests.
    */
   inject(fault: Fault, match: FaultMatch = {}): void {
     this.faults.push({ fault, match: { ...match }, remaining: match.times ?? 1 });
@@ -580,6 +598,11 @@ export class FakeGemini {
   /** Forgets all quota counters. */
   resetUsage(): void {
     this.usage.clear();
+  }
+
+  /** Answers held back right now by a latency, a trickle or SSE pacing. */
+  get holding(): number {
+    return this.sleepers.size;
   }
 
   /** Requests made with this key. */
@@ -625,6 +648,17 @@ export class FakeGemini {
       };
       this.sleepers.add(entry);
     });
+  }
+
+  /** Headers are out already: the body follows one byte every `intervalMs`, until done or closed. */
+  private async trickle(res: ServerResponse, bytes: Buffer, intervalMs: number): Promise<void> {
+    res.flushHeaders();
+    for (let i = 0; i < bytes.byteLength; i++) {
+      await this.sleep(intervalMs);
+      if (res.destroyed || this.closing) return;
+      res.write(bytes.subarray(i, i + 1));
+    }
+    res.end();
   }
 
   private keyInfo(key: string): { project: string; status: NonNullable<FakeKey['status']> } {
@@ -717,8 +751,8 @@ export class FakeGemini {
     if (m.model !== undefined && stripModelPrefix(m.model) !== model) return false;
     if (m.route !== undefined && m.route !== route) return false;
     const type = q.fault.type;
-    if (type === 'cutStream' && route !== 'streamGenerateContent') return false;
-    if ((type === 'blocked' || type === 'finishReason') && !GENERATE_ROUTES.has(route)) return false;
+    if ((type === 'cutStream' || type === 'sseComments') && route !== 'streamGenerateContent') return false;
+    if ((type === 'blocked' || type === 'finishReason' || type === 'trickle' || type === 'usage' || type === 'empty') && !GENERATE_ROUTES.has(route)) return false;
     return true;
   }
 
@@ -827,6 +861,10 @@ export class FakeGemini {
           entry.fault = f.type;
           return done(quotaError(model, this.injectedQuotaHit(f, project, model)));
         }
+        case 'body':
+          this.consume(queued);
+          entry.fault = f.type;
+          return done({ kind: 'raw', status: f.status, contentType: f.contentType ?? 'application/json; charset=UTF-8', body: f.body });
         case 'hang':
         case 'reset':
           this.consume(queued);
@@ -948,10 +986,8 @@ export class FakeGemini {
     stream: boolean,
     shape: Fault | undefined,
   ): Outcome {
-    const responseId = `fake-${(++this.responseSeq).toString(36)}-${entry.at.toString(36)}`;
-    const base = { modelVersion: model, responseId };
-
     if (shape?.type === 'blocked') {
+      const base = { modelVersion: model, responseId: `fake-${(++this.responseSeq).toString(36)}-${entry.at.toString(36)}` };
       const reason = shape.reason ?? 'SAFETY';
       const out: Json = {
         promptFeedback: { blockReason: reason, ...(reason === 'SAFETY' ? { safetyRatings: SAFETY_RATINGS } : {}) },
@@ -961,6 +997,23 @@ export class FakeGemini {
       return stream ? { kind: 'stream', chunks: [out] } : { kind: 'json', status: 200, body: out };
     }
 
+    const outcome = this.answer(entry, model, body, promptTokens, stream, shape);
+    if (outcome.kind === 'json' || outcome.kind === 'stream') {
+      if (shape?.type === 'trickle') outcome.trickleMs = shape.intervalMs;
+      if (shape?.type === 'sseComments') outcome.comments = { count: shape.count, intervalMs: shape.intervalMs, data: shape.data ?? true };
+    }
+    return outcome;
+  }
+
+  private answer(
+    entry: RequestLogEntry,
+    model: string,
+    body: Json,
+    promptTokens: number,
+    stream: boolean,
+    shape: Fault | undefined,
+  ): Outcome {
+    const base = { modelVersion: model, responseId: `fake-${(++this.responseSeq).toString(36)}-${entry.at.toString(36)}` };
     const ctx: ReplyContext = {
       key: entry.key,
       project: entry.project,
@@ -978,13 +1031,20 @@ export class FakeGemini {
       if (SAFETY_LIKE.has(shape.reason)) noContent = true;
       else text = text.slice(0, Math.ceil(text.length / 2));
     }
+    if (shape?.type === 'empty') {
+      finishReason = shape.finishReason ?? 'STOP';
+      noContent = true;
+    }
     const candidatesTokens = noContent ? 0 : tokensOf(text.length);
-    const usageMetadata = {
-      promptTokenCount: promptTokens,
-      ...(noContent ? {} : { candidatesTokenCount: candidatesTokens }),
-      totalTokenCount: promptTokens + candidatesTokens,
-      promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokens }],
-    };
+    const usageMetadata: unknown =
+      shape?.type === 'usage'
+        ? shape.usageMetadata
+        : {
+            promptTokenCount: promptTokens,
+            ...(noContent ? {} : { candidatesTokenCount: candidatesTokens }),
+            totalTokenCount: promptTokens + candidatesTokens,
+            promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokens }],
+          };
     const finalExtras = (): Json => ({
       finishReason,
       index: 0,
@@ -1025,21 +1085,24 @@ export class FakeGemini {
         req.socket.destroy();
         return;
       case 'json': {
-        const text = JSON.stringify(outcome.body, null, 2);
+        const text = Buffer.from(JSON.stringify(outcome.body, null, 2));
         res.writeHead(outcome.status, {
           'content-type': 'application/json; charset=UTF-8',
-          'content-length': Buffer.byteLength(text),
+          'content-length': text.byteLength,
         });
+        if (outcome.trickleMs !== undefined) return this.trickle(res, text, outcome.trickleMs);
         res.end(text);
         return;
       }
-      case 'raw':
+      case 'raw': {
+        const bytes = typeof outcome.body === 'string' ? Buffer.from(outcome.body) : Buffer.from(outcome.body);
         res.writeHead(outcome.status, {
           'content-type': outcome.contentType,
-          'content-length': Buffer.byteLength(outcome.body),
+          'content-length': bytes.byteLength,
         });
-        res.end(outcome.body);
+        res.end(bytes);
         return;
+      }
       case 'stream': {
         res.writeHead(200, {
           'content-type': 'text/event-stream',
@@ -1050,6 +1113,21 @@ export class FakeGemini {
         if (outcome.malformed) {
           res.end('data: {"candidates": [{"content": <html>oops\r\n\r\n');
           return;
+        }
+        if (outcome.comments) {
+          for (let i = 0; i < outcome.comments.count; i++) {
+            await this.sleep(outcome.comments.intervalMs);
+            if (res.destroyed || this.closing) return;
+            res.write(': keep-alive\r\n\r\n');
+          }
+          if (!outcome.comments.data) {
+            res.end();
+            return;
+          }
+        }
+        if (outcome.trickleMs !== undefined) {
+          const text = Buffer.from(outcome.chunks.map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`).join(''));
+          return this.trickle(res, text, outcome.trickleMs);
         }
         for (const chunk of outcome.chunks) {
           if (res.destroyed) return;

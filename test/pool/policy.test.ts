@@ -165,13 +165,25 @@ describe('policy table', () => {
     expect(r).toMatchObject({ ok: false, attempts: 2, error: { kind: 'timeout' } });
   });
 
-  it('404 unknown model and 400 other: no retry, no penalty, a clear message', async () => {
+  it('404 unknown model: no retry, no penalty, a clear message', async () => {
     const { pool, fake } = await setup({ pool: { models: ['gemini-9-imaginary'] } });
     const r = await pool.generateContent({ prompt: 'hi' });
     expect(r).toMatchObject({ ok: false, attempts: 1, error: { kind: 'bad_request', message: expect.stringContaining('not found') } });
-    fake.inject({ type: 'status', status: 400, message: 'The input token count exceeds the maximum number of tokens allowed' });
     expect(fake.requests).toHaveLength(1);
     expect(pool.getKeyStats().totals.errors).toBe(0);
+  });
+
+  it('400 other: no retry, no penalty, Gemini\'s message', async () => {
+    const { pool, fake, events } = await setup();
+    fake.inject({ type: 'status', status: 400, message: 'The input token count exceeds the maximum number of tokens allowed' });
+    const r = await pool.generateContent({ prompt: 'hi' });
+    expect(r).toMatchObject({ ok: false, attempts: 1, error: { kind: 'bad_request', message: 'The input token count exceeds the maximum number of tokens allowed' } });
+    expect(fake.requests.map((q) => [q.key, q.status])).toEqual([['test-key-1', 400]]);
+    expect(pool.getKeyStats().totals.errors).toBe(0);
+    expect(pool.keyState(0, 'gemini-2.5-flash').status).toBe('active');
+    expect(events).toEqual([]);
+    // The key is not held against it: the next request goes out normally.
+    expect(await pool.generateContent({ prompt: 'again' })).toMatchObject({ ok: true });
   });
 
   it('blocked prompt and SAFETY finish: no retry, the reason is named', async () => {
@@ -246,8 +258,12 @@ describe('policy table', () => {
     fake.inject({ type: 'hang' }, { times: Infinity });
     const ctl = new AbortController();
     const p = pool.generateContent({ prompt: 'hi', signal: ctl.signal });
-    setTimeout(() => ctl.abort(), 30);
+    // Cancel once the request is on the wire (bounded polling, no fixed sleep).
+    for (let i = 0; i < 1_000 && fake.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(fake.requests).toHaveLength(1);
+    ctl.abort();
     expect(await p).toMatchObject({ ok: false, attempts: 1, error: { kind: 'timeout', message: 'the request was cancelled' } });
+    expect(fake.requests).toHaveLength(1);
   });
 
   it('the deadline bounds backoff sleeps', async () => {

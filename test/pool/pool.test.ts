@@ -264,13 +264,14 @@ describe('no key ever leaks', () => {
 
 describe('a stream that has started', () => {
   it('is not cut by the deadline while it keeps coming', async () => {
-    // Pieces every 40 ms for about 400 ms, against a 150 ms deadline: once the first piece
-    // is out, the answer belongs to the user and only silence may end it.
+    // The first piece at once, then one every 40 ms for about 400 ms, against a 150 ms
+    // deadline: once the first piece is out, the answer belongs to the user and only
+    // silence may end it.
     const factory: ClientFactory = () => ({
       generate: async () => ({ text: '', usage: { promptTokens: 0, outputTokens: 0, totalTokens: 0 } }),
       async *stream(_req, signal) {
         for (let i = 0; i < 10; i++) {
-          await new Promise((r) => setTimeout(r, 40));
+          if (i > 0) await new Promise((r) => setTimeout(r, 40));
           if (signal?.aborted) throw signal.reason;
           yield { text: `${i}`, ...(i === 9 ? { finishReason: 'STOP', usage: { promptTokens: 1, outputTokens: 10, totalTokens: 11 } } : {}) };
         }
@@ -290,9 +291,9 @@ describe('a stream that has started', () => {
     const factory: ClientFactory = () => ({
       generate: async () => ({ text: '', usage: { promptTokens: 0, outputTokens: 0, totalTokens: 0 } }),
       async *stream(_req, signal) {
-        // Silent until aborted (bounded: 1 s at most).
+        // Silent until aborted (bounded: 5 s at most).
         await new Promise<void>((r) => {
-          const t = setTimeout(r, 1_000);
+          const t = setTimeout(r, 5_000);
           signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
         });
         if (signal?.aborted) throw signal.reason;

@@ -68,7 +68,8 @@ describe('scheduling', () => {
     const first = await pool.generateContent({ prompt: 'a' });
     expect(first.ok).toBe(true);
     const waiting = pool.generateContent({ prompt: 'b' });
-    await settle();
+    // It queues in the same step as the call: no wait needed to see it there.
+    expect(pool.getPoolStats().waiting).toBe(1);
     expect(await pool.generateContent({ prompt: 'c' })).toMatchObject({ ok: false, error: { kind: 'rate_limited', message: expect.stringContaining('too many requests are waiting') } });
     await clock.advance(61_000);
     expect((await waiting).ok).toBe(true);

@@ -36,6 +36,27 @@ describe('QuotaLimiter', () => {
     expect(l.check('g', 'm', nextPacificMidnight(T0)).ok).toBe(true);
   });
 
+  it('release takes back a send Gemini never saw: minute window, tokens and the day', () => {
+    const l = new QuotaLimiter({ defaults: { rpm: 2, rpd: 2, tpm: 100 }, marginMs: 0 });
+    l.record('g', 'm', T0, 60);
+    l.record('g', 'm', T0 + 1, 30);
+    expect(l.check('g', 'm', T0 + 2).ok).toBe(false);
+    l.release('g', 'm', T0 + 1, 30);
+    expect(l.check('g', 'm', T0 + 2, 40).ok).toBe(true);
+    expect(l.check('g', 'm', T0 + 2, 41)).toMatchObject({ ok: false, scope: 'tokens' });
+    l.record('g', 'm', T0 + 3);
+    expect(l.check('g', 'm', T0 + 4)).toMatchObject({ ok: false, scope: 'day' });
+    // Out of the minute window already: only the day's count comes back.
+    l.release('g', 'm', T0, 60, T0 + 120_000);
+    expect(l.check('g', 'm', T0 + 120_000).ok).toBe(true);
+    // A send of yesterday is not taken off today's count; unknown groups are ignored.
+    l.record('g', 'm', nextPacificMidnight(T0) + 1);
+    l.record('g', 'm', nextPacificMidnight(T0) + 2);
+    l.release('g', 'm', T0 + 3, 0, nextPacificMidnight(T0) + 3);
+    expect(l.check('g', 'm', nextPacificMidnight(T0) + 70_000)).toMatchObject({ ok: false, scope: 'day' });
+    expect(() => l.release('nobody', 'm', T0)).not.toThrow();
+  });
+
   it('tokens per minute', () => {
     const l = new QuotaLimiter({ defaults: { tpm: 100 }, marginMs: 0 });
     l.record('g', 'm', T0, 60);
