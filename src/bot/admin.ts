@@ -7,7 +7,7 @@ import type { APIEmbed, RepliableInteraction } from 'discord.js';
 import { NO_MENTIONS, renderKeyStats, renderPoolStats, renderStatus, type StatusView } from './render.ts';
 import { refusal, replyFailure } from './admission.ts';
 import type { BotContext } from './types.ts';
-import { STATS_RESET_TEXT, poolResetText } from './userText.ts';
+import { STATS_RESET_TEXT, poolResetText, resetPoolKeyText } from './userText.ts';
 
 /** Sends pages of embeds: the first as the reply, the others as follow-ups. */
 export async function sendEmbedPages(interaction: RepliableInteraction, pages: readonly APIEmbed[][], ephemeral: boolean): Promise<void> {
@@ -49,15 +49,26 @@ export async function showPoolStats(interaction: RepliableInteraction, ctx: BotC
 }
 
 /** `/reset-pool [model]`: rebuilds instances; cooldowns and disabled keys stay. */
-export async function resetPool(interaction: RepliableInteraction, ctx: BotContext, model: string | undefined): Promise<void> {
+export async function resetPool(
+  interaction: RepliableInteraction,
+  ctx: BotContext,
+  options: { model?: string | undefined; clearCooldowns?: boolean; keyNumber?: number | undefined },
+): Promise<void> {
+  const { model, clearCooldowns = false, keyNumber } = options;
   const refused = refusal(ctx, { userId: interaction.user.id, model });
   if (refused) {
     await replyFailure(interaction, refused);
     return;
   }
+  const keyCount = ctx.pool.keys.length;
+  if (keyNumber !== undefined && (!clearCooldowns || keyNumber > keyCount)) {
+    await interaction.reply({ content: resetPoolKeyText(keyNumber, keyCount, clearCooldowns), flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
+    return;
+  }
   ctx.pool.resetPool(model);
-  ctx.logger.info({ model: model ?? 'all', by: interaction.user.id }, 'pool reset by an admin');
-  await interaction.reply({ content: poolResetText(model), flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
+  const cleared = clearCooldowns ? ctx.pool.clearCooldowns(keyNumber === undefined ? undefined : keyNumber - 1, model) : undefined;
+  ctx.logger.info({ model: model ?? 'all', by: interaction.user.id, cooldownsCleared: cleared }, 'pool reset by an admin');
+  await interaction.reply({ content: poolResetText(model, cleared), flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
 }
 
 /** `/reset-api-stats`: clears usage, error and latency counters. */

@@ -167,9 +167,19 @@ export const THREAD_REASONS = {
   ended: 'conversation ended',
 } as const;
 
-/** `/reset-pool`'s reply. */
-export function poolResetText(model: string | undefined): string {
-  return `♻️ Pool rebuilt for ${model ? `\`${model}\`` : 'every model'}. Cooldowns and disabled keys stay: they are Google's answers.`;
+/** `/reset-pool`'s reply; `cleared` lists the keys whose cooldown `clear-cooldowns` ended. */
+export function poolResetText(model: string | undefined, cleared?: readonly string[]): string {
+  const rebuilt = `♻️ Pool rebuilt for ${model ? `\`${model}\`` : 'every model'}.`;
+  if (cleared === undefined) return `${rebuilt} Cooldowns and disabled keys stay: they are Google's answers (\`clear-cooldowns\` ends cooldowns).`;
+  const ended = cleared.length === 0 ? 'No key was cooling down.' : `Cooldowns ended for ${cleared.join(', ')}.`;
+  return `${rebuilt} ${ended} Disabled keys stay disabled until their re-check passes; the known quota limits still hold.`;
+}
+
+/** `/reset-pool key:N` that cannot be done. */
+export function resetPoolKeyText(keyNumber: number, keyCount: number, clearCooldowns: boolean): string {
+  return clearCooldowns
+    ? `There is no key#${keyNumber}: this bot has ${keyCount} key${keyCount === 1 ? '' : 's'} (key#1 to key#${keyCount}).`
+    : '`key` chooses whose cooldown to end: use it together with `clear-cooldowns:True`.';
 }
 
 /** `/reset-api-stats`' reply. */

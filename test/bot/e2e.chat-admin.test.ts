@@ -9,8 +9,10 @@ import {
   MANAGE_GUILD,
   alice,
   bob,
+  bool,
   carol,
   expectWorldInvariants,
+  int,
   robot,
   startWorld,
   str,
@@ -183,6 +185,38 @@ describe('admin commands with 50 keys', () => {
     const clear = await w.discord.sendCommand({ name: 'reset-api-stats', user: alice, channelId: CHANNEL_ID, memberPermissions: MANAGE_GUILD });
     expect((await clear.waitForOriginal(() => true, 5000)).content).toContain('counters cleared');
     expect(w.bot.pool.getKeyStats().totals.usage).toBe(0);
+  });
+
+  it('/reset-pool clear-cooldowns ends a cooldown Google set; key:N outside the keys is refused', async () => {
+    w.gemini.inject({ type: 'rateLimit', per: 'minute', retryDelay: '600s' }, { times: 1 });
+    expect((await w.bot.pool.generateContent({ prompt: 'cool one key' })).ok).toBe(true);
+    const cooling = w.bot.pool.getKeyStats().keys.filter((k) => k.state === 'cooling');
+    expect(cooling).toHaveLength(1);
+    const keyNumber = Number(cooling[0]!.id.slice('key#'.length));
+
+    const wrong = await w.discord.sendCommand({
+      name: 'reset-pool',
+      options: [bool('clear-cooldowns', true), int('key', 51)],
+      user: alice,
+      channelId: CHANNEL_ID,
+      memberPermissions: MANAGE_GUILD,
+    });
+    expect((await wrong.waitForOriginal(() => true, 5000)).content).toContain('There is no key#51: this bot has 50 keys');
+    expect(w.bot.pool.getKeyStats().totals.cooling).toBe(1);
+
+    const plain = await w.discord.sendCommand({ name: 'reset-pool', user: alice, channelId: CHANNEL_ID, memberPermissions: MANAGE_GUILD });
+    expect((await plain.waitForOriginal(() => true, 5000)).content).toContain('Cooldowns and disabled keys stay');
+    expect(w.bot.pool.getKeyStats().totals.cooling).toBe(1);
+
+    const clear = await w.discord.sendCommand({
+      name: 'reset-pool',
+      options: [bool('clear-cooldowns', true), int('key', keyNumber)],
+      user: alice,
+      channelId: CHANNEL_ID,
+      memberPermissions: MANAGE_GUILD,
+    });
+    expect((await clear.waitForOriginal(() => true, 5000)).content).toContain(`Cooldowns ended for key#${keyNumber}.`);
+    expect(w.bot.pool.getKeyStats().totals.cooling).toBe(0);
   });
 
   it('ADMIN_USER_IDS works in a DM; others are refused there', async () => {

@@ -103,6 +103,7 @@ export async function startWorld(
 export const str = (name: string, value: string) => ({ name, type: 3, value });
 export const num = (name: string, value: number) => ({ name, type: 10, value });
 export const bool = (name: string, value: boolean) => ({ name, type: 5, value });
+export const int = (name: string, value: number) => ({ name, type: 4, value });
 
 /** The messages of an interaction's answer: the reply, then its follow-ups. */
 export function answerMessages(it: FakeInteraction): FakeMessage[] {
