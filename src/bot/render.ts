@@ -2,6 +2,7 @@
  * Pure rendering: model text and pool reports -> Discord message content and embeds that
  * respect Discord's limits. Nothing here talks to Discord.
  */
+import { truncate } from '../text.ts';
 import type { APIEmbed } from 'discord.js';
 import type { KeyStats, KeyStatsReport, ModelPoolStats, PoolStatsReport } from '../pool/types.ts';
 
@@ -147,17 +148,7 @@ export function threadName(prompt: string): string {
   return truncate(prompt.replace(/\s+/g, ' ').trim(), DISCORD_LIMITS.threadNameChars) || 'Chat';
 }
 
-/**
- * Cuts `text` to at most `maxChars` (JS string length, like every limit here), with an
- * ellipsis when cut, never between the two halves of a surrogate pair.
- */
-export function truncate(text: string, maxChars: number): string {
-  if (text.length <= maxChars) return text;
-  let cut = Math.max(0, maxChars - 1);
-  const last = text.charCodeAt(cut - 1);
-  if (last >= 0xd800 && last <= 0xdbff) cut--;
-  return `${text.slice(0, cut).trimEnd()}…`;
-}
+export { truncate };
 
 /** The `/art` answer: a purple embed titled with the topic. */
 export const ART_COLOR = 0x9b59b6;

@@ -5,6 +5,7 @@
  * summarized in ONE message when the interval has passed.
  */
 import type { ErrorKind, PoolEvents } from '../pool/types.ts';
+import { truncate } from '../text.ts';
 
 /** An event worth telling operators about. */
 export type AlertEvent =
@@ -38,10 +39,7 @@ export const fromPool = {
 
 const MAX_ALERT_CHARS = 1900;
 
-const oneLine = (s: string, max: number): string => {
-  const flat = s.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-};
+const oneLine = (s: string, max: number): string => truncate(s.replace(/\s+/g, ' ').trim(), max);
 
 const listIds = (ids: readonly string[], max = 12): string =>
   ids.length <= max ? ids.join(', ') : `${ids.slice(0, max).join(', ')} and ${ids.length - max} more`;
@@ -104,7 +102,7 @@ export function summaryText(events: readonly AlertEvent[], windowMs: number): st
   const last = events[events.length - 1]!;
   lines.push(`Latest: ${alertText(last)}`);
   const text = lines.join('\n');
-  return text.length > MAX_ALERT_CHARS ? `${text.slice(0, MAX_ALERT_CHARS - 1)}…` : text;
+  return truncate(text, MAX_ALERT_CHARS);
 }
 
 /** Timers, injectable for tests. */
