@@ -21,6 +21,8 @@
 import http from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+// The same Pacific day the pool counts quota in: Gemini resets requests-per-day at midnight America/Los_Angeles.
+import { nextPacificMidnight, pacificDay } from '../src/pool/time.ts';
 
 /** One API key the fake knows. */
 export interface FakeKey {
@@ -204,41 +206,6 @@ const HTML_502 =
   '<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <title>Error 502 (Server Error)!!1</title>\n' +
   '  <p><b>502.</b> <ins>That’s an error.</ins>\n  <p>The server encountered a temporary error and could not ' +
   'complete your request.<p>Please try again in 30 seconds.  <ins>That’s all we know.</ins>\n';
-
-const LA_FORMAT = new Intl.DateTimeFormat('en-US', {
-  timeZone: 'America/Los_Angeles',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-});
-
-function laParts(ms: number): { y: number; m: number; d: number; h: number; mi: number; s: number } {
-  const p: Record<string, number> = {};
-  for (const part of LA_FORMAT.formatToParts(new Date(ms))) {
-    if (part.type !== 'literal') p[part.type] = Number(part.value);
-  }
-  return { y: p.year ?? 0, m: p.month ?? 1, d: p.day ?? 1, h: p.hour ?? 0, mi: p.minute ?? 0, s: p.second ?? 0 };
-}
-
-/** Offset of Pacific wall time from UTC at instant `ms` (ms, negative). */
-function laOffset(ms: number): number {
-  const p = laParts(ms);
-  const whole = ms - (((ms % 1000) + 1000) % 1000);
-  return Date.UTC(p.y, p.m - 1, p.d, p.h, p.mi, p.s) - whole;
-}
-
-/** Instant of the next Pacific midnight after `ms`. */
-function nextLaMidnight(ms: number): number {
-  const p = laParts(ms);
-  const wall = Date.UTC(p.y, p.m - 1, p.d + 1);
-  let guess = wall - laOffset(ms);
-  guess = wall - laOffset(guess);
-  return guess;
-}
 
 /** Protobuf Duration text for a delay in ms: "37s", "0.35s" (never an exponent). */
 function durationText(ms: number): string {
@@ -675,13 +642,12 @@ export class FakeGemini {
 
   private dayKey(t: number): string {
     if (this.dayMs !== undefined) return String(Math.floor(t / this.dayMs));
-    const p = laParts(t);
-    return `${p.y}-${p.m}-${p.d}`;
+    return pacificDay(t);
   }
 
   private msToNextDay(t: number): number {
     if (this.dayMs !== undefined) return (Math.floor(t / this.dayMs) + 1) * this.dayMs - t;
-    return nextLaMidnight(t) - t;
+    return nextPacificMidnight(t) - t;
   }
 
   private usageFor(project: string, model: string, t: number): Usage {
