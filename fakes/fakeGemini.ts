@@ -9,7 +9,10 @@
  * await fake.close();
  * ```
  *
- * It speaks the routes, bodies and error shapes of the real service (DESIGN.md section 3):
+ * It speaks the routes, bodies and error shapes of the real service (`x-goog-api-key`,
+ * `models/{model}:generateContent` and its SSE stream, countTokens, embeddings, the model list;
+ * Google's `{ error: { code, status, message, details } }` with QuotaFailure, RetryInfo and
+ * ErrorInfo details and no Retry-After header):
  * per-project-per-model quotas (RPM sliding window, RPD day bucket, input TPM), invalid /
  * suspended / billing keys, and injectable faults (HTTP errors, 429s, hangs, resets,
  * malformed bodies, any bytes with any status, cut streams, bodies that trickle, SSE comments
