@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ClientFactory, GeminiClient } from '../src/gemini/adapter.ts';
-import type { FakeGeminiOptions } from '../test/fakes/fakeGemini.ts';
+import type { FakeGeminiOptions } from '../fakes/fakeGemini.ts';
 
 /** The project root (bench/..), where `--import tsx` resolves. */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -93,7 +93,7 @@ export interface FakeStats {
 }
 
 /**
- * The fake Gemini server (test/fakes/fakeGemini.ts) in its own process (bench/fakeServer.ts),
+ * The fake Gemini server (fakes/fakeGemini.ts) in its own process (bench/fakeServer.ts),
  * so its request handling does not share an event loop, or a core, with the client side.
  */
 export class FakeProcess {

@@ -6,7 +6,7 @@
  * and exits when stdin ends. Started by `FakeProcess` in bench/common.ts.
  */
 import { createInterface } from 'node:readline';
-import { FakeGemini, type FakeGeminiOptions } from '../test/fakes/fakeGemini.ts';
+import { FakeGemini, type FakeGeminiOptions } from '../fakes/fakeGemini.ts';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as FakeGeminiOptions;
 const fake = await FakeGemini.start(options);

@@ -93,7 +93,11 @@ function poolSender(pool: GeminiAPIPool): Sender {
   };
 }
 
-/** Seed 003's way: round-robin; on a 429 try the next key, until every key was tried. */
+/**
+ * A key-rotating proxy as many are written: round-robin over the keys; on a 429 move on to the
+ * next key at once, until every key was tried. Nothing is remembered, so a key that is out of
+ * quota is tried again on the next request.
+ */
 const roundRobinRetry: Contender = (url, keys) => {
   const clients = plainClients(url, keys);
   let cursor = 0;
@@ -117,8 +121,9 @@ const roundRobinRetry: Contender = (url, keys) => {
 };
 
 /**
- * Seed 004's way: round-robin over keys that are not cooling; a 429 cools that key for 24
- * (scaled) hours, i.e. for the rest of the run, and the request fails over to the next key.
+ * A key-rotating proxy that benches a key for a day on its first 429: round-robin over keys
+ * that are not cooling; a 429 cools that key for 24 (scaled) hours, i.e. for the rest of the
+ * run, and the request fails over to the next key.
  */
 const roundRobinCool24h: Contender = (url, keys, o) => {
   const clients = plainClients(url, keys);

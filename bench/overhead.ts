@@ -7,9 +7,11 @@
  * Latencies are each side's best round (noise only ever slows a run down).
  *
  * A third side, `plainTimeout`, is the plain client given the pool's attempt timeout
- * (`httpOptions.timeout`): the SDK then passes an AbortSignal to fetch, and on Node 20 that
- * alone costs tens of µs per call (the pool bounds its attempts by connection timeouts
- * instead). It is a reference for reading the ratio, not part of it.
+ * (`httpOptions.timeout`): the SDK then passes an AbortSignal to fetch, as the pool does on
+ * every attempt (each attempt has its own timer and AbortSignal, ended by the attempt
+ * timeout, the deadline or the caller). On Node 20 a fetch with a signal costs more than
+ * one without, so plain-with-timeout is the like-for-like reference; it is shown for
+ * reading the ratio, not part of it.
  */
 import { GoogleGenAI } from '@google/genai';
 import { GeminiAPIPool } from '../src/pool/GeminiAPIPool.ts';

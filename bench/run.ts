@@ -1,7 +1,7 @@
 /**
  * Benchmarks of GeminiAPIPool: `npm run bench` (table) or `npm run bench -- --json` (table,
  * then one JSON object on the last line). Progress goes to stderr. About 2 minutes on 2
- * cores; no network: everything runs against the fake Gemini server (test/fakes/) or a
+ * cores; no network: everything runs against the fake Gemini server (fakes/) or a
  * no-network client. The run reports; it never fails on a missed target (exit code 0).
  *
  * How to read it (every figure is measured in this run, side by side):
@@ -24,16 +24,22 @@
  *   the pool's own CPU per call measured without HTTP (no-network client: the part that is
  *   pool logic, not SDK/undici work), and a reference side run in the same chunks: the plain
  *   client given the same 30 s timeout (`httpOptions.timeout`). The plain client of the
- *   figure sets no timeout; the pool bounds attempts by connection timeouts (an AbortSignal
- *   only when a deadline or a caller needs one), since on Node 20 a fetch with a signal
- *   costs tens of µs more than one without. Other processes on the machine make this
- *   figure noisy: read `roundRatios`.
+ *   figure sets no timeout, so its fetch gets no AbortSignal. The pool gives every attempt
+ *   a timer and an AbortSignal of its own, which the SDK passes to fetch: the attempt ends
+ *   at the attempt timeout or the request's deadline, whichever is nearer, and once text has
+ *   reached the caller, after that long without a new piece; the caller's signal aborts it
+ *   too. The pool's shared connections only carry headers/body timeouts 2 s longer, as a
+ *   backstop. So the pool pays for a signal on every call and plain does not: on Node 20 a
+ *   fetch with a signal costs more than one without, and the plain-with-timeout side shows
+ *   how much on this machine (`ratioVsPlainTimeout` compares like with like). Other
+ *   processes on the machine make this figure noisy: read `roundRatios`.
  * - goodput: 5 projects x 2 keys, quota R = 5 requests per scaled minute (1 s) per project
  *   and model, offered 2 x capacity (50 arrivals/s, steady) for 20 windows, a fresh fake per
  *   contender. `ours` = our pool told rpm (deadline 2 s); `oursLearned` = our pool with no
- *   limit (only the scaled minute length), learning rpm from the 429's quotaValue; `roundRobinRetry` (seed 003: on a 429 try
- *   the next key until all were tried) and `roundRobinCool24h` (seed 004: a 429 cools the
- *   key for 24 scaled hours) are plain-SDK baselines for reference (no target).
+ *   limit (only the scaled minute length), learning rpm from the 429's quotaValue;
+ *   `roundRobinRetry` (a key-rotating proxy that moves to the next key on every 429 until
+ *   all were tried) and `roundRobinCool24h` (one that cools a key for 24 scaled hours on its
+ *   first 429) are plain-SDK baselines for reference (no target).
  *   goodputRatio = answers (to arrivals inside the windows, delivered by 250 ms after the
  *   last window) / (5 x R x 20); wasted429Ratio = 429s / generateContent calls the fake saw;
  *   p99WaitMs = arrival to answer. Targets for our pool: goodput >= 0.97, 429s <= 0.02.

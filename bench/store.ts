@@ -11,7 +11,7 @@ import { GeminiAPIPool } from '../src/pool/GeminiAPIPool.ts';
 import { RedisStore } from '../src/store/redis.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import type { StateStore } from '../src/store/types.ts';
-import { startRedis } from '../test/store/redisServer.ts';
+import { startRedis } from '../fakes/redisServer.ts';
 import { median, noNetworkFactory } from './common.ts';
 
 async function makePool(store: StateStore | undefined): Promise<GeminiAPIPool> {

@@ -1,6 +1,6 @@
 /**
  * `npm run demo`: the whole product, with no tokens and no internet. Starts the fake
- * Discord and the fake Gemini (from test/fakes), runs the REAL bot against them (the same
+ * Discord and the fake Gemini (from fakes/), runs the REAL bot against them (the same
  * `startBot` as `npm start`), plays a short scripted session, and prints what Discord users
  * would have seen, then the key statistics. Exits by itself within a minute.
  */
@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { startBot, type RunningBot } from '../src/bot/app.ts';
 import { sdkClientFactory, type ClientFactory } from '../src/gemini/adapter.ts';
-import { FakeDiscord, FakePermissions, type FakeInteraction, type FakeMessage, type FakeUser } from '../test/fakes/fakeDiscord.ts';
-import { FakeGemini, type ReplyContext } from '../test/fakes/fakeGemini.ts';
+import { FakeDiscord, FakePermissions, type FakeInteraction, type FakeMessage, type FakeUser } from '../fakes/fakeDiscord.ts';
+import { FakeGemini, type ReplyContext } from '../fakes/fakeGemini.ts';
 
 const DEADLINE_MS = 55_000;
 const GUILD = '1200000000000000001';

@@ -3,7 +3,7 @@
  * for admins and for ADMIN_USER_IDS in a DM), with 50 keys so the stats need several embeds.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FakeMessage } from '../fakes/fakeDiscord.ts';
+import type { FakeMessage } from '../../fakes/fakeDiscord.ts';
 import {
   CHANNEL_ID,
   MANAGE_GUILD,

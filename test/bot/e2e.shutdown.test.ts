@@ -8,8 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureText } from '../../src/bot/userText.ts';
-import { FakeDiscord } from '../fakes/fakeDiscord.ts';
-import { FakeGemini } from '../fakes/fakeGemini.ts';
+import { FakeDiscord } from '../../fakes/fakeDiscord.ts';
+import { FakeGemini } from '../../fakes/fakeGemini.ts';
 import { APP_ID, CHANNEL_ID, GUILD_ID, OWNER_ID, alice, bob, str, testKeys, worldEnv } from './harness.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');

@@ -6,8 +6,8 @@ import pino from 'pino';
 import { expect } from 'vitest';
 import { startBot, type RunningBot, type StartBotOverrides } from '../../src/bot/app.ts';
 import { sdkClientFactory, type ClientFactory } from '../../src/gemini/adapter.ts';
-import { FakeDiscord, type FakeDiscordOptions, type FakeInteraction, type FakeMessage, type FakeUser } from '../fakes/fakeDiscord.ts';
-import { FakeGemini, type FakeGeminiOptions } from '../fakes/fakeGemini.ts';
+import { FakeDiscord, type FakeDiscordOptions, type FakeInteraction, type FakeMessage, type FakeUser } from '../../fakes/fakeDiscord.ts';
+import { FakeGemini, type FakeGeminiOptions } from '../../fakes/fakeGemini.ts';
 
 export const APP_ID = '1100000000000000001';
 export const GUILD_ID = '1100000000000000002';

@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeDiscord } from '../fakes/fakeDiscord.ts';
-import { FakeGemini } from '../fakes/fakeGemini.ts';
+import { FakeDiscord } from '../../fakes/fakeDiscord.ts';
+import { FakeGemini } from '../../fakes/fakeGemini.ts';
 import { ROOT, runEntry, untilReady, within, type Running } from './entry.ts';
 
 const APP_ID = '1200000000000000001';

@@ -6,8 +6,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeDiscord } from '../fakes/fakeDiscord.ts';
-import { FakeGemini } from '../fakes/fakeGemini.ts';
+import { FakeDiscord } from '../../fakes/fakeDiscord.ts';
+import { FakeGemini } from '../../fakes/fakeGemini.ts';
 import { ROOT, alive, freePort, portIsFree, run, untilReady, waitUntil, within, type Running } from './entry.ts';
 
 const scripts = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;

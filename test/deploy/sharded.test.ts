@@ -5,9 +5,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeDiscord } from '../fakes/fakeDiscord.ts';
-import { FakeGemini } from '../fakes/fakeGemini.ts';
-import { startRedis, type RedisServer } from '../store/redisServer.ts';
+import { FakeDiscord } from '../../fakes/fakeDiscord.ts';
+import { FakeGemini } from '../../fakes/fakeGemini.ts';
+import { startRedis, type RedisServer } from '../../fakes/redisServer.ts';
 import { alive, runEntry, untilReady, waitUntil, within, type Running } from './entry.ts';
 
 /** Pids whose parent is `pid` and whose command line mentions `what` (from /proc). */

@@ -4,8 +4,8 @@
  * Discord rejects the token.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeDiscord } from '../fakes/fakeDiscord.ts';
-import { FakeGemini } from '../fakes/fakeGemini.ts';
+import { FakeDiscord } from '../../fakes/fakeDiscord.ts';
+import { FakeGemini } from '../../fakes/fakeGemini.ts';
 import { runEntry, untilReady, within, type Running } from './entry.ts';
 
 describe('npm start prints what it noticed', () => {

@@ -17,8 +17,8 @@ import {
   PermissionFlagsBits,
 } from 'discord.js';
 import type { ButtonInteraction, ChatInputCommandInteraction, Interaction, Message } from 'discord.js';
-import { FakeDiscord, FakePermissions } from './fakeDiscord.ts';
-import type { FakeDiscordOptions, FakeUser } from './fakeDiscord.ts';
+import { FakeDiscord, FakePermissions } from '../../fakes/fakeDiscord.ts';
+import type { FakeDiscordOptions, FakeUser } from '../../fakes/fakeDiscord.ts';
 
 const GUILD = '1000000000000000001';
 const CHANNEL = '1000000000000000002';

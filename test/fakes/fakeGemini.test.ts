@@ -3,8 +3,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError, GoogleGenAI } from '@google/genai';
-import { FakeGemini } from './fakeGemini.ts';
-import type { Fault, FakeGeminiOptions } from './fakeGemini.ts';
+import { FakeGemini } from '../../fakes/fakeGemini.ts';
+import type { Fault, FakeGeminiOptions } from '../../fakes/fakeGemini.ts';
 
 const MODEL = 'gemini-2.5-flash';
 

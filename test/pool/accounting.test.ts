@@ -9,7 +9,7 @@ import { GeminiAPIPool } from '../../src/pool/GeminiAPIPool.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { StateStore, UsageReport } from '../../src/store/types.ts';
 import { pacificDay } from '../../src/pool/time.ts';
-import { FakeGemini } from '../fakes/fakeGemini.ts';
+import { FakeGemini } from '../../fakes/fakeGemini.ts';
 import { TestClock } from '../helpers.ts';
 import { poolFixture } from './fixture.ts';
 

@@ -3,7 +3,7 @@ import { afterEach } from 'vitest';
 import { GeminiAPIPool, type GeminiAPIPoolOptions } from '../../src/pool/GeminiAPIPool.ts';
 import type { Clock } from '../../src/pool/time.ts';
 import type { PoolEvents } from '../../src/pool/types.ts';
-import { FakeGemini, type FakeGeminiOptions } from '../fakes/fakeGemini.ts';
+import { FakeGemini, type FakeGeminiOptions } from '../../fakes/fakeGemini.ts';
 import { captureLogger } from '../helpers.ts';
 
 export interface SetupOptions {

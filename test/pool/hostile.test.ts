@@ -10,7 +10,7 @@ import { GeminiAPIPool } from '../../src/pool/GeminiAPIPool.ts';
 import { pacificDay } from '../../src/pool/time.ts';
 import { ERROR_KINDS } from '../../src/pool/types.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
-import { FakeGemini } from '../fakes/fakeGemini.ts';
+import { FakeGemini } from '../../fakes/fakeGemini.ts';
 import { TestClock, captureLogger } from '../helpers.ts';
 import { poolFixture } from './fixture.ts';
 

@@ -7,7 +7,7 @@ import { GeminiAPIPool, type GeminiAPIPoolOptions } from '../../src/pool/GeminiA
 import { nextPacificMidnight } from '../../src/pool/time.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { CounterDelta, KeyStateChange } from '../../src/store/types.ts';
-import { FakeGemini } from '../fakes/fakeGemini.ts';
+import { FakeGemini } from '../../fakes/fakeGemini.ts';
 import { TestClock, captureLogger } from '../helpers.ts';
 
 let fake: FakeGemini | undefined;

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { poolFixture } from './fixture.ts';
 import { nextPacificMidnight } from '../../src/pool/time.ts';
-import type { FakeGemini } from '../fakes/fakeGemini.ts';
+import type { FakeGemini } from '../../fakes/fakeGemini.ts';
 import { TestClock } from '../helpers.ts';
 
 const setup = poolFixture(() => new TestClock(), { keys: ['test-key-1', 'test-key-2', 'test-key-3'], poolSize: 3, attemptTimeoutMs: 2_000 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { AdapterAnswer, ClientFactory } from '../../src/gemini/adapter.ts';
 import { GeminiAPIPool, type GeminiAPIPoolOptions } from '../../src/pool/GeminiAPIPool.ts';
 import { poolFixture } from './fixture.ts';
-import type { FakeGemini, Fault } from '../fakes/fakeGemini.ts';
+import type { FakeGemini, Fault } from '../../fakes/fakeGemini.ts';
 import { TestClock } from '../helpers.ts';
 
 const setup = poolFixture(() => new TestClock(), { keys: ['test-key-1', 'test-key-2', 'test-key-3'], poolSize: 3, attemptTimeoutMs: 2_000 });

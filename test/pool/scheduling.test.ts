@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { poolFixture } from './fixture.ts';
 import type { PoolResult } from '../../src/pool/types.ts';
-import type { FakeGemini } from '../fakes/fakeGemini.ts';
+import type { FakeGemini } from '../../fakes/fakeGemini.ts';
 import { ManualClock, settle } from '../helpers.ts';
 
 const setup = poolFixture(() => new ManualClock(), { keys: ['test-key-1', 'test-key-2'], poolSize: 2 });

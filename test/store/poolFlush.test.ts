@@ -13,7 +13,7 @@ import { pacificDay } from '../../src/pool/time.ts';
 import { RedisStore } from '../../src/store/redis.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { CounterDelta, StateStore } from '../../src/store/types.ts';
-import { FakeGemini } from '../fakes/fakeGemini.ts';
+import { FakeGemini } from '../../fakes/fakeGemini.ts';
 import { captureLogger } from '../helpers.ts';
 import { useRedisServer } from './redisServer.ts';
 

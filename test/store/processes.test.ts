@@ -14,12 +14,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pacificDay } from '../../src/pool/time.ts';
 import { hashKey } from '../../src/pool/keys.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
-import { FakeGemini } from '../fakes/fakeGemini.ts';
+import { FakeGemini } from '../../fakes/fakeGemini.ts';
 import { GeminiAPIPool } from '../../src/pool/GeminiAPIPool.ts';
 import { RedisStore } from '../../src/store/redis.ts';
 import type { StateStore } from '../../src/store/types.ts';
 import { captureLogger } from '../helpers.ts';
-import { startRedis, type RedisServer } from './redisServer.ts';
+import { startRedis, type RedisServer } from '../../fakes/redisServer.ts';
 import { waitFor } from './contract.ts';
 
 type View = Record<string, { usage: number; errors: number; requestsToday: number; tokensToday: number }>;

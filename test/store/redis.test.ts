@@ -11,7 +11,8 @@ import { isStoreRejectedError, isStoreUnavailableError } from '../../src/store/e
 import { RedisStore, redactRedisUrl } from '../../src/store/redis.ts';
 import type { KeyStateChange, UsageReport } from '../../src/store/types.ts';
 import { waitFor } from './contract.ts';
-import { startRedis, useRedisServer, type RedisServer } from './redisServer.ts';
+import { startRedis, type RedisServer } from '../../fakes/redisServer.ts';
+import { useRedisServer } from './redisServer.ts';
 
 const silent = pino({ level: 'silent' });
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.ts';
 import { describeNetworkFailure } from '../../src/endpoint.ts';
 import { freePort, runEntry, within } from '../deploy/entry.ts';
-import { FakeGemini } from '../fakes/fakeGemini.ts';
+import { FakeGemini } from '../../fakes/fakeGemini.ts';
 
 let fake: FakeGemini | undefined;
 afterEach(async () => {

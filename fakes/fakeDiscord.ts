@@ -32,6 +32,9 @@
  *   total, 10 a message), 5 action rows, empty messages (code 50006), a second interaction
  *   callback (40060), a first callback after 3 s (10062), webhook tokens after 15 min (50027),
  *   and per-message edit floods (429 with the headers discord.js reads; it waits and retries).
+ *
+ * Its public types are in discord/types.ts; Discord's error bodies and payload checks in
+ * discord/restChecks.ts. The server itself (state, REST routes, gateway) is this one class.
  */
 import http from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -40,331 +43,75 @@ import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
+import {
+  addError,
+  apiError,
+  type ErrorTree,
+  formError,
+  hasErrors,
+  IS_COMPONENTS_V2,
+  isEmptyMessage,
+  isObj,
+  json,
+  maxLen,
+  noContent,
+  type Reply,
+  strLen,
+  unknownChannel,
+  unknownInteraction,
+  unknownMessage,
+  unknownWebhook,
+  validateCommands,
+  validateMessageBody,
+} from './discord/restChecks.ts';
+import {
+  FakePermissions,
+  type FakeAttachment,
+  type FakeCommandOption,
+  type FakeDiscordOptions,
+  type FakeFault,
+  type FakeFile,
+  type FakeGuildConfig,
+  type FakeInteraction,
+  type FakeInteractionContext,
+  type FakeMessage,
+  type FakePings,
+  type FakeThread,
+  type FakeUser,
+  type RecordedCall,
+  type SendAutocompleteOptions,
+  type SendButtonOptions,
+  type SendCommandOptions,
+  type SendComponentOptions,
+  type SendModalSubmitOptions,
+  type SendUserMessageOptions,
+} from './discord/types.ts';
 
-/* ------------------------------------------------------------------------------------------ */
-/* Public types                                                                                */
-/* ------------------------------------------------------------------------------------------ */
-
-/** A Discord user as the tests describe it. Use numeric-string ids (discord.js parses snowflakes). */
-export interface FakeUser {
-  id: string;
-  username: string;
-  globalName?: string;
-  /** Default false. */
-  bot?: boolean;
-}
-
-/** A role of a configured guild. */
-export interface FakeRoleConfig {
-  id: string;
-  name?: string;
-  /** Permission bitfield as a decimal string. Default `'0'`. */
-  permissions?: string;
-  position?: number;
-}
-
-/** A channel of a configured guild. */
-export interface FakeChannelConfig {
-  id: string;
-  name?: string;
-  /** Discord channel type: 0 text (default), 2 voice, 4 category, 5 announcement, 15 forum. */
-  type?: number;
-  /** Category id. */
-  parentId?: string;
-  topic?: string;
-}
-
-/** A member of a configured guild (the bot is always a member). */
-export interface FakeMemberConfig {
-  user: FakeUser;
-  /** Role ids. */
-  roles?: string[];
-  nick?: string;
-}
-
-/** A guild the bot is in. */
-export interface FakeGuildConfig {
-  id: string;
-  name?: string;
-  channels?: FakeChannelConfig[];
-  /** Owner user id; the owner gets every permission. Default: a made-up id. */
-  ownerId?: string;
-  roles?: FakeRoleConfig[];
-  /** Permissions of the @everyone role (id = guild id). Default {@link FakePermissions.DefaultMember}. */
-  everyonePermissions?: string;
-  members?: FakeMemberConfig[];
-}
-
-/** Options of {@link FakeDiscord.start}. Every field is optional. */
-export interface FakeDiscordOptions {
-  /** @default a fresh snowflake */
-  applicationId?: string;
-  /** @default `{ id: applicationId, username: 'FakeBot' }` (bot: true is added) */
-  botUser?: FakeUser;
-  /** @default [] */
-  guilds?: FakeGuildConfig[];
-  /**
-   * Edits of ONE message (PATCH of a channel message or an interaction webhook message).
-   * A token bucket: `perMessage` edits at once, refilled at `perMessage / windowMs`, so the
-   * longest `retry_after` is `windowMs / perMessage` (1 s by default). Over it: 429.
-   * `perMessage: Infinity` disables the limit.
-   * @default { perMessage: 5, windowMs: 5000 }
-   */
-  editLimit?: { perMessage: number; windowMs: number };
-  /** If set, REST (`Authorization: Bot <token>`) and IDENTIFY must use this token (else 401 / close 4004). */
-  token?: string;
-  /** @default 41250 */
-  heartbeatIntervalMs?: number;
-  /** Filter gateway events by the IDENTIFY intents, like Discord. @default true */
-  enforceIntents?: boolean;
-  /** First interaction callback must come within this many ms, else 404 10062. 0 disables. @default 3000 */
-  interactionAckTimeoutMs?: number;
-  /** Interaction webhook tokens expire this many ms (by `now()`) after the interaction. @default 900000 */
-  interactionTokenTtlMs?: number;
-  /** `app_permissions` of interactions. @default {@link FakePermissions.DefaultBot} */
-  appPermissions?: string;
-  /** Dispatch MESSAGE_CREATE / MESSAGE_UPDATE / MESSAGE_DELETE for the bot's own messages. @default true */
-  echoBotMessages?: boolean;
-  /** Clock used for token expiry only, so tests can jump 15 min. @default Date.now */
-  now?: () => number;
-}
-
-/** A file part of a multipart request. */
-export interface FakeFile {
-  /** Form field name, e.g. `files[0]`. */
-  field: string;
-  filename: string;
-  size: number;
-  contentType: string;
-}
-
-/** One REST request, as received. */
-export interface RecordedCall {
-  /** Date.now() on arrival. */
-  at: number;
-  method: string;
-  /** Route without `/api/v10`, e.g. `/channels/1/messages`. */
-  path: string;
-  /** Parsed JSON body; for multipart bodies the parsed `payload_json` part. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-  /** HTTP status answered (0 while in flight). */
-  status: number;
-  /** Raw query string without `?`. */
-  query: string;
-  /** File parts of a multipart body. */
-  files?: FakeFile[];
-  /** Body answered (parsed), if any. */
-  response?: unknown;
-}
-
-/** An attachment stored on a message. */
-export interface FakeAttachment {
-  id: string;
-  filename: string;
-  size: number;
-  contentType: string;
-}
-
-/** Who a message would actually notify, computed from its content and `allowed_mentions`. */
-export interface FakePings {
-  everyone: boolean;
-  users: string[];
-  roles: string[];
-}
-
-/** A message in the fake (bot messages in {@link FakeDiscord.messages}, user ones in {@link FakeDiscord.userMessages}). */
-export interface FakeMessage {
-  id: string;
-  channelId: string;
-  guildId: string | null;
-  content: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  embeds: any[];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  components: any[];
-  /** Message flags: 64 ephemeral, 128 loading (deferred, not yet edited), 4 suppress embeds. */
-  flags: number;
-  authorId: string;
-  /** Last `allowed_mentions` sent for this message (create or edit). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  allowedMentions?: any;
-  /** Token of the interaction this message answers (original response or follow-up). */
-  interactionToken?: string;
-  interactionId?: string;
-  /** Successful edits (PATCH, callback type 7, a follow-up that filled a deferred reply). */
-  edits: number;
-  createdAt: number;
-  editedAt: number[];
-  deleted?: boolean;
-  /** Discord message type: 0 default, 19 reply, 20 chat-input command. */
-  type: number;
-  attachments: FakeAttachment[];
-  pings: FakePings;
-  referenceMessageId?: string;
-  /** Id of the thread started from this message. */
-  threadId?: string;
-  /** Emoji the bot reacted with. */
-  reactions: string[];
-}
-
-/** A thread channel. */
-export interface FakeThread {
-  id: string;
-  parentId: string;
-  guildId: string;
-  name: string;
-  ownerId: string;
-  /** Starter message (a thread started from a message has the message's id). */
-  messageId?: string;
-  /** 10 announcement, 11 public, 12 private. */
-  type: number;
-  archived: boolean;
-  locked: boolean;
-  autoArchiveDuration: number;
-  createdAt: number;
-  messageCount: number;
-}
-
-/** An option of a chat-input interaction (`type`: 1 sub-command, 2 group, 3 string, 4 integer, 5 boolean, 6 user, 7 channel, 8 role, 10 number). */
-export interface FakeCommandOption {
-  name: string;
-  type: number;
-  value?: unknown;
-  options?: FakeCommandOption[];
-  focused?: boolean;
-}
-
-/** Who, where and with which rights an interaction happens. */
-export interface FakeInteractionContext {
-  user: FakeUser;
-  /** `null` = DM. Omitted: the guild of `channelId` if the channel is a configured guild channel or thread, else DM. */
-  guildId?: string | null;
-  channelId: string;
-  /** Member permission bitfield, e.g. `'0'` or ManageGuild `'32'`. Default: from roles (owner: all). */
-  memberPermissions?: string;
-  /** @default 'en-US' */
-  locale?: string;
-}
-
-/** Options of {@link FakeDiscord.sendCommand}. */
-export interface SendCommandOptions extends FakeInteractionContext {
-  name: string;
-  options?: FakeCommandOption[];
-  /** Merged into `data.resolved` (users, channels and roles of options are resolved automatically). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  resolved?: any;
-}
-
-/** Options of {@link FakeDiscord.sendAutocomplete}: the focused option has `focused: true` or is named by `focused`. */
-export interface SendAutocompleteOptions extends SendCommandOptions {
-  focused?: string;
-}
-
-/** Options of {@link FakeDiscord.sendComponent}. */
-export interface SendComponentOptions extends FakeInteractionContext {
-  customId: string;
-  /** Message carrying the component (must be a message of the fake in `channelId`). */
-  messageId: string;
-  /** 2 button (default), 3 string select, 5 user select, 6 role select, 8 channel select. */
-  componentType?: number;
-  /** Selected values of a select menu. */
-  values?: string[];
-}
-
-/** Options of {@link FakeDiscord.sendButton}. */
-export type SendButtonOptions = Omit<SendComponentOptions, 'componentType' | 'values'>;
-
-/** Options of {@link FakeDiscord.sendModalSubmit}. */
-export interface SendModalSubmitOptions extends FakeInteractionContext {
-  customId: string;
-  /** Text input custom ids → values. */
-  fields: Record<string, string>;
-  /** Set when the modal was opened from a component on this message. */
-  messageId?: string;
-}
-
-/** Options of {@link FakeDiscord.sendUserMessage}. */
-export interface SendUserMessageOptions {
-  channelId: string;
-  /** `null` = DM; omitted: guild of the channel if configured, else DM. */
-  guildId?: string | null;
-  content: string;
-  author: FakeUser;
-  /** Message this one replies to. */
-  replyTo?: string;
-}
-
-/** An interaction the fake dispatched, and what the bot answered. */
-export interface FakeInteraction {
-  id: string;
-  token: string;
-  /** 2 command, 3 component, 4 autocomplete, 5 modal submit. */
-  type: number;
-  channelId: string;
-  guildId: string | null;
-  /** response callback type received (4 reply, 5 deferred, 6 deferred update, 7 update, 8 autocomplete result, 9 modal) */
-  responseType(): number | undefined;
-  /** Raw body of the callback (`{ type, data }`). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  response(): any;
-  /** the original response message, once created (for 6/7: the component's message) */
-  original(): FakeMessage | undefined;
-  /** Follow-up messages, in order (a follow-up that filled a deferred reply is the original, not here). */
-  followUps(): FakeMessage[];
-  /** Whether the response is ephemeral. */
-  ephemeral(): boolean;
-  /** Choices of an autocomplete result (type 8). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  choices(): any[] | undefined;
-  /** Modal data of a type 9 response. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  modal(): any;
-  /** Resolves once the interaction got its callback. @default timeoutMs 5000 */
-  waitForResponse(timeoutMs?: number): Promise<void>;
-  /** Resolves with the original message once it is no longer loading and `predicate` holds. @default timeoutMs 5000 */
-  waitForOriginal(predicate?: (m: FakeMessage) => boolean, timeoutMs?: number): Promise<FakeMessage>;
-}
-
-/** A canned answer for matching REST calls, see {@link FakeDiscord.injectFault}. */
-export interface FakeFault {
-  /** Default: any method. */
-  method?: string;
-  /** A route (exact, e.g. `/channels/1/messages`) or a RegExp tested on it. */
-  path: string | RegExp;
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-  /** How many calls it answers. @default 1 */
-  times?: number;
-}
-
-/** Permission bitfields (decimal strings) for `memberPermissions` and configs. */
-export const FakePermissions = (() => {
-  const bit = (n: number): bigint => 1n << BigInt(n);
-  const or = (...ns: number[]): bigint => ns.reduce((acc, n) => acc | bit(n), 0n);
-  // CreateInstantInvite, AddReactions, ViewChannel, SendMessages, EmbedLinks, AttachFiles,
-  // ReadMessageHistory, UseExternalEmojis, Connect, Speak, UseVAD, ChangeNickname,
-  // UseApplicationCommands, CreatePublicThreads, SendMessagesInThreads.
-  const member = or(0, 6, 10, 11, 14, 15, 16, 18, 20, 21, 25, 26, 31, 35, 38);
-  // ... plus ManageMessages, ManageThreads, CreatePrivateThreads.
-  const bot = member | or(13, 34, 36);
-  let all = 0n;
-  for (let n = 0; n <= 52; n++) if (n !== 47 && n !== 48) all |= bit(n);
-  return {
-    None: '0',
-    Administrator: bit(3).toString(),
-    ManageChannels: bit(4).toString(),
-    ManageGuild: bit(5).toString(),
-    ManageMessages: bit(13).toString(),
-    ManageThreads: bit(34).toString(),
-    /** What a plain member may do in a normal server. */
-    DefaultMember: member.toString(),
-    /** Default `app_permissions`: DefaultMember + ManageMessages, ManageThreads, CreatePrivateThreads. */
-    DefaultBot: bot.toString(),
-    All: all.toString(),
-  } as const;
-})();
+export { FakePermissions };
+export type {
+  FakeAttachment,
+  FakeChannelConfig,
+  FakeCommandOption,
+  FakeDiscordOptions,
+  FakeFault,
+  FakeFile,
+  FakeGuildConfig,
+  FakeInteraction,
+  FakeInteractionContext,
+  FakeMemberConfig,
+  FakeMessage,
+  FakePings,
+  FakeRoleConfig,
+  FakeThread,
+  FakeUser,
+  RecordedCall,
+  SendAutocompleteOptions,
+  SendButtonOptions,
+  SendCommandOptions,
+  SendComponentOptions,
+  SendModalSubmitOptions,
+  SendUserMessageOptions,
+} from './discord/types.ts';
 
 /* ------------------------------------------------------------------------------------------ */
 /* Internals                                                                                   */
@@ -374,7 +121,6 @@ const EPHEMERAL = 64;
 const LOADING = 128;
 const SUPPRESS_EMBEDS = 4;
 const SUPPRESS_NOTIFICATIONS = 4096;
-const IS_COMPONENTS_V2 = 32768;
 const HAS_THREAD = 32;
 const INTENT_GUILDS = 1;
 const INTENT_GUILD_MESSAGES = 1 << 9;
@@ -402,16 +148,6 @@ const safeDecode = (segment: string): string => {
   }
 };
 const iso = (ms: number): string => new Date(ms).toISOString();
-const codePoints = (s: string): number => [...s].length;
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-const strLen = (v: unknown): number => (typeof v === 'string' ? codePoints(v) : 0);
-
-interface Reply {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
-
 interface Ctx {
   method: string;
   route: string;
@@ -499,122 +235,6 @@ interface Session {
   intents: number;
   shard: [number, number];
   log: GatewayEntry[];
-}
-
-const json = (status: number, body: unknown, headers?: Record<string, string>): Reply =>
-  headers ? { status, body, headers } : { status, body };
-const noContent = (): Reply => ({ status: 204 });
-const apiError = (status: number, code: number, message: string, errors?: unknown): Reply =>
-  json(status, errors === undefined ? { message, code } : { message, code, errors });
-const unknownChannel = (): Reply => apiError(404, 10003, 'Unknown Channel');
-const unknownMessage = (): Reply => apiError(404, 10008, 'Unknown Message');
-const unknownWebhook = (): Reply => apiError(404, 10015, 'Unknown Webhook');
-const unknownInteraction = (): Reply => apiError(404, 10062, 'Unknown interaction');
-const formError = (errors: unknown): Reply => apiError(400, 50035, 'Invalid Form Body', errors);
-
-type ErrorTree = Record<string, unknown>;
-
-function addError(tree: ErrorTree, path: Array<string | number>, code: string, message: string): void {
-  let node: ErrorTree = tree;
-  for (const key of path) {
-    const k = String(key);
-    if (!isObj(node[k])) node[k] = {};
-    node = node[k] as ErrorTree;
-  }
-  const list = (node['_errors'] as Array<{ code: string; message: string }> | undefined) ?? [];
-  list.push({ code, message });
-  node['_errors'] = list;
-}
-
-function maxLen(tree: ErrorTree, path: Array<string | number>, value: unknown, max: number): void {
-  if (strLen(value) > max) addError(tree, path, 'BASE_TYPE_MAX_LENGTH', `Must be ${max} or fewer in length.`);
-}
-
-/** Form errors of a message payload (create or edit), Discord's shapes; empty object when valid. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function validateMessageBody(body: any): ErrorTree {
-  const errors: ErrorTree = {};
-  if (!isObj(body)) return errors;
-  if (body['content'] != null && typeof body['content'] !== 'string') {
-    addError(errors, ['content'], 'BASE_TYPE_STRING', 'Must be a string.');
-  }
-  maxLen(errors, ['content'], body['content'], 2000);
-  const embeds = body['embeds'];
-  if (Array.isArray(embeds)) {
-    if (embeds.length > 10) addError(errors, ['embeds'], 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
-    let total = 0;
-    embeds.forEach((e: unknown, i: number) => {
-      if (!isObj(e)) return;
-      maxLen(errors, ['embeds', i, 'title'], e['title'], 256);
-      maxLen(errors, ['embeds', i, 'description'], e['description'], 4096);
-      total += strLen(e['title']) + strLen(e['description']);
-      const footer = e['footer'];
-      if (isObj(footer)) {
-        maxLen(errors, ['embeds', i, 'footer', 'text'], footer['text'], 2048);
-        total += strLen(footer['text']);
-      }
-      const author = e['author'];
-      if (isObj(author)) {
-        maxLen(errors, ['embeds', i, 'author', 'name'], author['name'], 256);
-        total += strLen(author['name']);
-      }
-      const fields = e['fields'];
-      if (Array.isArray(fields)) {
-        if (fields.length > 25) {
-          addError(errors, ['embeds', i, 'fields'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
-        }
-        fields.forEach((f: unknown, j: number) => {
-          if (!isObj(f)) return;
-          for (const [key, max] of [['name', 256], ['value', 1024]] as const) {
-            if (strLen(f[key]) === 0) addError(errors, ['embeds', i, 'fields', j, key], 'BASE_TYPE_REQUIRED', 'This field is required');
-            maxLen(errors, ['embeds', i, 'fields', j, key], f[key], max);
-          }
-          total += strLen(f['name']) + strLen(f['value']);
-        });
-      }
-    });
-    if (total > 6000) addError(errors, ['embeds'], 'MAX_EMBED_SIZE_EXCEEDED', 'Embed size exceeds maximum size of 6000');
-  }
-  const components = body['components'];
-  const v2 = typeof body['flags'] === 'number' && (body['flags'] & IS_COMPONENTS_V2) !== 0;
-  if (Array.isArray(components) && !v2) {
-    if (components.length > 5) addError(errors, ['components'], 'BASE_TYPE_MAX_LENGTH', 'Must be 5 or fewer in length.');
-    components.forEach((row: unknown, i: number) => {
-      if (!isObj(row) || !Array.isArray(row['components'])) return;
-      const inner = row['components'] as unknown[];
-      if (inner.length > 5) addError(errors, ['components', i, 'components'], 'BASE_TYPE_MAX_LENGTH', 'Must be 5 or fewer in length.');
-      inner.forEach((c: unknown, j: number) => {
-        if (!isObj(c)) return;
-        maxLen(errors, ['components', i, 'components', j, 'custom_id'], c['custom_id'], 100);
-        maxLen(errors, ['components', i, 'components', j, 'label'], c['label'], 80);
-      });
-    });
-  }
-  const am = body['allowed_mentions'];
-  if (isObj(am) && Array.isArray(am['parse'])) {
-    for (const kind of ['users', 'roles'] as const) {
-      if (am['parse'].includes(kind) && Array.isArray(am[kind]) && am[kind].length > 0) {
-        addError(errors, ['allowed_mentions'], 'MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE',
-          `parse:["${kind}"] and ${kind}: [ids...] are mutually exclusive.`);
-      }
-    }
-  }
-  return errors;
-}
-
-const hasErrors = (tree: ErrorTree): boolean => Object.keys(tree).length > 0;
-
-function isEmptyMessage(m: { content?: unknown; embeds?: unknown; components?: unknown; attachments?: unknown; sticker_ids?: unknown; poll?: unknown }, files: number): boolean {
-  const nonEmptyArray = (v: unknown): boolean => Array.isArray(v) && v.length > 0;
-  return (
-    (typeof m.content !== 'string' || m.content.trim() === '') &&
-    !nonEmptyArray(m.embeds) &&
-    !nonEmptyArray(m.components) &&
-    !nonEmptyArray(m.attachments) &&
-    !nonEmptyArray(m.sticker_ids) &&
-    !m.poll &&
-    files === 0
-  );
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -2372,46 +1992,4 @@ export class FakeDiscord {
     const ch = this.#channels.get(thread.id)!;
     return json(201, { ...this.#apiChannel(ch), ...this.#threadMember(ch) });
   }
-}
-
-/** Discord's checks of application command payloads (the ones bots trip over). */
-function validateCommands(cmds: unknown[]): ErrorTree {
-  const errors: ErrorTree = {};
-  const nameRe = /^[-_\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$/u;
-  const seen = new Set<string>();
-  if (cmds.length > 100) addError(errors, [], 'BASE_TYPE_MAX_LENGTH', 'Must be 100 or fewer in length.');
-  const checkOptions = (opts: unknown, path: Array<string | number>): void => {
-    if (!Array.isArray(opts)) return;
-    if (opts.length > 25) addError(errors, [...path, 'options'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
-    opts.forEach((o: unknown, i: number) => {
-      if (!isObj(o)) return;
-      const p = [...path, 'options', i];
-      const name = typeof o['name'] === 'string' ? o['name'] : '';
-      if (!nameRe.test(name) || name !== name.toLowerCase()) addError(errors, [...p, 'name'], 'APPLICATION_COMMAND_INVALID_NAME', 'Command name is invalid');
-      const dl = strLen(o['description']);
-      if (dl < 1 || dl > 100) addError(errors, [...p, 'description'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
-      if (Array.isArray(o['choices']) && o['choices'].length > 25) addError(errors, [...p, 'choices'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
-      checkOptions(o['options'], p);
-    });
-  };
-  cmds.forEach((c: unknown, i: number) => {
-    if (!isObj(c)) {
-      addError(errors, [i], 'DICT_TYPE_CONVERT', 'Only dictionaries may be used in a DictType');
-      return;
-    }
-    const type = typeof c['type'] === 'number' ? c['type'] : 1;
-    const name = typeof c['name'] === 'string' ? c['name'] : '';
-    if (type === 1) {
-      if (!nameRe.test(name) || name !== name.toLowerCase()) addError(errors, [i, 'name'], 'APPLICATION_COMMAND_INVALID_NAME', 'Command name is invalid');
-      const dl = strLen(c['description']);
-      if (dl < 1 || dl > 100) addError(errors, [i, 'description'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
-      checkOptions(c['options'], [i]);
-    } else if (codePoints(name) < 1 || codePoints(name) > 32) {
-      addError(errors, [i, 'name'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 32 in length.');
-    }
-    const key = `${type}:${name}`;
-    if (seen.has(key)) addError(errors, [i, 'name'], 'APPLICATION_COMMANDS_DUPLICATE_NAME', `Application command names must be unique`);
-    seen.add(key);
-  });
-  return errors;
 }
