@@ -13,11 +13,12 @@ import { FakeGemini } from '../../fakes/fakeGemini.ts';
 import { APP_ID, CHANNEL_ID, GUILD_ID, OWNER_ID, alice, bob, str, testKeys, worldEnv } from './harness.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
+// What `npm start` runs: one node process (no tsx wrapper in between to relay signals).
+const NODE_TSX = [process.execPath, '--import', 'tsx'] as const;
 
 /** Starts `tsx src/main.ts` with exactly this environment (plus PATH). */
 function startMain(env: Record<string, string>): { child: ChildProcess; exit: Promise<number | null>; output: () => string } {
-  const child = spawn(TSX, ['src/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE_TSX[0], [...NODE_TSX.slice(1), 'src/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -97,7 +98,7 @@ describe('npm start: graceful shutdown', () => {
     const env = worldEnv(discord, gemini, testKeys(1), { LOG_LEVEL: 'warn' });
     delete env.DISCORD_APPLICATION_ID;
     discord.commands.guild.delete(GUILD_ID);
-    const child = spawn(TSX, ['src/bot/register.ts'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NODE_TSX[0], [...NODE_TSX.slice(1), 'src/bot/register.ts'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
