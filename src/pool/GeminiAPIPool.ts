@@ -11,8 +11,9 @@ import { MemoryStore } from '../store/memory.ts';
 import PQueue from 'p-queue';
 import { Agent } from 'undici';
 import pino, { type Logger } from 'pino';
-import { sdkClientFactory, type AdapterChunk, type AdapterRequest, type ClientFactory, type ClientOptions, type GeminiClient } from '../gemini/adapter.ts';
-import { AttemptTimeoutError, CancelledError, classifyEmpty, classifyError, type Classified } from '../gemini/classify.ts';
+import { sdkClientFactory, type AdapterRequest, type ClientFactory, type ClientOptions } from '../gemini/adapter.ts';
+import { AttemptTimeoutError, CancelledError, type Classified } from '../gemini/classify.ts';
+import { classified, classifyFailure, type ClassifiedClient } from '../gemini/client.ts';
 import { CooldownMap, capUntil, type Cooling } from './cooldown.ts';
 import { KeyRing, describeKey, type KeySpec, type PoolKey } from './keys.ts';
 import { estimateTokens, QuotaLimiter, type LimiterOptions } from './limiter.ts';
@@ -115,7 +116,7 @@ interface Instance {
   model: string;
   slot: number;
   keyIndex: number;
-  client: GeminiClient | undefined;
+  client: ClassifiedClient | undefined;
   inFlight: number;
   usage: number;
   errors: number;
@@ -154,7 +155,7 @@ type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Classified
  * from then on is bounded by silence (no piece for the attempt timeout), no longer by the
  * deadline.
  */
-type Attempt<T> = (client: GeminiClient, signal: AbortSignal, progress: () => void) => Promise<AttemptOutcome<T>>;
+type Attempt<T> = (client: ClassifiedClient, signal: AbortSignal, progress: () => void) => Promise<AttemptOutcome<T>>;
 
 interface Answer {
   text: string;
@@ -346,9 +347,9 @@ export class GeminiAPIPool {
     const prepared = this.#prepare(req);
     if ('error' in prepared) return prepared.error;
     return this.#run<Answer>(prepared.adapter, req, async (client, signal) => {
-      const a = await client.generate(prepared.adapter, signal);
-      if (a.blocked) return { ok: false, error: a.blocked, committed: false };
-      if (a.text === '') return { ok: false, error: classifyEmpty(a.finishReason), committed: false };
+      const r = await client.generate(prepared.adapter, signal);
+      if (!r.ok) return { ok: false, error: r.error, committed: false };
+      const a = r.value;
       const out: Answer = { text: a.text, usage: a.usage };
       if (a.finishReason) out.finishReason = a.finishReason;
       return { ok: true, value: out };
@@ -369,21 +370,21 @@ export class GeminiAPIPool {
             let text = '';
             let usage: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
             let finishReason: string | undefined;
-            try {
-              for await (const chunk of client.stream(prepared.adapter, signal) as AsyncIterable<AdapterChunk>) {
-                if (chunk.blocked) return { ok: false, error: { ...chunk.blocked }, committed: text.length > 0 };
-                if (chunk.usage) usage = chunk.usage;
-                if (chunk.finishReason) finishReason = chunk.finishReason;
-                if (chunk.text) {
-                  progress();
-                  text += chunk.text;
-                  queue.push(chunk.text);
-                }
+            for await (const piece of client.stream(prepared.adapter, signal)) {
+              if (!piece.ok) {
+                const committed = text.length > 0;
+                // A refusal withholds the answer: what came before it is not passed on.
+                return piece.error.kind === 'blocked' ? { ok: false, error: piece.error, committed } : { ok: false, error: piece.error, committed, partialText: text };
               }
-            } catch (err) {
-              return { ok: false, error: this.#classify(err, signal), committed: text.length > 0, partialText: text };
+              const chunk = piece.chunk;
+              if (chunk.usage) usage = chunk.usage;
+              if (chunk.finishReason) finishReason = chunk.finishReason;
+              if (chunk.text) {
+                progress();
+                text += chunk.text;
+                queue.push(chunk.text);
+              }
             }
-            if (text === '') return { ok: false, error: classifyEmpty(finishReason), committed: false };
             const out: Answer = { text, usage };
             if (finishReason) out.finishReason = finishReason;
             return { ok: true, value: out };
@@ -434,11 +435,13 @@ export class GeminiAPIPool {
     const timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
     let result: { ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: Classified };
     try {
-      const client = this.#factory(this.#ring.secret(index), this.#clientOptions());
-      await client.check(ctl.signal);
-      result = { ok: true, latencyMs: this.#clock.now() - started };
+      const checked = await classified(this.#factory(this.#ring.secret(index), this.#clientOptions())).check(ctl.signal);
+      const latencyMs = this.#clock.now() - started;
+      result = checked.ok ? { ok: true, latencyMs } : { ok: false, latencyMs, error: { ...checked.error, message: this.#ring.redact(checked.error.message) } };
     } catch (err) {
-      result = { ok: false, latencyMs: this.#clock.now() - started, error: this.#classify(err, ctl.signal) };
+      // The factory itself failed: no call was made.
+      const error = classifyFailure(err, ctl.signal);
+      result = { ok: false, latencyMs: this.#clock.now() - started, error: { ...error, message: this.#ring.redact(error.message) } };
     } finally {
       clearTimeout(timer);
     }
@@ -661,7 +664,8 @@ export class GeminiAPIPool {
         }),
       );
     }
-    const timer = setInterval(() => void this.flush(), flushIntervalMs);
+    // A background task must not reject: one log line, and the next tick tries again.
+    const timer = setInterval(() => this.flush().catch((err: unknown) => this.#backgroundFailed('flush', err)), flushIntervalMs);
     timer.unref();
     this.#timers.push(timer);
   }
@@ -1025,13 +1029,6 @@ export class GeminiAPIPool {
     return { ...(this.options.baseUrl !== undefined ? { baseUrl: this.options.baseUrl } : {}), apiVersion: this.options.apiVersion, fetch: this.#fetch };
   }
 
-  #classify(err: unknown, signal: AbortSignal | undefined): Classified {
-    // The SDK surfaces our abort as its own error; the abort reason tells why.
-    const reason: unknown = signal?.aborted ? signal.reason : undefined;
-    const c = classifyError(reason instanceof Error && (reason.name === 'AttemptTimeoutError' || reason.name === 'CancelledError') ? reason : err);
-    return { ...c, message: this.#ring.redact(c.message) };
-  }
-
   async #run<T extends Answer>(adapter: AdapterRequest, req: GenerateRequest, attempt: Attempt<T>): Promise<PoolResult> {
     const model = adapter.model;
     const clock = this.#clock;
@@ -1189,11 +1186,12 @@ export class GeminiAPIPool {
     this.#window[inst.keyIndex]!.requests++;
     let outcome: AttemptOutcome<T>;
     try {
-      inst.client ??= this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions());
+      inst.client ??= classified(this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions()));
       outcome = await attempt(inst.client, ctl.signal, progress);
       if (!outcome.ok) outcome = { ...outcome, error: { ...outcome.error, message: this.#ring.redact(outcome.error.message) } };
     } catch (err) {
-      outcome = { ok: false, error: this.#classify(err, ctl.signal), committed: false };
+      // Only the factory can throw here (the client's calls return values).
+      outcome = { ok: false, error: classifyFailure(err, ctl.signal), committed: false };
     } finally {
       clearTimeout(timer);
       outer?.removeEventListener('abort', onAbort);
