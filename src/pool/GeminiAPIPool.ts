@@ -14,16 +14,19 @@ import pino, { type Logger } from 'pino';
 import { sdkClientFactory, type AdapterRequest, type ClientFactory, type ClientOptions } from '../gemini/adapter.ts';
 import { AttemptTimeoutError, CancelledError, type Classified } from '../gemini/classify.ts';
 import { classified, classifyFailure, type ClassifiedClient } from '../gemini/client.ts';
-import { CooldownMap, capUntil, type Cooling } from './cooldown.ts';
-import { KeyRing, describeKey, type KeySpec, type PoolKey } from './keys.ts';
-import { estimateTokens, QuotaLimiter, type LimiterOptions } from './limiter.ts';
+import { CooldownMap, type Cooling } from './cooldown.ts';
+import { KeyRing, describeKey, type PoolKey } from './keys.ts';
+import { estimateTokens, QuotaLimiter } from './limiter.ts';
+import { decide, retryDelay, type Decision, type Streaks } from './policy.ts';
 import { PushQueue } from './queue.ts';
-import { DEFAULT_ROTATION_RULES, findUnhealthyKeys, healthScore, selectInstance, type InstanceView, type RotationRules } from './select.ts';
+import { findUnhealthyKeys, healthScore, selectInstance, type InstanceView } from './select.ts';
 import { nextPacificMidnight, pacificDay, systemClock, type Clock } from './time.ts';
 import { WaitQueue } from './waitQueue.ts';
+import { POOL_DEFAULTS, positiveInt, resolveOptions, type GeminiAPIPoolOptions, type ResolvedOptions } from './options.ts';
+
+export type { GeminiAPIPoolOptions } from './options.ts';
 import {
   ERROR_KINDS,
-  STRATEGIES,
   type ChatTurn,
   type ErrorKind,
   type GenerateRequest,
@@ -35,82 +38,8 @@ import {
   type PoolFailure,
   type PoolResult,
   type PoolStatsReport,
-  type Strategy,
   type TokenUsage,
 } from './types.ts';
-
-/** Options of {@link GeminiAPIPool}. Every duration is in ms. */
-export interface GeminiAPIPoolOptions {
-  /** API keys, as `key`, `group:key` or `{ key, group }`. Duplicates are dropped. */
-  keys: ReadonlyArray<string | KeySpec>;
-  /** Models served; the first is the default. @default ['gemini-2.5-flash'] */
-  models?: string[];
-  /** Instances per model. @default 5 */
-  poolSize?: number;
-  /** @default 'health' */
-  strategy?: Strategy;
-  /** Gemini endpoint; undefined means Google's. */
-  baseUrl?: string;
-  /** @default 'v1beta' */
-  apiVersion?: string;
-  /**
-   * An attempt without its answer (a stream: without its first text) this long ends, and so
-   * does a started stream that sends no text this long. @default 30_000
-   */
-  attemptTimeoutMs?: number;
-  /** A whole request, retries and waits included, until its answer starts streaming to the caller. @default 60_000 */
-  deadlineMs?: number;
-  /** @default 4 */
-  maxAttempts?: number;
-  /** Health rotation runs at most this often. @default 300_000 */
-  rotationIntervalMs?: number;
-  /** Disabled keys are re-checked this often. @default 3_600_000 */
-  recheckIntervalMs?: number;
-  /** Cooldown for a per-minute 429 without RetryInfo. @default 60_000 */
-  rateLimitCooldownMs?: number;
-  /** First cooldown for a 429 without details; doubles on each repeat. @default 30_000 */
-  bareRateLimitCooldownMs?: number;
-  /** The longest any cooldown lasts (RetryInfo's delay included), except a day's quota, which ends at Pacific midnight. @default 600_000 */
-  maxCooldownMs?: number;
-  /** Cooldown after repeated server errors on one key. @default 30_000 */
-  transientCooldownMs?: number;
-  /** Consecutive server errors on one key before it cools. @default 3 */
-  transientFailuresBeforeCooldown?: number;
-  /** Backoff base when the same key must be retried: 2 s, 4 s, 8 s with jitter. @default 2_000 */
-  retryBackoffMs?: number;
-  /** Backoff base after a 503 (model overloaded). @default 1_000 */
-  overloadedBackoffMs?: number;
-  /** Consecutive failures of one instance before it is rebuilt. @default 3 */
-  instanceFailuresBeforeRebuild?: number;
-  /**
-   * When every key is refused with the same auth answer within this long, the pool suspects
-   * the path to Gemini (a proxy, a wrong base URL) rather than the keys, and says so in its
-   * `allKeysUnavailable` event. @default 5_000
-   */
-  sameAuthFailureWindowMs?: number;
-  /** Thresholds of the health rotation. */
-  rotationRules?: Partial<RotationRules>;
-  /**
-   * Known quota per group (project) and model. The pool never sends past a known limit;
-   * limits Gemini names in a 429 are learned. `maxQueued` bounds the requests waiting for
-   * quota (@default 100).
-   */
-  limits?: LimiterOptions & { maxQueued?: number };
-  /** Injected time and randomness. */
-  clock?: Partial<Clock>;
-  /** pino logger; silent when omitted. */
-  logger?: Logger;
-  /** Builds the client of one instance. @default the @google/genai adapter */
-  clientFactory?: ClientFactory;
-  /** Run rotation and re-checks on interval timers too (they also run on the request path). @default true */
-  timers?: boolean;
-}
-
-/** Options after defaults. */
-type Resolved = Required<Omit<GeminiAPIPoolOptions, 'keys' | 'baseUrl' | 'clock' | 'logger' | 'clientFactory' | 'rotationRules' | 'limits'>> & {
-  baseUrl: string | undefined;
-  rotationRules: RotationRules;
-};
 
 interface Instance {
   model: string;
@@ -163,23 +92,12 @@ interface Answer {
   finishReason?: string;
 }
 
-const positiveInt = (name: string, v: number): number => {
-  if (!Number.isInteger(v) || v < 1) throw new TypeError(`GeminiAPIPool: \`${name}\` must be an integer >= 1 (got ${v})`);
-  return v;
-};
-const nonNegative = (name: string, v: number): number => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError(`GeminiAPIPool: \`${name}\` must be a number >= 0 (got ${v})`);
-  return v;
-};
-
 /**
  * Error rate for the health score, with one imaginary success added: a single failure is
  * weak evidence, so one blip halves a key's score instead of shutting it out for good.
  */
 const smoothedErrorRate = (c: Counters): number => c.scoreErrors / (c.scoreCompleted + 1);
 
-/** Kinds that say nothing bad about the key: no error counted against it. */
-const NO_PENALTY: ReadonlySet<ErrorKind> = new Set(['bad_request', 'blocked', 'overloaded']);
 
 /**
  * The pooled Gemini client. See DESIGN.md section 2 for the policy it follows.
@@ -187,7 +105,7 @@ const NO_PENALTY: ReadonlySet<ErrorKind> = new Set(['bad_request', 'blocked', 'o
 export class GeminiAPIPool {
   readonly models: readonly string[];
   readonly defaultModel: string;
-  readonly options: Readonly<Resolved>;
+  readonly options: Readonly<ResolvedOptions>;
   readonly #ring: KeyRing;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -244,37 +162,9 @@ export class GeminiAPIPool {
   constructor(options: GeminiAPIPoolOptions) {
     if (!options || !Array.isArray(options.keys)) throw new TypeError('GeminiAPIPool: `keys` must be an array of API keys');
     this.#ring = new KeyRing(options.keys);
-    const models = (options.models ?? ['gemini-2.5-flash']).map((m) => m.trim()).filter(Boolean);
-    if (models.length === 0) throw new TypeError('GeminiAPIPool: `models` must name at least one model');
-    this.models = [...new Set(models)];
+    this.options = resolveOptions(options);
+    this.models = this.options.models;
     this.defaultModel = this.models[0]!;
-    const strategy = options.strategy ?? 'health';
-    if (!STRATEGIES.includes(strategy)) {
-      throw new TypeError(`GeminiAPIPool: \`strategy\` must be one of ${STRATEGIES.join(', ')} (got ${String(strategy)})`);
-    }
-    this.options = {
-      models: this.models as string[],
-      poolSize: positiveInt('poolSize', options.poolSize ?? 5),
-      strategy,
-      baseUrl: options.baseUrl,
-      apiVersion: options.apiVersion ?? 'v1beta',
-      attemptTimeoutMs: positiveInt('attemptTimeoutMs', options.attemptTimeoutMs ?? 30_000),
-      deadlineMs: positiveInt('deadlineMs', options.deadlineMs ?? 60_000),
-      maxAttempts: positiveInt('maxAttempts', options.maxAttempts ?? 4),
-      rotationIntervalMs: positiveInt('rotationIntervalMs', options.rotationIntervalMs ?? 300_000),
-      recheckIntervalMs: positiveInt('recheckIntervalMs', options.recheckIntervalMs ?? 3_600_000),
-      rateLimitCooldownMs: nonNegative('rateLimitCooldownMs', options.rateLimitCooldownMs ?? 60_000),
-      bareRateLimitCooldownMs: nonNegative('bareRateLimitCooldownMs', options.bareRateLimitCooldownMs ?? 30_000),
-      maxCooldownMs: nonNegative('maxCooldownMs', options.maxCooldownMs ?? 600_000),
-      transientCooldownMs: nonNegative('transientCooldownMs', options.transientCooldownMs ?? 30_000),
-      transientFailuresBeforeCooldown: positiveInt('transientFailuresBeforeCooldown', options.transientFailuresBeforeCooldown ?? 3),
-      retryBackoffMs: nonNegative('retryBackoffMs', options.retryBackoffMs ?? 2_000),
-      overloadedBackoffMs: nonNegative('overloadedBackoffMs', options.overloadedBackoffMs ?? 1_000),
-      instanceFailuresBeforeRebuild: positiveInt('instanceFailuresBeforeRebuild', options.instanceFailuresBeforeRebuild ?? 3),
-      sameAuthFailureWindowMs: nonNegative('sameAuthFailureWindowMs', options.sameAuthFailureWindowMs ?? 5_000),
-      rotationRules: { ...DEFAULT_ROTATION_RULES, ...options.rotationRules },
-      timers: options.timers ?? true,
-    };
     this.#clock = { ...systemClock, ...options.clock };
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'pool' });
     this.#factory = options.clientFactory ?? sdkClientFactory;
@@ -286,7 +176,7 @@ export class GeminiAPIPool {
     // Node's fetch takes an undici dispatcher (`dispatcher` is its extension of RequestInit).
     this.#fetch = (input, init) => globalThis.fetch(input, { ...init, dispatcher: agent } as RequestInit);
     this.#limiter = new QuotaLimiter(options.limits);
-    this.#maxQueued = options.limits?.maxQueued ?? 100;
+    this.#maxQueued = options.limits?.maxQueued ?? POOL_DEFAULTS.maxQueued;
     for (const model of this.models) this.#waiting.set(model, new WaitQueue(this.#clock, this.#maxQueued));
     for (const k of this.#ring.keys) {
       this.#byHash.set(k.hash, k.index);
@@ -305,7 +195,7 @@ export class GeminiAPIPool {
       rotate.unref();
       this.#timers.push(rotate);
     }
-    this.#log.info({ keys: this.#ring.keys.length, models: this.models, poolSize: this.options.poolSize, strategy }, 'pool ready');
+    this.#log.info({ keys: this.#ring.keys.length, models: this.models, poolSize: this.options.poolSize, strategy: this.options.strategy }, 'pool ready');
   }
 
   /** A pool built from the typed configuration (see `loadConfig`). */
@@ -634,7 +524,7 @@ export class GeminiAPIPool {
    * deliver other processes' cooldowns and disabled keys within a moment.
    */
   async attachStore(store: PoolStateStore, options: { flushIntervalMs?: number } = {}): Promise<void> {
-    const flushIntervalMs = positiveInt('flushIntervalMs', options.flushIntervalMs ?? 1_000);
+    const flushIntervalMs = positiveInt('flushIntervalMs', options.flushIntervalMs ?? POOL_DEFAULTS.flushIntervalMs);
     this.#store = store;
     await this.#loadFromStore();
     this.#unsubscribe.push(store.subscribe((change) => this.#applyStored(change, true)));
@@ -1107,11 +997,10 @@ export class GeminiAPIPool {
         const inst = choice.instance;
         const key = this.#ring.keys[inst.keyIndex]!;
         // Switching keys needs no sleep; retrying the same key (single-key pools) backs off.
-        let waitMs = 0;
-        if (inst.keyIndex === lastKey) waitMs = this.options.retryBackoffMs * 2 ** sameKeyRetries++;
-        if (lastError?.kind === 'overloaded') waitMs = Math.max(waitMs, this.options.overloadedBackoffMs * 2 ** (overloaded - 1));
+        const sameKey = inst.keyIndex === lastKey;
+        const waitMs = retryDelay({ sameKey, sameKeyRetries, lastKind: lastError?.kind, overloaded }, this.options, clock.random);
+        if (sameKey) sameKeyRetries++;
         if (waitMs > 0) {
-          waitMs = Math.round(waitMs * (0.75 + 0.5 * clock.random()));
           if (now + waitMs >= deadlineAt) return fail(lastError ?? { kind: 'timeout', message: 'deadline reached' });
           await clock.sleep(waitMs, req.signal);
           if (req.signal?.aborted) return fail({ kind: 'timeout', message: 'the request was cancelled' });
@@ -1220,74 +1109,50 @@ export class GeminiAPIPool {
     return outcome;
   }
 
-  /** The policy table of DESIGN.md section 2, acting on the kind of one failed attempt. */
+  /** A failed attempt: the policy decides (see policy.ts), the pool applies. */
   #applyPolicy(inst: Instance, key: PoolKey, err: Classified, now: number): void {
     const model = inst.model;
     const c = this.#countersOf(key.index, model);
-    if (!NO_PENALTY.has(err.kind)) {
+    const decision = this.#applyKind(key, model, err, now, c);
+    if (decision.penalize) {
       c.errors++;
       c.scoreErrors++;
       inst.errors++;
       this.#window[key.index]!.errors++;
       inst.consecutiveFailures++;
     }
-    if ((err.kind === 'rate_limited' || err.kind === 'quota_exhausted') && err.quotaValue !== undefined && err.quotaScope) {
-      if (this.#limiter.learn(key.group, model, err.quotaScope, err.quotaUnit ?? 'requests', err.quotaValue, now)) {
-        this.#log.info({ group: key.groupLabel, keys: this.#groupKeys.get(key.group)!.map((i) => this.#ring.keys[i]!.id), model, scope: err.quotaScope, unit: err.quotaUnit ?? 'requests', limit: err.quotaValue }, 'learned a quota limit from Gemini');
-      }
+    const learn = decision.learn;
+    if (learn && this.#limiter.learn(key.group, model, learn.scope, learn.unit, learn.limit, now)) {
+      this.#log.info({ group: key.groupLabel, keys: this.#groupKeys.get(key.group)!.map((i) => this.#ring.keys[i]!.id), model, scope: learn.scope, unit: learn.unit, limit: learn.limit }, 'learned a quota limit from Gemini');
     }
-    this.#applyKind(key, model, err, now, c);
     if (inst.consecutiveFailures >= this.options.instanceFailuresBeforeRebuild) this.#rebuild(inst, now);
   }
 
   /**
    * What a failure of one kind does to the key's state (cooldown, disabled), wherever it was
-   * learned: a request, or a key check. Persisted, and told through events.
+   * learned: a request, or a key check.
    */
-  #applyKind(key: PoolKey, model: string, err: Classified, now: number, c: Counters): void {
+  #applyKind(key: PoolKey, model: string, err: Classified, now: number, c: Counters): Decision {
     const groupModel = `${key.group}\0${model}`;
-    switch (err.kind) {
-      case 'rate_limited': {
-        let ms: number;
-        if (err.retryDelayMs !== undefined) ms = err.retryDelayMs;
-        else if (err.quotaScope === 'minute') ms = this.options.rateLimitCooldownMs;
-        else {
-          const level = this.#bareLevel.get(groupModel) ?? 0;
-          this.#bareLevel.set(groupModel, level + 1);
-          ms = this.options.bareRateLimitCooldownMs * 2 ** level;
-        }
-        // #coolGroup caps it at maxCooldownMs, whatever RetryInfo asked for.
-        this.#coolGroup(key, model, now + ms, err);
-        break;
-      }
-      case 'quota_exhausted':
-        this.#coolGroup(key, model, nextPacificMidnight(now), err);
-        break;
-      case 'auth':
-        this.#disableKey(key, err, now);
-        break;
-      case 'billing':
-        this.#disableGroup(key, err, now);
-        break;
-      case 'transient': {
-        c.consecutiveFailures++;
-        if (c.consecutiveFailures >= this.options.transientFailuresBeforeCooldown) {
-          c.consecutiveFailures = 0;
-          const until = capUntil('transient', now + this.options.transientCooldownMs, now, this.options.maxCooldownMs);
-          const cooling: Cooling = { status: 'cooling', until, reason: err.message, kind: 'transient' };
-          this.#keyCooling.set(`${key.index}\0${model}`, cooling);
-          this.#persistState([key.index], model, cooling);
-          this.#nextExpiry = Math.min(this.#nextExpiry, until);
-          this.#log.warn({ key: key.id, model, cooldownMs: until - now }, 'key cooling after repeated server errors');
-          this.#emit('keyCooldown', { keyId: key.id, keyIds: [key.id], group: key.groupLabel, model, untilMs: until, reason: err.message, kind: 'transient' });
-          this.#rebind(model, (k) => k === key.index);
-        }
-        break;
-      }
-      default:
-        // overloaded, timeout, bad_request, blocked: not the key's fault, no cooldown.
-        break;
-    }
+    const streaks: Streaks = { bareRateLimits: this.#bareLevel.get(groupModel) ?? 0, serverErrors: c.consecutiveFailures };
+    const d = decide(err, streaks, this.options, now);
+    if (d.streaks.bareRateLimits !== streaks.bareRateLimits) this.#bareLevel.set(groupModel, d.streaks.bareRateLimits);
+    c.consecutiveFailures = d.streaks.serverErrors;
+    if (d.cool?.scope === 'group') this.#coolGroup(key, model, d.cool.until, err);
+    else if (d.cool) this.#coolKey(key, model, d.cool.until, err, now);
+    if (d.disable?.scope === 'key') this.#disableKey(key, err, d.disable.reason, now);
+    else if (d.disable) this.#disableGroup(key, err, now);
+    return d;
+  }
+
+  #coolKey(key: PoolKey, model: string, until: number, err: Classified, now: number): void {
+    const cooling: Cooling = { status: 'cooling', until, reason: err.message, kind: 'transient' };
+    this.#keyCooling.set(`${key.index}\0${model}`, cooling);
+    this.#persistState([key.index], model, cooling);
+    this.#nextExpiry = Math.min(this.#nextExpiry, until);
+    this.#log.warn({ key: key.id, model, cooldownMs: until - now }, 'key cooling after repeated server errors');
+    this.#emit('keyCooldown', { keyId: key.id, keyIds: [key.id], group: key.groupLabel, model, untilMs: until, reason: err.message, kind: 'transient' });
+    this.#rebind(model, (k) => k === key.index);
   }
 
   #cooldownLimits(): { now(): number; maxCooldownMs(): number } {
@@ -1307,8 +1172,7 @@ export class GeminiAPIPool {
     this.#persistState(keys, model, capped);
   }
 
-  #coolGroup(key: PoolKey, model: string, requestedUntil: number, err: Classified): void {
-    const until = capUntil(err.kind, requestedUntil, this.#clock.now(), this.options.maxCooldownMs);
+  #coolGroup(key: PoolKey, model: string, until: number, err: Classified): void {
     const k = `${key.group}\0${model}`;
     const prev = this.#groupCooling.get(k);
     if (prev && prev.until >= until) return;
@@ -1325,10 +1189,8 @@ export class GeminiAPIPool {
     this.#rebind(model, (i) => set.has(i));
   }
 
-  #disableKey(key: PoolKey, err: Classified, now: number): void {
+  #disableKey(key: PoolKey, err: Classified, reason: string, now: number): void {
     if (this.#keyDisabled.has(key.index)) return;
-    // Said once: 'permission denied (Forbidden)' needs no second '(Forbidden)'.
-    const reason = err.reason && !err.message.includes(err.reason) ? `${err.message} (${err.reason})` : err.message;
     const disabled: Disabled = { status: 'disabled', since: now, reason, kind: err.kind };
     this.#keyDisabled.set(key.index, disabled);
     this.#persistState([key.index], '*', disabled);
