@@ -14,7 +14,8 @@ import pino, { type Logger } from 'pino';
 import { sdkClientFactory, type AdapterRequest, type ClientFactory, type ClientOptions } from '../gemini/adapter.ts';
 import { AttemptTimeoutError, CancelledError, type Classified } from '../gemini/classify.ts';
 import { classified, classifyFailure, type ClassifiedClient } from '../gemini/client.ts';
-import { CooldownMap, type Cooling } from './cooldown.ts';
+import type { Cooling } from './cooldown.ts';
+import { KeyStates, type Disabled, type StateChange } from './keyStates.ts';
 import { KeyRing, describeKey, type PoolKey } from './keys.ts';
 import { estimateTokens, QuotaLimiter } from './limiter.ts';
 import { decide, retryDelay, type Decision, type Streaks } from './policy.ts';
@@ -70,8 +71,6 @@ interface Counters {
   tokensToday: number;
 }
 
-type Disabled = Extract<KeyState, { status: 'disabled' }>;
-
 /** A streamed answer: iterate for text deltas, await `result` for the outcome. */
 export interface PoolStream extends AsyncIterable<string> {
   readonly result: Promise<PoolResult>;
@@ -85,6 +84,8 @@ type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Classified
  * deadline.
  */
 type Attempt<T> = (client: ClassifiedClient, signal: AbortSignal, progress: () => void) => Promise<AttemptOutcome<T>>;
+
+type Choice = { kind: 'instance'; instance: Instance } | { kind: 'none'; retryAt: number | undefined; errorKind: ErrorKind; throttled: boolean };
 
 interface Answer {
   text: string;
@@ -115,18 +116,10 @@ export class GeminiAPIPool {
   readonly #cursor = new Map<string, number>();
   /** key index -> model -> counters */
   readonly #counters: Map<string, Counters>[] = [];
-  readonly #keyDisabled = new Map<number, Disabled>();
-  readonly #groupDisabled = new Map<string, Disabled>();
-  /** `${group}\0${model}` -> cooling (quota is per project and model) */
-  readonly #groupCooling = new CooldownMap(this.#cooldownLimits(), (k, c) => this.#capped(k, c, 'group'));
-  /** `${keyIndex}\0${model}` -> cooling (server errors on one key) */
-  readonly #keyCooling = new CooldownMap(this.#cooldownLimits(), (k, c) => this.#capped(k, c, 'key'));
-  /** `${group}\0${model}` -> how many bare 429s in a row (growing backoff) */
-  readonly #bareLevel = new Map<string, number>();
-  readonly #groupKeys = new Map<string, number[]>();
+  /** Disabled and cooling keys: the only writer of key state, which tells every change. */
+  readonly #states: KeyStates;
   /** Requests per key in the current rotation window. */
   #window: { requests: number; errors: number }[] = [];
-  #nextExpiry = Infinity;
   #lastRotation: number;
   #lastRecheck: number;
   #recheckRunning: Promise<void> | undefined;
@@ -181,10 +174,9 @@ export class GeminiAPIPool {
     for (const k of this.#ring.keys) {
       this.#byHash.set(k.hash, k.index);
       this.#counters.push(new Map());
-      const list = this.#groupKeys.get(k.group) ?? [];
-      list.push(k.index);
-      this.#groupKeys.set(k.group, list);
     }
+    this.#states = new KeyStates(this.#ring.keys, this.options.maxCooldownMs);
+    this.#states.onChange((change) => this.#onStateChange(change));
     this.#resetWindow();
     for (const model of this.models) this.#buildInstances(model);
     const now = this.#clock.now();
@@ -346,7 +338,8 @@ export class GeminiAPIPool {
   #learnFromCheck(key: PoolKey, err: Classified | undefined): void {
     const now = this.#clock.now();
     if (!err) {
-      this.#enable(key);
+      // A disabled key (or project) that answered a check: usable again, everywhere.
+      this.#states.enable(key.index, 'local');
       return;
     }
     if (err.kind === 'auth' || err.kind === 'billing') this.#applyKind(key, this.defaultModel, err, now, this.#countersOf(key.index, this.defaultModel));
@@ -356,25 +349,11 @@ export class GeminiAPIPool {
     }
   }
 
-  /** A disabled key (or project) that answered a check: usable again, everywhere. */
-  #enable(key: PoolKey): void {
-    const wasKey = this.#keyDisabled.delete(key.index);
-    const wasGroup = this.#groupDisabled.delete(key.group);
-    if (!wasKey && !wasGroup) return;
-    const members = this.#groupKeys.get(key.group)!;
-    this.#persistState(wasGroup ? members : [key.index], '*', null);
-    const back = wasGroup ? members.filter((i) => !this.#keyDisabled.has(i)) : [key.index];
-    for (const i of back) {
-      const k = this.#ring.keys[i]!;
-      this.#log.info({ key: describeKey(k) }, 'check passed; key enabled again');
-      this.#emit('keyRecovered', { keyId: k.id, model: null });
-    }
-  }
-
   /**
-   * Runs the pick a request would make now and returns the chosen key (`key#N`) and
-   * instance, or undefined when no key can take a request. Sends nothing; like a real pick
-   * it moves the round-robin cursor.
+   * The key (`key#N`) and instance a request would be given now, or undefined when no
+   * instance can take one. A query: it sends nothing, emits nothing and changes no state,
+   * except that, like a real pick, it moves the round-robin cursor. (A request first lets due
+   * cooldowns end and may move instances to spare keys; this looks at the pool as it is.)
    */
   nextKey(model?: string): { keyId: string; instance: number } | undefined {
     const m = this.#model(model);
@@ -398,7 +377,7 @@ export class GeminiAPIPool {
       index: k.index,
       requests: this.#window[k.index]!.requests,
       errors: this.#window[k.index]!.errors,
-      usable: !this.#isDisabled(k),
+      usable: !this.#states.disabled(k.index),
     }));
     const unhealthy = findUnhealthyKeys(windows, this.options.rotationRules);
     this.#resetWindow();
@@ -410,7 +389,7 @@ export class GeminiAPIPool {
       }
     }
     for (const model of this.models) {
-      const moved = this.#rebind(model, (k) => unhealthy.has(k) || !this.#usable(k, model, now), unhealthy, false);
+      const moved = this.#rebind(model, (k) => unhealthy.has(k) || !this.#states.usable(k, model, now), unhealthy, false);
       if (moved > 0) this.#log.info({ model, moved, unhealthy: [...unhealthy].map((i) => this.#ring.keys[i]!.id) }, 'rotation moved instances off unhealthy keys');
       this.#balance(model, unhealthy, now);
     }
@@ -422,11 +401,12 @@ export class GeminiAPIPool {
     for (const m of models) {
       this.#buildInstances(m);
       for (const k of this.#ring.keys) {
-        if (this.#keyCooling.delete(`${k.index}\0${m}`)) this.#persistState([k.index], m, null);
         const c = this.#counters[k.index]!.get(m);
         if (c) c.consecutiveFailures = 0;
       }
     }
+    // A key's own cooldown (server errors) goes with its instances; a project's stays.
+    this.#states.clear(this.#ring.keys.map((k) => k.index), models, 'local', 'reset', false);
     this.#log.info({ models }, 'pool reset');
   }
 
@@ -441,32 +421,20 @@ export class GeminiAPIPool {
     if (keyIndex !== undefined && !this.#ring.keys[keyIndex]) throw new RangeError(`no key at index ${keyIndex}`);
     const models = model === undefined ? this.models : [this.#model(model)];
     const targets = keyIndex === undefined ? this.#ring.keys : [this.#ring.keys[keyIndex]!];
-    const cleared = new Map<string, Set<number>>();
-    const mark = (m: string, i: number) => {
-      let set = cleared.get(m);
-      if (!set) cleared.set(m, (set = new Set()));
-      set.add(i);
-    };
     for (const m of models) {
       for (const k of targets) {
-        if (this.#keyCooling.delete(`${k.index}\0${m}`)) mark(m, k.index);
-        if (this.#groupCooling.delete(`${k.group}\0${m}`)) for (const i of this.#groupKeys.get(k.group)!) mark(m, i);
-        this.#bareLevel.delete(`${k.group}\0${m}`);
         const c = this.#counters[k.index]!.get(m);
         if (c) c.consecutiveFailures = 0;
       }
     }
-    const now = this.#clock.now();
     const ids = new Set<string>();
-    for (const [m, indexes] of cleared) {
-      this.#persistState([...indexes], m, null);
-      for (const i of indexes) {
-        const key = this.#ring.keys[i]!;
-        ids.add(key.id);
-        if (!this.#usable(i, m, now)) continue;
-        this.#log.info({ key: key.id, model: m }, 'cooldown cleared by an admin');
-        this.#emit('keyRecovered', { keyId: key.id, model: m });
-      }
+    const off = this.#states.onChange((change) => {
+      if (change.type === 'ended') for (const i of change.keys) ids.add(this.#ring.keys[i]!.id);
+    });
+    try {
+      this.#states.clear(targets.map((k) => k.index), models, 'local');
+    } finally {
+      off();
     }
     return [...ids];
   }
@@ -601,7 +569,8 @@ export class GeminiAPIPool {
         for (const [model, state] of perModel) this.#applyStored({ keyHash, model, state }, false);
       }
       const day = pacificDay(now);
-      const perGroup = new Map<string, number>();
+      /** Today's requests per project and model, which count against the day's quota. */
+      const requestsTodayByGroup = new Map<string, Map<string, number>>();
       const rows = await store.loadCounters(hashes, day);
       // A row the store holds but cannot be counted is simply not written back later.
       await this.#synced.raiseCounters(rows).catch(() => undefined);
@@ -622,14 +591,13 @@ export class GeminiAPIPool {
           // requests instead of starting over at key#1.
           c.scoreUsage = Math.max(c.scoreUsage, row.requestsToday);
           c.scoreCompleted = Math.max(c.scoreCompleted, row.requestsToday);
-          const gm = `${this.#ring.keys[index]!.group}\0${row.model}`;
-          perGroup.set(gm, (perGroup.get(gm) ?? 0) + row.requestsToday);
+          const group = this.#ring.keys[index]!.group;
+          let perModel = requestsTodayByGroup.get(group);
+          if (!perModel) requestsTodayByGroup.set(group, (perModel = new Map()));
+          perModel.set(row.model, (perModel.get(row.model) ?? 0) + row.requestsToday);
         }
       }
-      for (const [gm, n] of perGroup) {
-        const [group, model] = gm.split('\0') as [string, string];
-        this.#limiter.seedDay(group, model, now, n);
-      }
+      for (const [group, perModel] of requestsTodayByGroup) for (const [model, n] of perModel) this.#limiter.seedDay(group, model, now, n);
       this.#storeUp();
       this.#log.info({ store: store.kind, states: states.size }, 'state loaded from the store');
     } catch (err) {
@@ -668,27 +636,16 @@ export class GeminiAPIPool {
       stored === null || (ERROR_KINDS as readonly string[]).includes(stored.kind)
         ? (stored as Disabled | Cooling | null)
         : { ...stored, kind: stored.status === 'disabled' ? 'auth' : 'rate_limited' };
+    const source = remote ? 'remote' : 'stored';
     if (change.model === '*') {
-      if (st === null) {
-        this.#keyDisabled.delete(index);
-        this.#groupDisabled.delete(key.group);
-      } else if (st.status === 'disabled') {
-        const map = st.kind === 'billing' ? this.#groupDisabled : this.#keyDisabled;
-        const id = st.kind === 'billing' ? key.group : index;
-        if (!(map as Map<string | number, Disabled>).has(id)) (map as Map<string | number, Disabled>).set(id, { ...st });
-        for (const model of this.models) this.#rebind(model, (i) => this.#isDisabled(this.#ring.keys[i]!) !== undefined);
-      }
+      if (st === null) this.#states.enable(index, source);
+      else if (st.status === 'disabled') this.#states.disable(st.kind === 'billing' ? 'group' : 'key', index, st, source);
     } else if (this.models.includes(change.model)) {
       const model = change.model;
-      if (st === null) this.#keyCooling.delete(`${index}\0${model}`);
-      else if (st.status === 'cooling' && st.until > now) {
-        const k = st.kind === 'transient' ? `${index}\0${model}` : `${key.group}\0${model}`;
-        const map = st.kind === 'transient' ? this.#keyCooling : this.#groupCooling;
-        const prev = map.get(k);
-        if (!prev || prev.until < st.until) map.set(k, { ...st });
-        this.#nextExpiry = Math.min(this.#nextExpiry, st.until);
-        this.#rebind(model, (i) => !this.#usable(i, model, now));
-      }
+      // The store keeps one state per key and model: none means the key is usable for the
+      // model, so its project's cooldown (written for every key of it) is over too.
+      if (st === null) this.#states.clear([index], [model], source);
+      else if (st.status === 'cooling' && st.until > now) this.#states.cool(st.kind === 'transient' ? 'key' : 'group', index, model, st, now, source);
     }
     if (remote) this.#log.debug({ key: key.id, model: change.model, state: st?.status ?? 'active' }, 'state change from another process');
   }
@@ -706,17 +663,7 @@ export class GeminiAPIPool {
   }
 
   #persistAllStates(): void {
-    const now = this.#clock.now();
-    for (const [index, d] of this.#keyDisabled) this.#persistState([index], '*', d);
-    for (const [group, d] of this.#groupDisabled) this.#persistState(this.#groupKeys.get(group)!, '*', d);
-    for (const [k, c] of this.#groupCooling) {
-      const [group, model] = k.split('\0') as [string, string];
-      if (c.until > now) this.#persistState(this.#groupKeys.get(group)!, model, c);
-    }
-    for (const [k, c] of this.#keyCooling) {
-      const [index, model] = k.split('\0') as [string, string];
-      if (c.until > now) this.#persistState([Number(index)], model, c);
-    }
+    for (const e of this.#states.entries(this.#clock.now())) this.#persistState(e.keys, e.model, e.state);
   }
 
   /** Counts one request against its group's quota now; shared stores hear of it at the next flush. */
@@ -779,7 +726,7 @@ export class GeminiAPIPool {
       for (const inst of list) {
         const id = this.#ring.keys[inst.keyIndex]!.id;
         keyDistribution[id] = (keyDistribution[id] ?? 0) + 1;
-        if (this.#usable(inst.keyIndex, model, now) && inst.consecutiveFailures === 0) active++;
+        if (this.#states.usable(inst.keyIndex, model, now) && inst.consecutiveFailures === 0) active++;
       }
       models[model] = {
         poolSize: list.length,
@@ -850,7 +797,7 @@ export class GeminiAPIPool {
         requestsToday += m.requestsToday;
         tokensToday += m.tokensToday;
       }
-      const disabled = this.#isDisabled(k);
+      const disabled = this.#states.disabled(k.index);
       const state = disabled ? 'disabled' : anyCooling ? 'cooling' : 'active';
       const s: KeyStats = {
         id: k.id,
@@ -881,13 +828,7 @@ export class GeminiAPIPool {
   keyState(index: number, model: string, now = this.#clock.now()): KeyState {
     const k = this.#ring.keys[index];
     if (!k) throw new RangeError(`no key at index ${index}`);
-    const disabled = this.#isDisabled(k);
-    if (disabled) return disabled;
-    const g = this.#groupCooling.get(`${k.group}\0${model}`);
-    const kc = this.#keyCooling.get(`${index}\0${model}`);
-    const live = [g, kc].filter((c): c is Cooling => c !== undefined && c.until > now);
-    if (live.length === 0) return { status: 'active' };
-    return live.reduce((a, b) => (b.until > a.until ? b : a));
+    return this.#states.state(k.index, model, now);
   }
 
   // ---------------------------------------------------------------- the request loop
@@ -947,7 +888,7 @@ export class GeminiAPIPool {
         const now = clock.now();
         this.#maintain(now);
         const queue = this.#waiting.get(model)!;
-        let choice = this.#choose(model, tried, now, tokens);
+        let choice = this.#pick(model, tried, now, tokens);
         // Waiters are served in arrival order: a newcomer queues behind them even when a
         // slot looks free.
         if (choice.kind === 'none' || queue.length > 0) {
@@ -960,7 +901,7 @@ export class GeminiAPIPool {
           let last = choice;
           const waited = await queue.wait(
             () => {
-              last = this.#choose(model, tried, clock.now(), tokens);
+              last = this.#pick(model, tried, clock.now(), tokens);
               if (last.kind === 'instance') {
                 picked = last.instance;
                 // Take the slot now, before the next waiter looks: it must not see it free.
@@ -1098,7 +1039,7 @@ export class GeminiAPIPool {
     if (outcome.ok) {
       c.consecutiveFailures = 0;
       inst.consecutiveFailures = 0;
-      this.#bareLevel.delete(`${key.group}\0${model}`);
+      this.#states.setBareRateLimits(key.index, model, 0);
       this.#countToday(c, now, 0, tokens);
     } else if (outcome.error.reason !== 'CANCELLED') {
       this.#applyPolicy(inst, key, outcome.error, now);
@@ -1123,7 +1064,7 @@ export class GeminiAPIPool {
     }
     const learn = decision.learn;
     if (learn && this.#limiter.learn(key.group, model, learn.scope, learn.unit, learn.limit, now)) {
-      this.#log.info({ group: key.groupLabel, keys: this.#groupKeys.get(key.group)!.map((i) => this.#ring.keys[i]!.id), model, scope: learn.scope, unit: learn.unit, limit: learn.limit }, 'learned a quota limit from Gemini');
+      this.#log.info({ group: key.groupLabel, keys: this.#states.members(key.index).map((i) => this.#ring.keys[i]!.id), model, scope: learn.scope, unit: learn.unit, limit: learn.limit }, 'learned a quota limit from Gemini');
     }
     if (inst.consecutiveFailures >= this.options.instanceFailuresBeforeRebuild) this.#rebuild(inst, now);
   }
@@ -1133,117 +1074,97 @@ export class GeminiAPIPool {
    * learned: a request, or a key check.
    */
   #applyKind(key: PoolKey, model: string, err: Classified, now: number, c: Counters): Decision {
-    const groupModel = `${key.group}\0${model}`;
-    const streaks: Streaks = { bareRateLimits: this.#bareLevel.get(groupModel) ?? 0, serverErrors: c.consecutiveFailures };
+    const streaks: Streaks = { bareRateLimits: this.#states.bareRateLimits(key.index, model), serverErrors: c.consecutiveFailures };
     const d = decide(err, streaks, this.options, now);
-    if (d.streaks.bareRateLimits !== streaks.bareRateLimits) this.#bareLevel.set(groupModel, d.streaks.bareRateLimits);
+    if (d.streaks.bareRateLimits !== streaks.bareRateLimits) this.#states.setBareRateLimits(key.index, model, d.streaks.bareRateLimits);
     c.consecutiveFailures = d.streaks.serverErrors;
-    if (d.cool?.scope === 'group') this.#coolGroup(key, model, d.cool.until, err);
-    else if (d.cool) this.#coolKey(key, model, d.cool.until, err, now);
-    if (d.disable?.scope === 'key') this.#disableKey(key, err, d.disable.reason, now);
-    else if (d.disable) this.#disableGroup(key, err, now);
+    if (d.cool) {
+      const kind = d.cool.scope === 'key' ? 'transient' : err.kind;
+      this.#states.cool(d.cool.scope, key.index, model, { status: 'cooling', until: d.cool.until, reason: err.message, kind }, now, 'local');
+    }
+    if (d.disable) this.#states.disable(d.disable.scope, key.index, { status: 'disabled', since: now, reason: d.disable.reason, kind: err.kind }, 'local');
     return d;
   }
 
-  #coolKey(key: PoolKey, model: string, until: number, err: Classified, now: number): void {
-    const cooling: Cooling = { status: 'cooling', until, reason: err.message, kind: 'transient' };
-    this.#keyCooling.set(`${key.index}\0${model}`, cooling);
-    this.#persistState([key.index], model, cooling);
-    this.#nextExpiry = Math.min(this.#nextExpiry, until);
-    this.#log.warn({ key: key.id, model, cooldownMs: until - now }, 'key cooling after repeated server errors');
-    this.#emit('keyCooldown', { keyId: key.id, keyIds: [key.id], group: key.groupLabel, model, untilMs: until, reason: err.message, kind: 'transient' });
-    this.#rebind(model, (k) => k === key.index);
-  }
-
-  #cooldownLimits(): { now(): number; maxCooldownMs(): number } {
-    return { now: () => this.#clock.now(), maxCooldownMs: () => this.options.maxCooldownMs };
+  /**
+   * Every change of key state, told once by {@link KeyStates}: written to the store (when
+   * this process made it, or cut a stored one), logged, announced, and the instances on the
+   * keys it took away move.
+   */
+  #onStateChange(change: StateChange): void {
+    const local = change.source === 'local';
+    const ids = (keys: readonly number[]) => keys.map((i) => this.#ring.keys[i]!.id);
+    const now = this.#clock.now();
+    switch (change.type) {
+      case 'cooling': {
+        const { model, cooling } = change;
+        const by = this.#ring.keys[change.by]!;
+        if (local || change.capped) this.#persistState(change.keys, model, cooling);
+        if (change.capped) this.#log.warn({ keys: ids(change.keys), model, kind: cooling.kind, cooldownMs: cooling.until - now }, 'a cooldown longer than the maximum was cut to it');
+        if (local) {
+          if (change.scope === 'key') this.#log.warn({ key: by.id, model, cooldownMs: cooling.until - now }, 'key cooling after repeated server errors');
+          else this.#log.warn({ key: by.id, keys: ids(change.keys), group: by.groupLabel, model, kind: cooling.kind, cooldownMs: cooling.until - now }, 'quota group cooling');
+          this.#emit('keyCooldown', { keyId: by.id, keyIds: ids(change.keys), group: by.groupLabel, model, untilMs: cooling.until, reason: cooling.reason, kind: cooling.kind });
+        }
+        const off = new Set(change.keys);
+        this.#rebind(model, (i) => off.has(i));
+        break;
+      }
+      case 'disabled': {
+        const { disabled } = change;
+        const by = this.#ring.keys[change.by]!;
+        if (local) {
+          this.#persistState(change.keys, '*', disabled);
+          if (change.scope === 'key') this.#log.error({ key: describeKey(by), reason: disabled.reason }, 'key disabled until a re-check succeeds');
+          else this.#log.error({ key: by.id, keys: ids(change.keys), group: by.groupLabel }, 'quota group disabled (billing) until a re-check succeeds');
+          this.#emit('keyDisabled', { keyId: by.id, keyIds: ids(change.keys), reason: disabled.reason, kind: disabled.kind });
+        }
+        const off = new Set(change.keys);
+        for (const model of this.models) this.#rebind(model, (i) => off.has(i));
+        break;
+      }
+      case 'enabled':
+        if (!local) break;
+        this.#persistState(change.keys, '*', null);
+        for (const i of change.back) {
+          const k = this.#ring.keys[i]!;
+          this.#log.info({ key: describeKey(k) }, 'check passed; key enabled again');
+          this.#emit('keyRecovered', { keyId: k.id, model: null });
+        }
+        break;
+      case 'ended': {
+        const { model } = change;
+        if (!local) break;
+        if (change.cause !== 'expired') this.#persistState(change.keys, model, null);
+        if (change.cause === 'reset') break;
+        for (const i of change.keys) {
+          if (!this.#states.usable(i, model, now)) continue;
+          const key = this.#ring.keys[i]!;
+          if (change.cause === 'expired') this.#log.info({ key: key.id, model }, 'key recovered from cooldown');
+          else this.#log.info({ key: key.id, model }, 'cooldown cleared by an admin');
+          this.#emit('keyRecovered', { keyId: key.id, model });
+        }
+        break;
+      }
+    }
   }
 
   /**
-   * A cooldown from outside the policy (the store, another process) was longer than any may
-   * be: it now ends at the ceiling, and the capped one is written back so the store forgets
-   * the long one.
+   * A request's pick: first what is due (expired cooldowns end, with their events), then the
+   * choice; when no instance can take it, instances on keys out of quota move to spare keys
+   * that are within it, and the choice runs once more.
    */
-  #capped(mapKey: string, capped: Cooling, scope: 'group' | 'key'): void {
-    const [owner, model] = mapKey.split('\0') as [string, string];
-    const keys = scope === 'group' ? (this.#groupKeys.get(owner) ?? []) : [Number(owner)];
-    this.#nextExpiry = Math.min(this.#nextExpiry, capped.until);
-    this.#log.warn({ keys: keys.map((i) => this.#ring.keys[i]?.id), model, kind: capped.kind, cooldownMs: capped.until - this.#clock.now() }, 'a cooldown longer than the maximum was cut to it');
-    this.#persistState(keys, model, capped);
+  #pick(model: string, tried: ReadonlySet<number>, now: number, tokens: number): Choice {
+    this.#states.sweep(now);
+    const choice = this.#choose(model, tried, now, tokens);
+    if (choice.kind === 'instance' || this.#rebind(model, (k) => !this.#available(k, model, now, tokens)) === 0) return choice;
+    return this.#choose(model, tried, now, tokens);
   }
 
-  #coolGroup(key: PoolKey, model: string, until: number, err: Classified): void {
-    const k = `${key.group}\0${model}`;
-    const prev = this.#groupCooling.get(k);
-    if (prev && prev.until >= until) return;
-    const cooling: Cooling = { status: 'cooling', until, reason: err.message, kind: err.kind };
-    this.#groupCooling.set(k, cooling);
-    this.#nextExpiry = Math.min(this.#nextExpiry, until);
-    const members = this.#groupKeys.get(key.group)!;
-    this.#persistState(members, model, cooling);
-    const keyIds = members.map((i) => this.#ring.keys[i]!.id);
-    const now = this.#clock.now();
-    this.#log.warn({ key: key.id, keys: keyIds, group: key.groupLabel, model, kind: err.kind, cooldownMs: until - now }, 'quota group cooling');
-    this.#emit('keyCooldown', { keyId: key.id, keyIds, group: key.groupLabel, model, untilMs: until, reason: err.message, kind: err.kind });
-    const set = new Set(members);
-    this.#rebind(model, (i) => set.has(i));
-  }
-
-  #disableKey(key: PoolKey, err: Classified, reason: string, now: number): void {
-    if (this.#keyDisabled.has(key.index)) return;
-    const disabled: Disabled = { status: 'disabled', since: now, reason, kind: err.kind };
-    this.#keyDisabled.set(key.index, disabled);
-    this.#persistState([key.index], '*', disabled);
-    this.#log.error({ key: describeKey(key), reason }, 'key disabled until a re-check succeeds');
-    this.#emit('keyDisabled', { keyId: key.id, keyIds: [key.id], reason, kind: err.kind });
-    for (const model of this.models) this.#rebind(model, (i) => i === key.index);
-  }
-
-  #disableGroup(key: PoolKey, err: Classified, now: number): void {
-    if (this.#groupDisabled.has(key.group)) return;
-    const disabled: Disabled = { status: 'disabled', since: now, reason: err.message, kind: err.kind };
-    this.#groupDisabled.set(key.group, disabled);
-    const members = this.#groupKeys.get(key.group)!;
-    this.#persistState(members, '*', disabled);
-    const keyIds = members.map((i) => this.#ring.keys[i]!.id);
-    this.#log.error({ key: key.id, keys: keyIds, group: key.groupLabel }, 'quota group disabled (billing) until a re-check succeeds');
-    this.#emit('keyDisabled', { keyId: key.id, keyIds, reason: err.message, kind: err.kind });
-    const set = new Set(members);
-    for (const model of this.models) this.#rebind(model, (i) => set.has(i));
-  }
-
-  #isDisabled(k: PoolKey): Disabled | undefined {
-    return this.#keyDisabled.get(k.index) ?? this.#groupDisabled.get(k.group);
-  }
-
-  #usable(index: number, model: string, now: number): boolean {
-    // On the hot path of every pick: skip building lookup keys while the maps are empty.
-    if (this.#keyDisabled.size > 0 && this.#keyDisabled.has(index)) return false;
-    const k = this.#ring.keys[index]!;
-    if (this.#groupDisabled.size > 0 && this.#groupDisabled.has(k.group)) return false;
-    if (this.#groupCooling.size > 0) {
-      const g = this.#groupCooling.get(`${k.group}\0${model}`);
-      if (g && g.until > now) return false;
-    }
-    if (this.#keyCooling.size > 0) {
-      const kc = this.#keyCooling.get(`${index}\0${model}`);
-      if (kc && kc.until > now) return false;
-    }
-    return true;
-  }
-
-  #choose(
-    model: string,
-    tried: ReadonlySet<number>,
-    now: number,
-    tokens = 0,
-  ): { kind: 'instance'; instance: Instance } | { kind: 'none'; retryAt: number | undefined; errorKind: ErrorKind; throttled: boolean } {
-    if (now >= this.#nextExpiry) this.#sweep(now);
+  /** The choice alone: changes nothing but the round-robin cursor. */
+  #choose(model: string, tried: ReadonlySet<number>, now: number, tokens = 0): Choice {
     const list = this.#instances.get(model)!;
-    let views = this.#views(list, model, tried, now, tokens);
-    if (views.length === 0 && this.#rebind(model, (k) => !this.#available(k, model, now, tokens)) > 0) {
-      views = this.#views(list, model, tried, now, tokens);
-    }
+    const views = this.#views(list, model, tried, now, tokens);
     if (views.length === 0) return { kind: 'none', ...this.#earliestRecovery(model, now, tokens) };
     const cursor = this.#cursor.get(model) ?? 0;
     const pos = selectInstance(this.options.strategy, views, cursor, this.#clock.random);
@@ -1254,7 +1175,7 @@ export class GeminiAPIPool {
 
   /** Usable and within its group's known quota. */
   #available(index: number, model: string, now: number, tokens: number): boolean {
-    return this.#usable(index, model, now) && this.#limiter.check(this.#ring.keys[index]!.group, model, now, tokens).ok;
+    return this.#states.usable(index, model, now) && this.#limiter.check(this.#ring.keys[index]!.group, model, now, tokens).ok;
   }
 
   #views(list: Instance[], model: string, tried: ReadonlySet<number>, now: number, tokens: number): InstanceView[] {
@@ -1283,7 +1204,7 @@ export class GeminiAPIPool {
     let throttled = false;
     const groupsSeen = new Map<string, number>();
     for (const k of this.#ring.keys) {
-      const disabled = this.#isDisabled(k);
+      const disabled = this.#states.disabled(k.index);
       if (disabled) {
         if (retryAt === undefined) errorKind = disabled.kind;
         continue;
@@ -1352,7 +1273,7 @@ export class GeminiAPIPool {
     let last = -Infinity;
     let reason: string | undefined;
     for (const k of keys) {
-      const d = this.#isDisabled(k);
+      const d = this.#states.disabled(k.index);
       if (!d || d.kind !== 'auth' || (reason !== undefined && d.reason !== reason)) return undefined;
       reason = d.reason;
       first = Math.min(first, d.since);
@@ -1410,7 +1331,7 @@ export class GeminiAPIPool {
     let bestBound = Infinity;
     let bestScore = -Infinity;
     for (const k of this.#ring.keys) {
-      if (!allowed(k.index) || !this.#usable(k.index, model, now)) continue;
+      if (!allowed(k.index) || !this.#states.usable(k.index, model, now)) continue;
       const n = bound.get(k.index) ?? 0;
       const c = this.#counters[k.index]!.get(model);
       const score = c ? healthScore(c.scoreUsage, smoothedErrorRate(c)) : 1;
@@ -1448,7 +1369,7 @@ export class GeminiAPIPool {
   #rebuild(inst: Instance, now: number): void {
     inst.rebuilds++;
     const from = this.#ring.keys[inst.keyIndex]!.id;
-    if (!this.#usable(inst.keyIndex, inst.model, now)) this.#rebind(inst.model, (k) => k === inst.keyIndex);
+    if (!this.#states.usable(inst.keyIndex, inst.model, now)) this.#rebind(inst.model, (k) => k === inst.keyIndex);
     inst.client = undefined;
     inst.consecutiveFailures = 0;
     this.#log.warn({ model: inst.model, instance: inst.slot, from, to: this.#ring.keys[inst.keyIndex]!.id }, 'instance rebuilt after repeated failures');
@@ -1462,9 +1383,9 @@ export class GeminiAPIPool {
    */
   #maintain(now = this.#clock.now()): void {
     try {
-      if (now >= this.#nextExpiry) this.#sweep(now);
+      this.#states.sweep(now);
       if (now - this.#lastRotation >= this.options.rotationIntervalMs) this.rotate();
-      if (!this.#closed && now - this.#lastRecheck >= this.options.recheckIntervalMs && (this.#keyDisabled.size > 0 || this.#groupDisabled.size > 0)) {
+      if (!this.#closed && now - this.#lastRecheck >= this.options.recheckIntervalMs && this.#states.anyDisabled) {
         this.recheckDisabledKeys().catch((err: unknown) => this.#backgroundFailed('re-check', err));
       }
     } catch (err) {
@@ -1482,44 +1403,8 @@ export class GeminiAPIPool {
     this.#log.error({ task, err: text }, `${task} failed; it runs again later`);
   }
 
-  /** Clears expired cooldowns and reports the keys that are back. */
-  #sweep(now: number): void {
-    let next = Infinity;
-    const back: Array<{ keys: number[]; model: string }> = [];
-    for (const [k, c] of this.#groupCooling) {
-      if (c.until > now) next = Math.min(next, c.until);
-      else {
-        this.#groupCooling.delete(k);
-        const [group, model] = k.split('\0') as [string, string];
-        back.push({ keys: this.#groupKeys.get(group)!, model });
-      }
-    }
-    for (const [k, c] of this.#keyCooling) {
-      if (c.until > now) next = Math.min(next, c.until);
-      else {
-        this.#keyCooling.delete(k);
-        const [idx, model] = k.split('\0') as [string, string];
-        back.push({ keys: [Number(idx)], model });
-      }
-    }
-    this.#nextExpiry = next;
-    for (const b of back) {
-      for (const i of b.keys) {
-        if (!this.#usable(i, b.model, now)) continue;
-        const key = this.#ring.keys[i]!;
-        this.#log.info({ key: key.id, model: b.model }, 'key recovered from cooldown');
-        this.#emit('keyRecovered', { keyId: key.id, model: b.model });
-      }
-    }
-  }
-
   async #recheck(): Promise<void> {
-    const targets = new Set<number>(this.#keyDisabled.keys());
-    for (const group of this.#groupDisabled.keys()) {
-      const first = this.#groupKeys.get(group)!.find((i) => !this.#keyDisabled.has(i));
-      if (first !== undefined) targets.add(first);
-    }
-    for (const index of targets) {
+    for (const index of this.#states.recheckTargets()) {
       const key = this.#ring.keys[index]!;
       const r = await this.checkKey(index).catch((err: unknown) => {
         this.#backgroundFailed('re-check', err);
