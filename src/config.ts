@@ -9,6 +9,7 @@ import { collectKeys, configWarnings } from './configKeys.ts';
 import { discordToken, enumOf, int, modelLimits, models, optionalInt, redisUrl, shardCount, shardIds, snowflake, snowflakes, url } from './configFields.ts';
 import { redactSecrets, type KeySpec } from './pool/keys.ts';
 import { POOL_DEFAULTS } from './pool/options.ts';
+import type { StoreOptions } from './store/index.ts';
 import { STRATEGIES, type Strategy } from './pool/types.ts';
 
 /** Bad configuration: one line per problem, no stack trace needed to understand it. */
@@ -92,10 +93,7 @@ export interface BotConfig {
   healthPort: number | undefined;
 }
 
-export interface StoreConfig {
-  kind: 'sqlite' | 'memory' | 'redis';
-  dataDir: string;
-  redisUrl: string | undefined;
+export interface StoreConfig extends StoreOptions {
   flushIntervalMs: number;
   /** `auto` or a number of shards, for `npm run start:sharded`. */
   shardCount: number | 'auto';

@@ -4,7 +4,6 @@
  * it is doing. Results are values; an API failure never throws.
  */
 import { EventEmitter } from 'node:events';
-import type { Config } from '../config.ts';
 import type { CounterDelta, KeyStateChange, PoolStateStore, StoredKeyState, UsageReport } from '../store/types.ts';
 import { isStoreRejectedError } from '../store/errors.ts';
 import { MemoryStore } from '../store/memory.ts';
@@ -23,22 +22,25 @@ import { PushQueue } from './queue.ts';
 import { findUnhealthyKeys, healthScore, selectInstance, type InstanceView } from './select.ts';
 import { nextPacificMidnight, pacificDay, systemClock, type Clock } from './time.ts';
 import { WaitQueue } from './waitQueue.ts';
+import { PoolCounters, smoothedErrorRate, type Counters } from './stats.ts';
+import { PoolChat } from './chat.ts';
 import { POOL_DEFAULTS, positiveInt, resolveOptions, type GeminiAPIPoolOptions, type ResolvedOptions } from './options.ts';
 
 export type { GeminiAPIPoolOptions } from './options.ts';
+export type { PoolStream } from './types.ts';
+export { PoolChat } from './chat.ts';
 import {
   ERROR_KINDS,
   type ChatTurn,
   type ErrorKind,
   type GenerateRequest,
-  type KeyModelStats,
   type KeyState,
-  type KeyStats,
   type KeyStatsReport,
   type PoolEvents,
   type PoolFailure,
   type PoolResult,
   type PoolStatsReport,
+  type PoolStream,
   type TokenUsage,
 } from './types.ts';
 
@@ -48,32 +50,11 @@ interface Instance {
   keyIndex: number;
   client: ClassifiedClient | undefined;
   inFlight: number;
-  usage: number;
+  /** Attempts sent on this instance (`usageDistribution` in the stats). */
+  attempts: number;
   errors: number;
   consecutiveFailures: number;
   rebuilds: number;
-}
-
-/** Counters of one key for one model. */
-interface Counters {
-  usage: number;
-  completed: number;
-  errors: number;
-  totalLatencyMs: number;
-  consecutiveFailures: number;
-  /** Decaying counts behind the health score: halved at every rotation, so a blip fades
-   * and a key back from a long cooldown does not take every request to catch up. */
-  scoreUsage: number;
-  scoreCompleted: number;
-  scoreErrors: number;
-  day: string;
-  requestsToday: number;
-  tokensToday: number;
-}
-
-/** A streamed answer: iterate for text deltas, await `result` for the outcome. */
-export interface PoolStream extends AsyncIterable<string> {
-  readonly result: Promise<PoolResult>;
 }
 
 type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Classified; committed: boolean; partialText?: string };
@@ -94,13 +75,6 @@ interface Answer {
 }
 
 /**
- * Error rate for the health score, with one imaginary success added: a single failure is
- * weak evidence, so one blip halves a key's score instead of shutting it out for good.
- */
-const smoothedErrorRate = (c: Counters): number => c.scoreErrors / (c.scoreCompleted + 1);
-
-
-/**
  * The pooled Gemini client. See DESIGN.md section 2 for the policy it follows.
  */
 export class GeminiAPIPool {
@@ -114,12 +88,9 @@ export class GeminiAPIPool {
   readonly #events = new EventEmitter();
   readonly #instances = new Map<string, Instance[]>();
   readonly #cursor = new Map<string, number>();
-  /** key index -> model -> counters */
-  readonly #counters: Map<string, Counters>[] = [];
+  readonly #counters: PoolCounters;
   /** Disabled and cooling keys: the only writer of key state, which tells every change. */
   readonly #states: KeyStates;
-  /** Requests per key in the current rotation window. */
-  #window: { requests: number; errors: number }[] = [];
   #lastRotation: number;
   #lastRecheck: number;
   #recheckRunning: Promise<void> | undefined;
@@ -128,8 +99,6 @@ export class GeminiAPIPool {
   /** Per model: requests waiting, in arrival order, for quota or a cooldown to end. */
   readonly #waiting = new Map<string, WaitQueue>();
   readonly #maxQueued: number;
-  #totalRequests = 0;
-  #failedRequests = 0;
   #inFlight = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -173,11 +142,10 @@ export class GeminiAPIPool {
     for (const model of this.models) this.#waiting.set(model, new WaitQueue(this.#clock, this.#maxQueued));
     for (const k of this.#ring.keys) {
       this.#byHash.set(k.hash, k.index);
-      this.#counters.push(new Map());
     }
     this.#states = new KeyStates(this.#ring.keys, this.options.maxCooldownMs);
     this.#states.onChange((change) => this.#onStateChange(change));
-    this.#resetWindow();
+    this.#counters = new PoolCounters(this.#ring.keys.length);
     for (const model of this.models) this.#buildInstances(model);
     const now = this.#clock.now();
     this.#lastRotation = now;
@@ -188,12 +156,6 @@ export class GeminiAPIPool {
       this.#timers.push(rotate);
     }
     this.#log.info({ keys: this.#ring.keys.length, models: this.models, poolSize: this.options.poolSize, strategy: this.options.strategy }, 'pool ready');
-  }
-
-  /** A pool built from the typed configuration (see `loadConfig`). */
-  static fromConfig(config: Config, extra: Pick<GeminiAPIPoolOptions, 'logger' | 'clock' | 'clientFactory' | 'timers'> = {}): GeminiAPIPool {
-    const { defaults, perModel, maxQueued } = config.limits;
-    return new GeminiAPIPool({ ...config.gemini, limits: { defaults, perModel, maxQueued }, ...extra });
   }
 
   /** Keys as the pool shows them (no secrets). */
@@ -342,10 +304,10 @@ export class GeminiAPIPool {
       this.#states.enable(key.index, 'local');
       return;
     }
-    if (err.kind === 'auth' || err.kind === 'billing') this.#applyKind(key, this.defaultModel, err, now, this.#countersOf(key.index, this.defaultModel));
+    if (err.kind === 'auth' || err.kind === 'billing') this.#applyKind(key, this.defaultModel, err, now, this.#counters.of(key.index, this.defaultModel));
     else if (err.kind === 'rate_limited' || err.kind === 'quota_exhausted') {
       // Listing models is not a call to one model: the project is throttled for all of them.
-      for (const model of this.models) this.#applyKind(key, model, err, now, this.#countersOf(key.index, model));
+      for (const model of this.models) this.#applyKind(key, model, err, now, this.#counters.of(key.index, model));
     }
   }
 
@@ -375,19 +337,13 @@ export class GeminiAPIPool {
     this.#lastRotation = now;
     const windows = this.#ring.keys.map((k) => ({
       index: k.index,
-      requests: this.#window[k.index]!.requests,
-      errors: this.#window[k.index]!.errors,
+      requests: this.#counters.window(k.index).requests,
+      errors: this.#counters.window(k.index).errors,
       usable: !this.#states.disabled(k.index),
     }));
     const unhealthy = findUnhealthyKeys(windows, this.options.rotationRules);
-    this.#resetWindow();
-    for (const perModel of this.#counters) {
-      for (const c of perModel.values()) {
-        c.scoreUsage /= 2;
-        c.scoreCompleted /= 2;
-        c.scoreErrors /= 2;
-      }
-    }
+    this.#counters.resetWindow();
+    this.#counters.decay();
     for (const model of this.models) {
       const moved = this.#rebind(model, (k) => unhealthy.has(k) || !this.#states.usable(k, model, now), unhealthy, false);
       if (moved > 0) this.#log.info({ model, moved, unhealthy: [...unhealthy].map((i) => this.#ring.keys[i]!.id) }, 'rotation moved instances off unhealthy keys');
@@ -401,7 +357,7 @@ export class GeminiAPIPool {
     for (const m of models) {
       this.#buildInstances(m);
       for (const k of this.#ring.keys) {
-        const c = this.#counters[k.index]!.get(m);
+        const c = this.#counters.peek(k.index, m);
         if (c) c.consecutiveFailures = 0;
       }
     }
@@ -423,7 +379,7 @@ export class GeminiAPIPool {
     const targets = keyIndex === undefined ? this.#ring.keys : [this.#ring.keys[keyIndex]!];
     for (const m of models) {
       for (const k of targets) {
-        const c = this.#counters[k.index]!.get(m);
+        const c = this.#counters.peek(k.index, m);
         if (c) c.consecutiveFailures = 0;
       }
     }
@@ -441,21 +397,8 @@ export class GeminiAPIPool {
 
   /** Clears usage, error and latency counters. Today's request counts stay: they mirror Google's quota. */
   resetStats(): void {
-    for (const perModel of this.#counters) {
-      for (const c of perModel.values()) {
-        c.usage = 0;
-        c.completed = 0;
-        c.errors = 0;
-        c.totalLatencyMs = 0;
-        c.scoreUsage = 0;
-        c.scoreCompleted = 0;
-        c.scoreErrors = 0;
-      }
-    }
-    for (const list of this.#instances.values()) for (const i of list) (i.usage = 0), (i.errors = 0);
-    this.#totalRequests = 0;
-    this.#failedRequests = 0;
-    this.#resetWindow();
+    this.#counters.reset();
+    for (const list of this.#instances.values()) for (const i of list) (i.attempts = 0), (i.errors = 0);
     for (const d of this.#pending.values()) (d.usage = 0), (d.errors = 0), (d.latencyMs = 0);
     void this.#synced.resetCounters();
     this.#store?.resetCounters().then(
@@ -577,20 +520,8 @@ export class GeminiAPIPool {
       for (const row of rows) {
         const index = this.#byHash.get(row.keyHash);
         if (index === undefined || !this.models.includes(row.model)) continue;
-        const c = this.#countersOf(index, row.model);
-        // Take the larger: after a resync the live counts may already be ahead.
-        c.usage = Math.max(c.usage, row.usage);
-        c.completed = Math.max(c.completed, row.usage);
-        c.errors = Math.max(c.errors, row.errors);
-        c.totalLatencyMs = Math.max(c.totalLatencyMs, row.latencyMs);
+        this.#counters.merge(index, row, day);
         if (row.day === day) {
-          if (c.day !== day) Object.assign(c, { day, requestsToday: 0, tokensToday: 0 });
-          c.requestsToday = Math.max(c.requestsToday, row.requestsToday);
-          c.tokensToday = Math.max(c.tokensToday, row.tokensToday);
-          // Today's load seeds the health score, so a restarted process keeps spreading
-          // requests instead of starting over at key#1.
-          c.scoreUsage = Math.max(c.scoreUsage, row.requestsToday);
-          c.scoreCompleted = Math.max(c.scoreCompleted, row.requestsToday);
           const group = this.#ring.keys[index]!.group;
           let perModel = requestsTodayByGroup.get(group);
           if (!perModel) requestsTodayByGroup.set(group, (perModel = new Map()));
@@ -732,96 +663,23 @@ export class GeminiAPIPool {
         poolSize: list.length,
         activeInstances: active,
         errorInstances: list.length - active,
-        totalUsage: list.reduce((s, i) => s + i.usage, 0),
-        usageDistribution: list.map((i) => i.usage),
+        totalUsage: list.reduce((s, i) => s + i.attempts, 0),
+        usageDistribution: list.map((i) => i.attempts),
         keyDistribution,
       };
     }
     return {
       models,
       strategy: this.options.strategy,
-      totalRequests: this.#totalRequests,
-      failedRequests: this.#failedRequests,
+      totalRequests: this.#counters.totalRequests,
+      failedRequests: this.#counters.failedRequests,
       inFlight: this.#inFlight,
       waiting: [...this.#waiting.values()].reduce((n, q) => n + q.length, 0),
     };
   }
 
   getKeyStats(): KeyStatsReport {
-    const now = this.#clock.now();
-    const today = pacificDay(now);
-    const keys: KeyStats[] = [];
-    const totals: KeyStatsReport['totals'] = {
-      keys: this.#ring.keys.length,
-      active: 0,
-      cooling: 0,
-      disabled: 0,
-      totalRequests: this.#totalRequests,
-      failedRequests: this.#failedRequests,
-      usage: 0,
-      errors: 0,
-      requestsToday: 0,
-      tokensToday: 0,
-    };
-    for (const k of this.#ring.keys) {
-      const models: Record<string, KeyModelStats> = {};
-      let usage = 0;
-      let errors = 0;
-      let completed = 0;
-      let latency = 0;
-      let requestsToday = 0;
-      let tokensToday = 0;
-      let cooldownRemainingMs = 0;
-      let anyCooling = false;
-      for (const model of this.models) {
-        const c = this.#counters[k.index]!.get(model);
-        const st = this.keyState(k.index, model, now);
-        const today1 = c && c.day === today ? c : undefined;
-        const remaining = st.status === 'cooling' ? Math.max(0, st.until - now) : 0;
-        if (st.status === 'cooling') anyCooling = true;
-        cooldownRemainingMs = Math.max(cooldownRemainingMs, remaining);
-        const m: KeyModelStats = {
-          state: st.status,
-          cooldownRemainingMs: remaining,
-          usage: c?.usage ?? 0,
-          errors: c?.errors ?? 0,
-          requestsToday: today1?.requestsToday ?? 0,
-          tokensToday: today1?.tokensToday ?? 0,
-        };
-        if (st.status !== 'active') m.reason = st.reason;
-        models[model] = m;
-        usage += m.usage;
-        errors += m.errors;
-        completed += c?.completed ?? 0;
-        latency += c?.totalLatencyMs ?? 0;
-        requestsToday += m.requestsToday;
-        tokensToday += m.tokensToday;
-      }
-      const disabled = this.#states.disabled(k.index);
-      const state = disabled ? 'disabled' : anyCooling ? 'cooling' : 'active';
-      const s: KeyStats = {
-        id: k.id,
-        hint: k.hint,
-        group: k.groupLabel,
-        state,
-        cooldownRemainingMs,
-        usage,
-        errors,
-        errorRate: completed > 0 ? errors / completed : 0,
-        avgTimeMs: completed > 0 ? Math.round(latency / completed) : 0,
-        requestsToday,
-        tokensToday,
-        models,
-      };
-      if (disabled) s.disabledReason = disabled.reason;
-      keys.push(s);
-      totals[state]++;
-      totals.usage += usage;
-      totals.errors += errors;
-      totals.requestsToday += requestsToday;
-      totals.tokensToday += tokensToday;
-    }
-    return { keys, totals };
+    return this.#counters.keyReport(this.#ring.keys, this.models, this.#states, this.#clock.now());
   }
 
   /** State of one key for one model at `now`. */
@@ -874,10 +732,10 @@ export class GeminiAPIPool {
     let overloaded = 0;
     /** When the current attempt's quota slot was taken, to give it back if Gemini never saw it. */
     let slotAt = started;
-    this.#totalRequests++;
+    this.#counters.totalRequests++;
     this.#inFlight++;
     const fail = (error: PoolFailure['error'], partialText?: string): PoolFailure => {
-      this.#failedRequests++;
+      this.#counters.failedRequests++;
       const out: PoolFailure = { ok: false, error: { ...error, message: this.#ring.redact(error.message) }, attempts, model };
       if (partialText) out.partialText = partialText;
       return out;
@@ -1007,13 +865,13 @@ export class GeminiAPIPool {
     const onAbort = () => ctl.abort(new CancelledError());
     if (outer?.aborted) onAbort();
     else outer?.addEventListener('abort', onAbort, { once: true });
-    const c = this.#countersOf(inst.keyIndex, model);
+    const c = this.#counters.of(inst.keyIndex, model);
     const started = this.#clock.now();
     inst.inFlight++;
-    inst.usage++;
-    c.usage++;
-    c.scoreUsage++;
-    this.#window[inst.keyIndex]!.requests++;
+    inst.attempts++;
+    c.attempts++;
+    c.scoreAttempts++;
+    this.#counters.window(inst.keyIndex).requests++;
     let outcome: AttemptOutcome<T>;
     try {
       inst.client ??= classified(this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions()));
@@ -1035,12 +893,12 @@ export class GeminiAPIPool {
     const tokens = outcome.ok ? outcome.value.usage.totalTokens : 0;
     // Today's counts mirror Google's: an attempt that never got an answer is not one of them.
     const reached = outcome.ok || !outcome.error.unanswered;
-    if (reached) this.#countToday(c, started, 1, 0);
+    if (reached) this.#counters.countToday(c, started, 1, 0);
     if (outcome.ok) {
       c.consecutiveFailures = 0;
       inst.consecutiveFailures = 0;
       this.#states.setBareRateLimits(key.index, model, 0);
-      this.#countToday(c, now, 0, tokens);
+      this.#counters.countToday(c, now, 0, tokens);
     } else if (outcome.error.reason !== 'CANCELLED') {
       this.#applyPolicy(inst, key, outcome.error, now);
     }
@@ -1053,13 +911,13 @@ export class GeminiAPIPool {
   /** A failed attempt: the policy decides (see policy.ts), the pool applies. */
   #applyPolicy(inst: Instance, key: PoolKey, err: Classified, now: number): void {
     const model = inst.model;
-    const c = this.#countersOf(key.index, model);
+    const c = this.#counters.of(key.index, model);
     const decision = this.#applyKind(key, model, err, now, c);
     if (decision.penalize) {
       c.errors++;
       c.scoreErrors++;
       inst.errors++;
-      this.#window[key.index]!.errors++;
+      this.#counters.window(key.index).errors++;
       inst.consecutiveFailures++;
     }
     const learn = decision.learn;
@@ -1182,11 +1040,11 @@ export class GeminiAPIPool {
     const views: InstanceView[] = [];
     for (const inst of list) {
       if (!this.#available(inst.keyIndex, model, now, tokens)) continue;
-      const c = this.#counters[inst.keyIndex]!.get(model);
+      const c = this.#counters.peek(inst.keyIndex, model);
       views.push({
         slot: inst.slot,
         inFlight: inst.inFlight,
-        keyUsage: c?.scoreUsage ?? 0,
+        keyUsage: c?.scoreAttempts ?? 0,
         keyErrorRate: c ? smoothedErrorRate(c) : 0,
         tried: tried.has(inst.keyIndex),
       });
@@ -1295,7 +1153,7 @@ export class GeminiAPIPool {
     const K = this.#ring.keys.length;
     const list: Instance[] = [];
     for (let slot = 0; slot < this.options.poolSize; slot++) {
-      list.push({ model, slot, keyIndex: slot % K, client: undefined, inFlight: 0, usage: 0, errors: 0, consecutiveFailures: 0, rebuilds: 0 });
+      list.push({ model, slot, keyIndex: slot % K, client: undefined, inFlight: 0, attempts: 0, errors: 0, consecutiveFailures: 0, rebuilds: 0 });
     }
     this.#instances.set(model, list);
     this.#cursor.set(model, 0);
@@ -1333,8 +1191,8 @@ export class GeminiAPIPool {
     for (const k of this.#ring.keys) {
       if (!allowed(k.index) || !this.#states.usable(k.index, model, now)) continue;
       const n = bound.get(k.index) ?? 0;
-      const c = this.#counters[k.index]!.get(model);
-      const score = c ? healthScore(c.scoreUsage, smoothedErrorRate(c)) : 1;
+      const c = this.#counters.peek(k.index, model);
+      const score = c ? healthScore(c.scoreAttempts, smoothedErrorRate(c)) : 1;
       if (n < bestBound || (n === bestBound && score > bestScore)) {
         best = k.index;
         bestBound = n;
@@ -1419,85 +1277,5 @@ export class GeminiAPIPool {
         this.#log.info({ key: key.id, kind: r.error.kind }, 're-check inconclusive; key stays disabled');
       }
     }
-  }
-
-  #resetWindow(): void {
-    this.#window = this.#ring.keys.map(() => ({ requests: 0, errors: 0 }));
-  }
-
-  #countersOf(index: number, model: string): Counters {
-    const perModel = this.#counters[index]!;
-    let c = perModel.get(model);
-    if (!c) {
-      c = { usage: 0, completed: 0, errors: 0, totalLatencyMs: 0, consecutiveFailures: 0, scoreUsage: 0, scoreCompleted: 0, scoreErrors: 0, day: '', requestsToday: 0, tokensToday: 0 };
-      perModel.set(model, c);
-    }
-    return c;
-  }
-
-  #countToday(c: Counters, now: number, requests: number, tokens: number): void {
-    const day = pacificDay(now);
-    if (c.day !== day) {
-      c.day = day;
-      c.requestsToday = 0;
-      c.tokensToday = 0;
-    }
-    c.requestsToday += requests;
-    c.tokensToday += tokens;
-  }
-}
-
-/**
- * A multi-turn chat. The history lives here, not in an SDK chat object, so when a key fails
- * the next message simply goes out on another key with the same history.
- */
-export class PoolChat {
-  readonly model: string;
-  readonly systemInstruction: string | undefined;
-  #history: ChatTurn[];
-  /** The key that answered last (`key#N`), for display. */
-  lastKeyId: string | undefined;
-
-  constructor(
-    private readonly pool: GeminiAPIPool,
-    options: { model?: string; history?: ChatTurn[]; systemInstruction?: string },
-  ) {
-    this.model = options.model ?? pool.defaultModel;
-    this.systemInstruction = options.systemInstruction;
-    this.#history = structuredClone(options.history ?? []);
-  }
-
-  /** A copy of the history so far. */
-  get history(): ChatTurn[] {
-    return structuredClone(this.#history);
-  }
-
-  #request(text: string, extra: Partial<GenerateRequest>): GenerateRequest {
-    const req: GenerateRequest = { ...extra, model: this.model, contents: [...this.#history, { role: 'user', parts: [{ text }] }] };
-    if (this.systemInstruction !== undefined) req.systemInstruction = this.systemInstruction;
-    return req;
-  }
-
-  #commit(text: string, result: PoolResult): void {
-    if (!result.ok) return;
-    this.lastKeyId = result.keyId;
-    this.#history.push({ role: 'user', parts: [{ text }] }, { role: 'model', parts: [{ text: result.text }] });
-  }
-
-  /** Sends one user turn; the history grows only when the answer arrives. */
-  async sendMessage(text: string, extra: Partial<GenerateRequest> = {}): Promise<PoolResult> {
-    const result = await this.pool.generateContent(this.#request(text, extra));
-    this.#commit(text, result);
-    return result;
-  }
-
-  /** Streams one user turn. */
-  sendMessageStream(text: string, extra: Partial<GenerateRequest> = {}): PoolStream {
-    const stream = this.pool.generateContentStream(this.#request(text, extra));
-    const result = stream.result.then((r) => {
-      this.#commit(text, r);
-      return r;
-    });
-    return { result, [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator]() };
   }
 }

@@ -146,3 +146,8 @@ export interface PoolEvents {
   allKeysUnavailable: { model: string; retryAfterMs?: number; kind: ErrorKind; message: string; sameFailure?: { withinMs: number; reason: string } };
   serviceRecovered: { model: string };
 }
+
+/** A streamed answer: iterate for text deltas, await `result` for the outcome. */
+export interface PoolStream extends AsyncIterable<string> {
+  readonly result: Promise<PoolResult>;
+}
