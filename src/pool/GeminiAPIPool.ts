@@ -4,17 +4,15 @@
  * it is doing. Results are values; an API failure never throws.
  */
 import { EventEmitter } from 'node:events';
-import type { CounterDelta, KeyStateChange, PoolStateStore, StoredKeyState, UsageReport } from '../store/types.ts';
-import { isStoreRejectedError } from '../store/errors.ts';
-import { MemoryStore } from '../store/memory.ts';
+import type { PoolStateStore } from '../store/types.ts';
 import PQueue from 'p-queue';
 import { Agent } from 'undici';
 import pino, { type Logger } from 'pino';
 import { sdkClientFactory, type AdapterRequest, type ClientFactory, type ClientOptions } from '../gemini/adapter.ts';
 import { AttemptTimeoutError, CancelledError, type Classified } from '../gemini/classify.ts';
 import { classified, classifyFailure, type ClassifiedClient } from '../gemini/client.ts';
-import type { Cooling } from './cooldown.ts';
-import { KeyStates, type Disabled, type StateChange } from './keyStates.ts';
+import { KeyStates, type StateChange } from './keyStates.ts';
+import { StoreSync } from './storeSync.ts';
 import { KeyRing, describeKey, type PoolKey } from './keys.ts';
 import { estimateTokens, QuotaLimiter } from './limiter.ts';
 import { decide, retryDelay, type Decision, type Streaks } from './policy.ts';
@@ -30,7 +28,6 @@ export type { GeminiAPIPoolOptions } from './options.ts';
 export type { PoolStream } from './types.ts';
 export { PoolChat } from './chat.ts';
 import {
-  ERROR_KINDS,
   type ChatTurn,
   type ErrorKind,
   type GenerateRequest,
@@ -103,20 +100,8 @@ export class GeminiAPIPool {
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
-  /** Persistence, once a store is attached. */
-  #store: PoolStateStore | undefined;
-  #storeDown = false;
-  readonly #pending = new Map<string, CounterDelta>();
-  /**
-   * The counters as the store holds them as far as this process knows (loaded, plus the
-   * batches it accepted), to write back to a shared store that comes back empty.
-   */
-  readonly #synced = new MemoryStore();
-  /** What this process sent per group and model since the last flush, for shared stores. */
-  readonly #usageOut = new Map<string, UsageReport>();
-  #sharesUsage = false;
-  #unsubscribe: Array<() => void> = [];
-  readonly #byHash = new Map<string, number>();
+  /** The store's side: loads, writes every state change, batches counters. */
+  readonly #sync: StoreSync;
   /** Connections of every instance: their timeouts bound each attempt without a timer of ours. */
   readonly #agent: Agent;
   readonly #fetch: typeof globalThis.fetch;
@@ -140,12 +125,19 @@ export class GeminiAPIPool {
     this.#limiter = new QuotaLimiter(options.limits);
     this.#maxQueued = options.limits?.maxQueued ?? POOL_DEFAULTS.maxQueued;
     for (const model of this.models) this.#waiting.set(model, new WaitQueue(this.#clock, this.#maxQueued));
-    for (const k of this.#ring.keys) {
-      this.#byHash.set(k.hash, k.index);
-    }
     this.#states = new KeyStates(this.#ring.keys, this.options.maxCooldownMs);
     this.#states.onChange((change) => this.#onStateChange(change));
     this.#counters = new PoolCounters(this.#ring.keys.length);
+    this.#sync = new StoreSync({
+      ring: this.#ring,
+      models: this.models,
+      clock: this.#clock,
+      log: this.#log,
+      states: this.#states,
+      counters: this.#counters,
+      limiter: this.#limiter,
+      backgroundFailed: (task, err) => this.#backgroundFailed(task, err),
+    });
     for (const model of this.models) this.#buildInstances(model);
     const now = this.#clock.now();
     this.#lastRotation = now;
@@ -399,12 +391,7 @@ export class GeminiAPIPool {
   resetStats(): void {
     this.#counters.reset();
     for (const list of this.#instances.values()) for (const i of list) (i.attempts = 0), (i.errors = 0);
-    for (const d of this.#pending.values()) (d.usage = 0), (d.errors = 0), (d.latencyMs = 0);
-    void this.#synced.resetCounters();
-    this.#store?.resetCounters().then(
-      () => this.#storeUp(),
-      (err: unknown) => this.#storeFailed(err),
-    );
+    this.#sync.resetCounters();
     this.#log.info('stats reset');
   }
 
@@ -419,9 +406,7 @@ export class GeminiAPIPool {
     for (const t of this.#timers) clearInterval(t);
     this.#timers.length = 0;
     await this.#recheckRunning;
-    for (const off of this.#unsubscribe) off();
-    this.#unsubscribe = [];
-    await this.flush();
+    await this.#sync.close();
     // Lets requests in flight finish (their attempt timers bound them), then closes.
     await this.#agent.close();
   }
@@ -435,214 +420,12 @@ export class GeminiAPIPool {
    * deliver other processes' cooldowns and disabled keys within a moment.
    */
   async attachStore(store: PoolStateStore, options: { flushIntervalMs?: number } = {}): Promise<void> {
-    const flushIntervalMs = positiveInt('flushIntervalMs', options.flushIntervalMs ?? POOL_DEFAULTS.flushIntervalMs);
-    this.#store = store;
-    await this.#loadFromStore();
-    this.#unsubscribe.push(store.subscribe((change) => this.#applyStored(change, true)));
-    if (store.publishUsage && store.subscribeUsage) {
-      // Shared quota: what the other processes send counts against our limits too.
-      this.#sharesUsage = true;
-      this.#unsubscribe.push(
-        store.subscribeUsage((reports) => {
-          const now = this.#clock.now();
-          for (const r of reports) if (this.models.includes(r.model)) this.#limiter.recordRemote(r.group, r.model, now, r.requests, r.tokens);
-        }),
-      );
-    }
-    if (store.onReconnect) {
-      this.#unsubscribe.push(
-        store.onReconnect(() => {
-          // Both ways: learn what others wrote meanwhile, and write back everything we know
-          // (a Redis that restarted empty has forgotten every cooldown and counter, not
-          // only what changed while it was away).
-          void this.#loadFromStore()
-            .then(() => {
-              this.#persistAllStates();
-              return this.#writeBackCounters();
-            })
-            .then(() => this.flush())
-            .catch((err: unknown) => this.#storeFailed(err));
-        }),
-      );
-    }
-    // A background task must not reject: one log line, and the next tick tries again.
-    const timer = setInterval(() => this.flush().catch((err: unknown) => this.#backgroundFailed('flush', err)), flushIntervalMs);
-    timer.unref();
-    this.#timers.push(timer);
+    await this.#sync.attach(store, positiveInt('flushIntervalMs', options.flushIntervalMs ?? POOL_DEFAULTS.flushIntervalMs));
   }
 
   /** Writes pending counters to the store now (and reports usage to shared stores). Never throws. */
-  async flush(): Promise<void> {
-    const store = this.#store;
-    if (store?.publishUsage && this.#usageOut.size > 0) {
-      const reports = [...this.#usageOut.values()];
-      this.#usageOut.clear();
-      // Usage is news for the others' next second, not a count: a lost report is not retried.
-      await store.publishUsage(reports).then(
-        () => this.#storeUp(),
-        (err: unknown) => this.#storeFailed(err),
-      );
-    }
-    if (!store || this.#pending.size === 0) return;
-    const batch = [...this.#pending.values()];
-    this.#pending.clear();
-    try {
-      await store.addCounters(batch);
-      await this.#synced.addCounters(batch);
-      this.#storeUp();
-    } catch (err) {
-      if (isStoreRejectedError(err)) {
-        // The store is up and said no: the same batch would be refused forever.
-        this.#log.error({ store: store.kind, rows: batch.length, err: this.#ring.redact(err.message) }, 'state store refused a counter batch; dropped it');
-        return;
-      }
-      // Keep them for the next flush: nothing counted is lost while the store is away.
-      for (const d of batch) this.#addPending(d);
-      this.#storeFailed(err);
-    }
-  }
-
-  async #loadFromStore(): Promise<void> {
-    const store = this.#store!;
-    const now = this.#clock.now();
-    const hashes = this.#ring.keys.map((k) => k.hash);
-    try {
-      const states = await store.loadKeyStates(hashes, now);
-      for (const [keyHash, perModel] of states) {
-        for (const [model, state] of perModel) this.#applyStored({ keyHash, model, state }, false);
-      }
-      const day = pacificDay(now);
-      /** Today's requests per project and model, which count against the day's quota. */
-      const requestsTodayByGroup = new Map<string, Map<string, number>>();
-      const rows = await store.loadCounters(hashes, day);
-      // A row the store holds but cannot be counted is simply not written back later.
-      await this.#synced.raiseCounters(rows).catch(() => undefined);
-      for (const row of rows) {
-        const index = this.#byHash.get(row.keyHash);
-        if (index === undefined || !this.models.includes(row.model)) continue;
-        this.#counters.merge(index, row, day);
-        if (row.day === day) {
-          const group = this.#ring.keys[index]!.group;
-          let perModel = requestsTodayByGroup.get(group);
-          if (!perModel) requestsTodayByGroup.set(group, (perModel = new Map()));
-          perModel.set(row.model, (perModel.get(row.model) ?? 0) + row.requestsToday);
-        }
-      }
-      for (const [group, perModel] of requestsTodayByGroup) for (const [model, n] of perModel) this.#limiter.seedDay(group, model, now, n);
-      this.#storeUp();
-      this.#log.info({ store: store.kind, states: states.size }, 'state loaded from the store');
-    } catch (err) {
-      this.#storeFailed(err);
-      if (this.#storeDown && this.#unsubscribe.length === 0) throw err;
-    }
-  }
-
-  /**
-   * Raises the store's counters to what this process knows the store held: after a
-   * restart that lost them this restores them, and where the store still has them (or
-   * more, from other processes) it changes nothing, so nothing is counted twice.
-   */
-  async #writeBackCounters(): Promise<void> {
-    const store = this.#store!;
-    const rows = await this.#synced.loadCounters(this.#ring.keys.map((k) => k.hash), pacificDay(this.#clock.now()));
-    try {
-      await store.raiseCounters(rows);
-      this.#storeUp();
-    } catch (err) {
-      if (isStoreRejectedError(err)) this.#log.error({ store: store.kind, err: this.#ring.redact(err.message) }, 'state store refused the counters written back after an outage');
-      else this.#storeFailed(err);
-    }
-  }
-
-  /** Applies a stored or remote state of one key. Remote changes are not written back. */
-  #applyStored(change: KeyStateChange, remote: boolean): void {
-    const index = this.#byHash.get(change.keyHash);
-    if (index === undefined) return;
-    const key = this.#ring.keys[index]!;
-    const now = this.#clock.now();
-    const stored = change.state;
-    // The store keeps kinds as text. One this code does not know (another version wrote it)
-    // still counts: as a key's own disable, or as its group's cooldown.
-    const st: Disabled | Cooling | null =
-      stored === null || (ERROR_KINDS as readonly string[]).includes(stored.kind)
-        ? (stored as Disabled | Cooling | null)
-        : { ...stored, kind: stored.status === 'disabled' ? 'auth' : 'rate_limited' };
-    const source = remote ? 'remote' : 'stored';
-    if (change.model === '*') {
-      if (st === null) this.#states.enable(index, source);
-      else if (st.status === 'disabled') this.#states.disable(st.kind === 'billing' ? 'group' : 'key', index, st, source);
-    } else if (this.models.includes(change.model)) {
-      const model = change.model;
-      // The store keeps one state per key and model: none means the key is usable for the
-      // model, so its project's cooldown (written for every key of it) is over too.
-      if (st === null) this.#states.clear([index], [model], source);
-      else if (st.status === 'cooling' && st.until > now) this.#states.cool(st.kind === 'transient' ? 'key' : 'group', index, model, st, now, source);
-    }
-    if (remote) this.#log.debug({ key: key.id, model: change.model, state: st?.status ?? 'active' }, 'state change from another process');
-  }
-
-  /** Writes a state change of some keys; the in-memory view is already updated. */
-  #persistState(indexes: readonly number[], model: string, state: StoredKeyState | null): void {
-    const store = this.#store;
-    if (!store) return;
-    for (const i of indexes) {
-      store.setKeyState(this.#ring.keys[i]!.hash, model, state).then(
-        () => this.#storeUp(),
-        (err: unknown) => this.#storeFailed(err),
-      );
-    }
-  }
-
-  #persistAllStates(): void {
-    for (const e of this.#states.entries(this.#clock.now())) this.#persistState(e.keys, e.model, e.state);
-  }
-
-  /** Counts one request against its group's quota now; shared stores hear of it at the next flush. */
-  #takeSlot(group: string, model: string, now: number, tokens: number): void {
-    this.#limiter.record(group, model, now, tokens);
-    if (!this.#sharesUsage) return;
-    const k = `${group}\0${model}`;
-    const r = this.#usageOut.get(k);
-    if (r) {
-      r.requests++;
-      r.tokens += tokens;
-    } else this.#usageOut.set(k, { group, model, requests: 1, tokens });
-  }
-
-  /** Gives back a slot {@link #takeSlot} took for an attempt that never reached Gemini. */
-  #releaseSlot(group: string, model: string, sentAt: number, tokens: number): void {
-    this.#limiter.release(group, model, sentAt, tokens, this.#clock.now());
-    const r = this.#usageOut.get(`${group}\0${model}`);
-    // Only while not yet reported: once flushed, the other processes have counted it.
-    if (r && r.requests > 0) {
-      r.requests--;
-      r.tokens = Math.max(0, r.tokens - tokens);
-    }
-  }
-
-  #addPending(d: CounterDelta): void {
-    const k = `${d.keyHash}\0${d.model}\0${d.day}`;
-    const p = this.#pending.get(k);
-    if (!p) this.#pending.set(k, { ...d });
-    else {
-      p.requests += d.requests;
-      p.tokens += d.tokens;
-      p.usage += d.usage;
-      p.errors += d.errors;
-      p.latencyMs += d.latencyMs;
-    }
-  }
-
-  #storeFailed(err: unknown): void {
-    if (this.#storeDown) return;
-    this.#storeDown = true;
-    this.#log.error({ store: this.#store?.kind, err: this.#ring.redact(err instanceof Error ? err.message : String(err)) }, 'state store unavailable; serving from the in-memory view');
-  }
-
-  #storeUp(): void {
-    if (!this.#storeDown) return;
-    this.#storeDown = false;
-    this.#log.info({ store: this.#store?.kind }, 'state store back');
+  flush(): Promise<void> {
+    return this.#sync.flush();
   }
 
   // ---------------------------------------------------------------- stats
@@ -764,7 +547,7 @@ export class GeminiAPIPool {
                 picked = last.instance;
                 // Take the slot now, before the next waiter looks: it must not see it free.
                 slotAt = clock.now();
-                this.#takeSlot(this.#ring.keys[picked.keyIndex]!.group, model, slotAt, tokens);
+                this.#sync.takeSlot(this.#ring.keys[picked.keyIndex]!.group, model, slotAt, tokens);
                 return 'ready';
               }
               return last.retryAt ?? Infinity;
@@ -791,7 +574,7 @@ export class GeminiAPIPool {
         } else {
           // Counted in the same step as the pick, so no other request can take the slot.
           slotAt = now;
-          this.#takeSlot(this.#ring.keys[choice.instance.keyIndex]!.group, model, now, tokens);
+          this.#sync.takeSlot(this.#ring.keys[choice.instance.keyIndex]!.group, model, now, tokens);
         }
         const inst = choice.instance;
         const key = this.#ring.keys[inst.keyIndex]!;
@@ -822,7 +605,7 @@ export class GeminiAPIPool {
           };
         }
         const err = outcome.error;
-        if (err.unanswered) this.#releaseSlot(key.group, model, slotAt, tokens);
+        if (err.unanswered) this.#sync.releaseSlot(key.group, model, slotAt, tokens);
         if (err.reason === 'CANCELLED') return fail({ kind: 'timeout', message: 'the request was cancelled' });
         const partial = outcome.partialText;
         if (err.kind === 'bad_request' || err.kind === 'blocked' || outcome.committed) {
@@ -902,8 +685,8 @@ export class GeminiAPIPool {
     } else if (outcome.error.reason !== 'CANCELLED') {
       this.#applyPolicy(inst, key, outcome.error, now);
     }
-    if (this.#store) {
-      this.#addPending({ keyHash: key.hash, model, day: pacificDay(started), requests: reached ? 1 : 0, tokens, usage: 1, errors: c.errors - errorsBefore, latencyMs: now - started });
+    if (this.#sync.attached) {
+      this.#sync.countAttempt({ keyHash: key.hash, model, day: pacificDay(started), requests: reached ? 1 : 0, tokens, usage: 1, errors: c.errors - errorsBefore, latencyMs: now - started });
     }
     return outcome;
   }
@@ -945,9 +728,8 @@ export class GeminiAPIPool {
   }
 
   /**
-   * Every change of key state, told once by {@link KeyStates}: written to the store (when
-   * this process made it, or cut a stored one), logged, announced, and the instances on the
-   * keys it took away move.
+   * Every change of key state, told once by {@link KeyStates}: logged, announced, and the
+   * instances on the keys it took away move. (The store sync listens too, and writes it.)
    */
   #onStateChange(change: StateChange): void {
     const local = change.source === 'local';
@@ -957,7 +739,6 @@ export class GeminiAPIPool {
       case 'cooling': {
         const { model, cooling } = change;
         const by = this.#ring.keys[change.by]!;
-        if (local || change.capped) this.#persistState(change.keys, model, cooling);
         if (change.capped) this.#log.warn({ keys: ids(change.keys), model, kind: cooling.kind, cooldownMs: cooling.until - now }, 'a cooldown longer than the maximum was cut to it');
         if (local) {
           if (change.scope === 'key') this.#log.warn({ key: by.id, model, cooldownMs: cooling.until - now }, 'key cooling after repeated server errors');
@@ -972,7 +753,6 @@ export class GeminiAPIPool {
         const { disabled } = change;
         const by = this.#ring.keys[change.by]!;
         if (local) {
-          this.#persistState(change.keys, '*', disabled);
           if (change.scope === 'key') this.#log.error({ key: describeKey(by), reason: disabled.reason }, 'key disabled until a re-check succeeds');
           else this.#log.error({ key: by.id, keys: ids(change.keys), group: by.groupLabel }, 'quota group disabled (billing) until a re-check succeeds');
           this.#emit('keyDisabled', { keyId: by.id, keyIds: ids(change.keys), reason: disabled.reason, kind: disabled.kind });
@@ -983,7 +763,6 @@ export class GeminiAPIPool {
       }
       case 'enabled':
         if (!local) break;
-        this.#persistState(change.keys, '*', null);
         for (const i of change.back) {
           const k = this.#ring.keys[i]!;
           this.#log.info({ key: describeKey(k) }, 'check passed; key enabled again');
@@ -993,7 +772,6 @@ export class GeminiAPIPool {
       case 'ended': {
         const { model } = change;
         if (!local) break;
-        if (change.cause !== 'expired') this.#persistState(change.keys, model, null);
         if (change.cause === 'reset') break;
         for (const i of change.keys) {
           if (!this.#states.usable(i, model, now)) continue;

@@ -107,3 +107,35 @@ describe('nextKey is a query', () => {
     expect(events).toEqual([{ keyId: 'key#3', model: MODEL }]);
   });
 });
+
+describe('the flush timer', () => {
+  it('a flush that throws costs one log line, never an unhandled rejection', async () => {
+    const { logger, lines } = captureLogger();
+    const [shared] = sharedStores(1);
+    const store = new Proxy(shared!, {
+      get(target, prop) {
+        if (prop === 'subscribeUsage') return () => () => undefined;
+        if (prop === 'publishUsage') {
+          return () => {
+            throw new Error('publish exploded');
+          };
+        }
+        return Reflect.get(target, prop, target);
+      },
+    });
+    const rejections: unknown[] = [];
+    const onRejection = (err: unknown) => rejections.push(err);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const pool = new GeminiAPIPool({ keys: KEYS, models: [MODEL], timers: false, clientFactory: answering, logger });
+      pools.push(pool);
+      await pool.attachStore(store, { flushIntervalMs: 5 });
+      expect((await pool.generateContent({ prompt: 'hi' })).ok).toBe(true);
+      await until(() => lines.some((l) => l.includes('flush failed')));
+      expect(lines.find((l) => l.includes('flush failed'))).toContain('publish exploded');
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+});
