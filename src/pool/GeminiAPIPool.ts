@@ -17,10 +17,11 @@ import { KeyRing, describeKey, type PoolKey } from './keys.ts';
 import { estimateTokens, QuotaLimiter } from './limiter.ts';
 import { decide, retryDelay, type Decision, type Streaks } from './policy.ts';
 import { PushQueue } from './queue.ts';
-import { findUnhealthyKeys, healthScore, selectInstance, type InstanceView } from './select.ts';
-import { nextPacificMidnight, pacificDay, systemClock, type Clock } from './time.ts';
+import { findUnhealthyKeys } from './select.ts';
+import { pacificDay, systemClock, type Clock } from './time.ts';
 import { WaitQueue } from './waitQueue.ts';
-import { PoolCounters, smoothedErrorRate, type Counters } from './stats.ts';
+import { Instances, type Choice, type Instance } from './instances.ts';
+import { PoolCounters, type Counters } from './stats.ts';
 import { PoolChat } from './chat.ts';
 import { POOL_DEFAULTS, positiveInt, resolveOptions, type GeminiAPIPoolOptions, type ResolvedOptions } from './options.ts';
 
@@ -41,19 +42,6 @@ import {
   type TokenUsage,
 } from './types.ts';
 
-interface Instance {
-  model: string;
-  slot: number;
-  keyIndex: number;
-  client: ClassifiedClient | undefined;
-  inFlight: number;
-  /** Attempts sent on this instance (`usageDistribution` in the stats). */
-  attempts: number;
-  errors: number;
-  consecutiveFailures: number;
-  rebuilds: number;
-}
-
 type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Classified; committed: boolean; partialText?: string };
 /**
  * One attempt on one client, ended through `signal` by its timer or the caller. `progress`
@@ -62,8 +50,6 @@ type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Classified
  * deadline.
  */
 type Attempt<T> = (client: ClassifiedClient, signal: AbortSignal, progress: () => void) => Promise<AttemptOutcome<T>>;
-
-type Choice = { kind: 'instance'; instance: Instance } | { kind: 'none'; retryAt: number | undefined; errorKind: ErrorKind; throttled: boolean };
 
 interface Answer {
   text: string;
@@ -83,8 +69,7 @@ export class GeminiAPIPool {
   readonly #log: Logger;
   readonly #factory: ClientFactory;
   readonly #events = new EventEmitter();
-  readonly #instances = new Map<string, Instance[]>();
-  readonly #cursor = new Map<string, number>();
+  readonly #instances: Instances;
   readonly #counters: PoolCounters;
   /** Disabled and cooling keys: the only writer of key state, which tells every change. */
   readonly #states: KeyStates;
@@ -128,6 +113,16 @@ export class GeminiAPIPool {
     this.#states = new KeyStates(this.#ring.keys, this.options.maxCooldownMs);
     this.#states.onChange((change) => this.#onStateChange(change));
     this.#counters = new PoolCounters(this.#ring.keys.length);
+    this.#instances = new Instances({
+      ring: this.#ring,
+      models: this.models,
+      options: this.options,
+      states: this.#states,
+      counters: this.#counters,
+      limiter: this.#limiter,
+      clock: this.#clock,
+      log: this.#log,
+    });
     this.#sync = new StoreSync({
       ring: this.#ring,
       models: this.models,
@@ -138,7 +133,6 @@ export class GeminiAPIPool {
       limiter: this.#limiter,
       backgroundFailed: (task, err) => this.#backgroundFailed(task, err),
     });
-    for (const model of this.models) this.#buildInstances(model);
     const now = this.#clock.now();
     this.#lastRotation = now;
     this.#lastRecheck = now;
@@ -311,7 +305,7 @@ export class GeminiAPIPool {
    */
   nextKey(model?: string): { keyId: string; instance: number } | undefined {
     const m = this.#model(model);
-    const choice = this.#choose(m, new Set(), this.#clock.now());
+    const choice = this.#instances.choose(m, new Set(), this.#clock.now());
     return choice.kind === 'instance' ? { keyId: this.#ring.keys[choice.instance.keyIndex]!.id, instance: choice.instance.slot } : undefined;
   }
 
@@ -337,9 +331,9 @@ export class GeminiAPIPool {
     this.#counters.resetWindow();
     this.#counters.decay();
     for (const model of this.models) {
-      const moved = this.#rebind(model, (k) => unhealthy.has(k) || !this.#states.usable(k, model, now), unhealthy, false);
+      const moved = this.#instances.rebind(model, (k) => unhealthy.has(k) || !this.#states.usable(k, model, now), unhealthy, false);
       if (moved > 0) this.#log.info({ model, moved, unhealthy: [...unhealthy].map((i) => this.#ring.keys[i]!.id) }, 'rotation moved instances off unhealthy keys');
-      this.#balance(model, unhealthy, now);
+      this.#instances.balance(model, unhealthy, now);
     }
   }
 
@@ -347,7 +341,7 @@ export class GeminiAPIPool {
   resetPool(model?: string): void {
     const models = model === undefined ? this.models : [this.#model(model)];
     for (const m of models) {
-      this.#buildInstances(m);
+      this.#instances.build(m);
       for (const k of this.#ring.keys) {
         const c = this.#counters.peek(k.index, m);
         if (c) c.consecutiveFailures = 0;
@@ -390,7 +384,7 @@ export class GeminiAPIPool {
   /** Clears usage, error and latency counters. Today's request counts stay: they mirror Google's quota. */
   resetStats(): void {
     this.#counters.reset();
-    for (const list of this.#instances.values()) for (const i of list) (i.attempts = 0), (i.errors = 0);
+    this.#instances.resetCounts();
     this.#sync.resetCounters();
     this.#log.info('stats reset');
   }
@@ -433,24 +427,7 @@ export class GeminiAPIPool {
   getPoolStats(): PoolStatsReport {
     const now = this.#clock.now();
     const models: PoolStatsReport['models'] = {};
-    for (const model of this.models) {
-      const list = this.#instances.get(model)!;
-      const keyDistribution: Record<string, number> = {};
-      let active = 0;
-      for (const inst of list) {
-        const id = this.#ring.keys[inst.keyIndex]!.id;
-        keyDistribution[id] = (keyDistribution[id] ?? 0) + 1;
-        if (this.#states.usable(inst.keyIndex, model, now) && inst.consecutiveFailures === 0) active++;
-      }
-      models[model] = {
-        poolSize: list.length,
-        activeInstances: active,
-        errorInstances: list.length - active,
-        totalUsage: list.reduce((s, i) => s + i.attempts, 0),
-        usageDistribution: list.map((i) => i.attempts),
-        keyDistribution,
-      };
-    }
+    for (const model of this.models) models[model] = this.#instances.modelStats(model, now);
     return {
       models,
       strategy: this.options.strategy,
@@ -707,7 +684,7 @@ export class GeminiAPIPool {
     if (learn && this.#limiter.learn(key.group, model, learn.scope, learn.unit, learn.limit, now)) {
       this.#log.info({ group: key.groupLabel, keys: this.#states.members(key.index).map((i) => this.#ring.keys[i]!.id), model, scope: learn.scope, unit: learn.unit, limit: learn.limit }, 'learned a quota limit from Gemini');
     }
-    if (inst.consecutiveFailures >= this.options.instanceFailuresBeforeRebuild) this.#rebuild(inst, now);
+    if (inst.consecutiveFailures >= this.options.instanceFailuresBeforeRebuild) this.#instances.rebuild(inst, now);
   }
 
   /**
@@ -746,7 +723,7 @@ export class GeminiAPIPool {
           this.#emit('keyCooldown', { keyId: by.id, keyIds: ids(change.keys), group: by.groupLabel, model, untilMs: cooling.until, reason: cooling.reason, kind: cooling.kind });
         }
         const off = new Set(change.keys);
-        this.#rebind(model, (i) => off.has(i));
+        this.#instances.rebind(model, (i) => off.has(i));
         break;
       }
       case 'disabled': {
@@ -758,7 +735,7 @@ export class GeminiAPIPool {
           this.#emit('keyDisabled', { keyId: by.id, keyIds: ids(change.keys), reason: disabled.reason, kind: disabled.kind });
         }
         const off = new Set(change.keys);
-        for (const model of this.models) this.#rebind(model, (i) => off.has(i));
+        for (const model of this.models) this.#instances.rebind(model, (i) => off.has(i));
         break;
       }
       case 'enabled':
@@ -792,85 +769,9 @@ export class GeminiAPIPool {
    */
   #pick(model: string, tried: ReadonlySet<number>, now: number, tokens: number): Choice {
     this.#states.sweep(now);
-    const choice = this.#choose(model, tried, now, tokens);
-    if (choice.kind === 'instance' || this.#rebind(model, (k) => !this.#available(k, model, now, tokens)) === 0) return choice;
-    return this.#choose(model, tried, now, tokens);
-  }
-
-  /** The choice alone: changes nothing but the round-robin cursor. */
-  #choose(model: string, tried: ReadonlySet<number>, now: number, tokens = 0): Choice {
-    const list = this.#instances.get(model)!;
-    const views = this.#views(list, model, tried, now, tokens);
-    if (views.length === 0) return { kind: 'none', ...this.#earliestRecovery(model, now, tokens) };
-    const cursor = this.#cursor.get(model) ?? 0;
-    const pos = selectInstance(this.options.strategy, views, cursor, this.#clock.random);
-    const slot = views[pos]!.slot;
-    this.#cursor.set(model, (slot + 1) % list.length);
-    return { kind: 'instance', instance: list[slot]! };
-  }
-
-  /** Usable and within its group's known quota. */
-  #available(index: number, model: string, now: number, tokens: number): boolean {
-    return this.#states.usable(index, model, now) && this.#limiter.check(this.#ring.keys[index]!.group, model, now, tokens).ok;
-  }
-
-  #views(list: Instance[], model: string, tried: ReadonlySet<number>, now: number, tokens: number): InstanceView[] {
-    const views: InstanceView[] = [];
-    for (const inst of list) {
-      if (!this.#available(inst.keyIndex, model, now, tokens)) continue;
-      const c = this.#counters.peek(inst.keyIndex, model);
-      views.push({
-        slot: inst.slot,
-        inFlight: inst.inFlight,
-        keyUsage: c?.scoreAttempts ?? 0,
-        keyErrorRate: c ? smoothedErrorRate(c) : 0,
-        tried: tried.has(inst.keyIndex),
-      });
-    }
-    return views;
-  }
-
-  /**
-   * When no instance can take the request: the earliest time a key is usable and within
-   * quota again, what kind of outage it is, and whether it is only our own quota limit.
-   */
-  #earliestRecovery(model: string, now: number, tokens: number): { retryAt: number | undefined; errorKind: ErrorKind; throttled: boolean } {
-    let retryAt: number | undefined;
-    let errorKind: ErrorKind = 'auth';
-    let throttled = false;
-    const groupsSeen = new Map<string, number>();
-    for (const k of this.#ring.keys) {
-      const disabled = this.#states.disabled(k.index);
-      if (disabled) {
-        if (retryAt === undefined) errorKind = disabled.kind;
-        continue;
-      }
-      const st = this.keyState(k.index, model, now);
-      let at: number;
-      let kind: ErrorKind;
-      let isThrottle = false;
-      if (st.status === 'cooling') {
-        at = st.until;
-        // Say why the key is away: a day's quota, server errors, or a rate limit.
-        kind = st.kind === 'quota_exhausted' || st.kind === 'transient' ? st.kind : 'rate_limited';
-      } else {
-        let cap = groupsSeen.get(k.group);
-        if (cap === undefined) {
-          const c = this.#limiter.check(k.group, model, now, tokens);
-          cap = c.ok ? now : c.retryAt;
-          groupsSeen.set(k.group, cap);
-        }
-        at = cap;
-        kind = cap >= nextPacificMidnight(now) ? 'quota_exhausted' : 'rate_limited';
-        isThrottle = true;
-      }
-      if (retryAt === undefined || at < retryAt) {
-        retryAt = at;
-        errorKind = kind;
-        throttled = isThrottle;
-      }
-    }
-    return { retryAt, errorKind, throttled };
+    const choice = this.#instances.choose(model, tried, now, tokens);
+    if (choice.kind === 'instance' || this.#instances.rebind(model, (k) => !this.#instances.available(k, model, now, tokens)) === 0) return choice;
+    return this.#instances.choose(model, tried, now, tokens);
   }
 
   #markUnavailable(model: string, kind: ErrorKind, retryAfterMs?: number): void {
@@ -923,92 +824,6 @@ export class GeminiAPIPool {
     if (!this.#unavailable.delete(model)) return;
     this.#log.info({ model }, 'service recovered');
     this.#emit('serviceRecovered', { model });
-  }
-
-  // ---------------------------------------------------------------- instances
-
-  #buildInstances(model: string): void {
-    const K = this.#ring.keys.length;
-    const list: Instance[] = [];
-    for (let slot = 0; slot < this.options.poolSize; slot++) {
-      list.push({ model, slot, keyIndex: slot % K, client: undefined, inFlight: 0, attempts: 0, errors: 0, consecutiveFailures: 0, rebuilds: 0 });
-    }
-    this.#instances.set(model, list);
-    this.#cursor.set(model, 0);
-  }
-
-  /**
-   * Moves instances whose key matches `off` to the best usable keys: with `spareOnly`, only
-   * to keys that have no instance of this model yet. Returns how many moved.
-   */
-  #rebind(model: string, off: (keyIndex: number) => boolean, avoid: ReadonlySet<number> = new Set(), spareOnly = true): number {
-    const list = this.#instances.get(model)!;
-    const now = this.#clock.now();
-    const bound = new Map<number, number>();
-    for (const inst of list) bound.set(inst.keyIndex, (bound.get(inst.keyIndex) ?? 0) + 1);
-    let moved = 0;
-    for (const inst of list) {
-      if (!off(inst.keyIndex)) continue;
-      // Outside rotation only spare keys (no instance of this model yet) take an instance:
-      // piling onto busy keys would leave the cooled key idle once it recovers.
-      const target = this.#bestKey(model, now, bound, (k) => !off(k) && !avoid.has(k) && (spareOnly ? !bound.get(k) : true));
-      if (target === undefined || target === inst.keyIndex) continue;
-      bound.set(inst.keyIndex, bound.get(inst.keyIndex)! - 1);
-      bound.set(target, (bound.get(target) ?? 0) + 1);
-      this.#bind(inst, target);
-      moved++;
-    }
-    return moved;
-  }
-
-  /** The usable key with the fewest instances of this model, then the best health score. */
-  #bestKey(model: string, now: number, bound: ReadonlyMap<number, number>, allowed: (k: number) => boolean): number | undefined {
-    let best: number | undefined;
-    let bestBound = Infinity;
-    let bestScore = -Infinity;
-    for (const k of this.#ring.keys) {
-      if (!allowed(k.index) || !this.#states.usable(k.index, model, now)) continue;
-      const n = bound.get(k.index) ?? 0;
-      const c = this.#counters.peek(k.index, model);
-      const score = c ? healthScore(c.scoreAttempts, smoothedErrorRate(c)) : 1;
-      if (n < bestBound || (n === bestBound && score > bestScore)) {
-        best = k.index;
-        bestBound = n;
-        bestScore = score;
-      }
-    }
-    return best;
-  }
-
-  /** After rotation: a healthy key left with no instance takes one from the most crowded key. */
-  #balance(model: string, unhealthy: ReadonlySet<number>, now: number): void {
-    const list = this.#instances.get(model)!;
-    for (let guard = 0; guard < list.length; guard++) {
-      const bound = new Map<number, number>();
-      for (const inst of list) bound.set(inst.keyIndex, (bound.get(inst.keyIndex) ?? 0) + 1);
-      const idle = this.#bestKey(model, now, bound, (k) => !unhealthy.has(k) && !bound.has(k));
-      if (idle === undefined) return;
-      let crowded: Instance | undefined;
-      for (const inst of list) if (bound.get(inst.keyIndex)! >= 2 && (!crowded || bound.get(inst.keyIndex)! > bound.get(crowded.keyIndex)!)) crowded = inst;
-      if (!crowded) return;
-      this.#bind(crowded, idle);
-    }
-  }
-
-  #bind(inst: Instance, keyIndex: number): void {
-    inst.keyIndex = keyIndex;
-    inst.client = undefined;
-    inst.consecutiveFailures = 0;
-  }
-
-  /** An instance that keeps failing gets a fresh client (on a usable key if its own is not). */
-  #rebuild(inst: Instance, now: number): void {
-    inst.rebuilds++;
-    const from = this.#ring.keys[inst.keyIndex]!.id;
-    if (!this.#states.usable(inst.keyIndex, inst.model, now)) this.#rebind(inst.model, (k) => k === inst.keyIndex);
-    inst.client = undefined;
-    inst.consecutiveFailures = 0;
-    this.#log.warn({ model: inst.model, instance: inst.slot, from, to: this.#ring.keys[inst.keyIndex]!.id }, 'instance rebuilt after repeated failures');
   }
 
   // ---------------------------------------------------------------- maintenance
