@@ -3,7 +3,6 @@
  * healthiest instance, fails over on rate limits, dead keys and outages, and reports what
  * it is doing. Results are values; an API failure never throws.
  */
-import { EventEmitter } from 'node:events';
 import type { PoolStateStore } from '../store/types.ts';
 import PQueue from 'p-queue';
 import { Agent } from 'undici';
@@ -11,15 +10,16 @@ import pino, { type Logger } from 'pino';
 import { sdkClientFactory, type AdapterRequest, type ClientFactory, type ClientOptions } from '../gemini/adapter.ts';
 import { AttemptTimeoutError, CancelledError, type Classified } from '../gemini/classify.ts';
 import { classified, classifyFailure, type ClassifiedClient } from '../gemini/client.ts';
-import { KeyStates, type StateChange } from './keyStates.ts';
+import { KeyStates } from './keyStates.ts';
 import { StoreSync } from './storeSync.ts';
-import { KeyRing, describeKey, type PoolKey } from './keys.ts';
+import { KeyRing, type PoolKey } from './keys.ts';
 import { estimateTokens, QuotaLimiter } from './limiter.ts';
 import { decide, retryDelay, type Decision, type Streaks } from './policy.ts';
 import { PushQueue } from './queue.ts';
 import { findUnhealthyKeys } from './select.ts';
 import { pacificDay, systemClock, type Clock } from './time.ts';
 import { WaitQueue } from './waitQueue.ts';
+import { Announcer, unavailableMessage } from './announcer.ts';
 import { Instances, type Choice, type Instance } from './instances.ts';
 import { PoolCounters, type Counters } from './stats.ts';
 import { PoolChat } from './chat.ts';
@@ -30,7 +30,6 @@ export type { PoolStream } from './types.ts';
 export { PoolChat } from './chat.ts';
 import {
   type ChatTurn,
-  type ErrorKind,
   type GenerateRequest,
   type KeyState,
   type KeyStatsReport,
@@ -68,7 +67,7 @@ export class GeminiAPIPool {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #factory: ClientFactory;
-  readonly #events = new EventEmitter();
+  readonly #announcer: Announcer;
   readonly #instances: Instances;
   readonly #counters: PoolCounters;
   /** Disabled and cooling keys: the only writer of key state, which tells every change. */
@@ -76,7 +75,6 @@ export class GeminiAPIPool {
   #lastRotation: number;
   #lastRecheck: number;
   #recheckRunning: Promise<void> | undefined;
-  readonly #unavailable = new Set<string>();
   readonly #limiter: QuotaLimiter;
   /** Per model: requests waiting, in arrival order, for quota or a cooldown to end. */
   readonly #waiting = new Map<string, WaitQueue>();
@@ -111,7 +109,7 @@ export class GeminiAPIPool {
     this.#maxQueued = options.limits?.maxQueued ?? POOL_DEFAULTS.maxQueued;
     for (const model of this.models) this.#waiting.set(model, new WaitQueue(this.#clock, this.#maxQueued));
     this.#states = new KeyStates(this.#ring.keys, this.options.maxCooldownMs);
-    this.#states.onChange((change) => this.#onStateChange(change));
+    this.#announcer = new Announcer({ ring: this.#ring, states: this.#states, clock: this.#clock, log: this.#log, sameAuthFailureWindowMs: this.options.sameAuthFailureWindowMs });
     this.#counters = new PoolCounters(this.#ring.keys.length);
     this.#instances = new Instances({
       ring: this.#ring,
@@ -152,22 +150,13 @@ export class GeminiAPIPool {
   // ---------------------------------------------------------------- events
 
   on<E extends keyof PoolEvents>(event: E, listener: (payload: PoolEvents[E]) => void): this {
-    this.#events.on(event, listener);
+    this.#announcer.on(event, listener);
     return this;
   }
 
   off<E extends keyof PoolEvents>(event: E, listener: (payload: PoolEvents[E]) => void): this {
-    this.#events.off(event, listener);
+    this.#announcer.off(event, listener);
     return this;
-  }
-
-  #emit<E extends keyof PoolEvents>(event: E, payload: PoolEvents[E]): void {
-    try {
-      this.#events.emit(event, payload);
-    } catch (err) {
-      // A listener's bug must not break a request.
-      this.#log.error({ event, err: this.#ring.redact(String(err)) }, 'event listener failed');
-    }
   }
 
   // ---------------------------------------------------------------- public API
@@ -511,10 +500,10 @@ export class GeminiAPIPool {
         // slot looks free.
         if (choice.kind === 'none' || queue.length > 0) {
           if (choice.kind === 'none' && choice.retryAt === undefined) {
-            this.#markUnavailable(model, choice.errorKind);
-            return fail({ kind: choice.errorKind, message: this.#unavailableMessage(choice.errorKind, undefined) });
+            this.#announcer.markUnavailable(model, choice.errorKind);
+            return fail({ kind: choice.errorKind, message: unavailableMessage(choice.errorKind, undefined) });
           }
-          if (choice.kind === 'none' && !choice.throttled) this.#markUnavailable(model, choice.errorKind, Math.max(0, choice.retryAt! - now));
+          if (choice.kind === 'none' && !choice.throttled) this.#announcer.markUnavailable(model, choice.errorKind, Math.max(0, choice.retryAt! - now));
           let picked: Instance | undefined;
           let last = choice;
           const waited = await queue.wait(
@@ -537,11 +526,11 @@ export class GeminiAPIPool {
             const errorKind = last.kind === 'none' ? last.errorKind : 'rate_limited';
             const retryAfterMs = waited.reason === 'deadline' && Number.isFinite(waited.retryAt) ? Math.max(0, waited.retryAt - clock.now()) : undefined;
             if (waited.reason === 'deadline' && retryAfterMs === undefined) {
-              return fail({ kind: errorKind, message: this.#unavailableMessage('auth', undefined) });
+              return fail({ kind: errorKind, message: unavailableMessage('auth', undefined) });
             }
             return fail({
               kind: errorKind,
-              message: waited.reason === 'full' ? 'too many requests are waiting for quota; try again shortly' : this.#unavailableMessage(errorKind, retryAfterMs),
+              message: waited.reason === 'full' ? 'too many requests are waiting for quota; try again shortly' : unavailableMessage(errorKind, retryAfterMs),
               ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
             });
           }
@@ -569,7 +558,7 @@ export class GeminiAPIPool {
         attempts++;
         const outcome = await this.#attemptOn(inst, key, Math.min(this.options.attemptTimeoutMs, remaining), req.signal, attempt);
         if (outcome.ok) {
-          this.#serviceBack(model);
+          this.#announcer.serviceBack(model);
           return {
             ok: true,
             text: outcome.value.text,
@@ -705,64 +694,6 @@ export class GeminiAPIPool {
   }
 
   /**
-   * Every change of key state, told once by {@link KeyStates}: logged, announced, and the
-   * instances on the keys it took away move. (The store sync listens too, and writes it.)
-   */
-  #onStateChange(change: StateChange): void {
-    const local = change.source === 'local';
-    const ids = (keys: readonly number[]) => keys.map((i) => this.#ring.keys[i]!.id);
-    const now = this.#clock.now();
-    switch (change.type) {
-      case 'cooling': {
-        const { model, cooling } = change;
-        const by = this.#ring.keys[change.by]!;
-        if (change.capped) this.#log.warn({ keys: ids(change.keys), model, kind: cooling.kind, cooldownMs: cooling.until - now }, 'a cooldown longer than the maximum was cut to it');
-        if (local) {
-          if (change.scope === 'key') this.#log.warn({ key: by.id, model, cooldownMs: cooling.until - now }, 'key cooling after repeated server errors');
-          else this.#log.warn({ key: by.id, keys: ids(change.keys), group: by.groupLabel, model, kind: cooling.kind, cooldownMs: cooling.until - now }, 'quota group cooling');
-          this.#emit('keyCooldown', { keyId: by.id, keyIds: ids(change.keys), group: by.groupLabel, model, untilMs: cooling.until, reason: cooling.reason, kind: cooling.kind });
-        }
-        const off = new Set(change.keys);
-        this.#instances.rebind(model, (i) => off.has(i));
-        break;
-      }
-      case 'disabled': {
-        const { disabled } = change;
-        const by = this.#ring.keys[change.by]!;
-        if (local) {
-          if (change.scope === 'key') this.#log.error({ key: describeKey(by), reason: disabled.reason }, 'key disabled until a re-check succeeds');
-          else this.#log.error({ key: by.id, keys: ids(change.keys), group: by.groupLabel }, 'quota group disabled (billing) until a re-check succeeds');
-          this.#emit('keyDisabled', { keyId: by.id, keyIds: ids(change.keys), reason: disabled.reason, kind: disabled.kind });
-        }
-        const off = new Set(change.keys);
-        for (const model of this.models) this.#instances.rebind(model, (i) => off.has(i));
-        break;
-      }
-      case 'enabled':
-        if (!local) break;
-        for (const i of change.back) {
-          const k = this.#ring.keys[i]!;
-          this.#log.info({ key: describeKey(k) }, 'check passed; key enabled again');
-          this.#emit('keyRecovered', { keyId: k.id, model: null });
-        }
-        break;
-      case 'ended': {
-        const { model } = change;
-        if (!local) break;
-        if (change.cause === 'reset') break;
-        for (const i of change.keys) {
-          if (!this.#states.usable(i, model, now)) continue;
-          const key = this.#ring.keys[i]!;
-          if (change.cause === 'expired') this.#log.info({ key: key.id, model }, 'key recovered from cooldown');
-          else this.#log.info({ key: key.id, model }, 'cooldown cleared by an admin');
-          this.#emit('keyRecovered', { keyId: key.id, model });
-        }
-        break;
-      }
-    }
-  }
-
-  /**
    * A request's pick: first what is due (expired cooldowns end, with their events), then the
    * choice; when no instance can take it, instances on keys out of quota move to spare keys
    * that are within it, and the choice runs once more.
@@ -772,58 +703,6 @@ export class GeminiAPIPool {
     const choice = this.#instances.choose(model, tried, now, tokens);
     if (choice.kind === 'instance' || this.#instances.rebind(model, (k) => !this.#instances.available(k, model, now, tokens)) === 0) return choice;
     return this.#instances.choose(model, tried, now, tokens);
-  }
-
-  #markUnavailable(model: string, kind: ErrorKind, retryAfterMs?: number): void {
-    if (this.#unavailable.has(model)) return;
-    this.#unavailable.add(model);
-    const message = this.#unavailableMessage(kind, retryAfterMs);
-    const sameFailure = kind === 'auth' ? this.#sameAuthFailure() : undefined;
-    this.#log.error({ model, kind, retryAfterMs, ...(sameFailure ? { sameFailure } : {}) }, sameFailure ? 'every key was refused at once with the same answer: suspect the path to Gemini (base URL, proxy), not the keys' : 'no key is usable for this model');
-    this.#emit('allKeysUnavailable', { model, kind, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), ...(sameFailure ? { sameFailure } : {}) });
-  }
-
-  /** What a request that no key can take is told, by what keeps the keys away. */
-  #unavailableMessage(kind: ErrorKind, retryAfterMs: number | undefined): string {
-    switch (kind) {
-      case 'quota_exhausted':
-        return 'every key has used up its daily quota; try again later or add keys';
-      case 'transient':
-        return `Gemini is failing with server errors; ${retryAfterMs !== undefined ? `try again in ~${Math.max(1, Math.ceil(retryAfterMs / 1000))} s` : 'try again later'}`;
-      case 'auth':
-      case 'billing':
-        return 'no usable API key: every key is disabled (invalid, suspended or without billing); add working keys';
-      default:
-        return 'all keys are rate-limited; try again later';
-    }
-  }
-
-  /**
-   * Every key (two or more) disabled with the same auth answer within a few seconds: Google
-   * revoking every key at once is unlikely, a proxy or a wrong base URL refusing them all is
-   * not. Returns how far apart the first and last refusal were, and the answer.
-   */
-  #sameAuthFailure(): { withinMs: number; reason: string } | undefined {
-    const keys = this.#ring.keys;
-    if (keys.length < 2) return undefined;
-    let first = Infinity;
-    let last = -Infinity;
-    let reason: string | undefined;
-    for (const k of keys) {
-      const d = this.#states.disabled(k.index);
-      if (!d || d.kind !== 'auth' || (reason !== undefined && d.reason !== reason)) return undefined;
-      reason = d.reason;
-      first = Math.min(first, d.since);
-      last = Math.max(last, d.since);
-    }
-    const withinMs = last - first;
-    return reason !== undefined && withinMs <= this.options.sameAuthFailureWindowMs ? { withinMs, reason } : undefined;
-  }
-
-  #serviceBack(model: string): void {
-    if (!this.#unavailable.delete(model)) return;
-    this.#log.info({ model }, 'service recovered');
-    this.#emit('serviceRecovered', { model });
   }
 
   // ---------------------------------------------------------------- maintenance

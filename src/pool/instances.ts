@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { ClassifiedClient } from '../gemini/client.ts';
 import type { ErrorKind } from '../gemini/types.ts';
 import type { KeyRing } from './keys.ts';
-import type { KeyStates } from './keyStates.ts';
+import type { KeyStates, StateChange } from './keyStates.ts';
 import type { QuotaLimiter } from './limiter.ts';
 import type { ResolvedOptions } from './options.ts';
 import { healthScore, selectInstance, type InstanceView } from './select.ts';
@@ -54,6 +54,14 @@ export class Instances {
 
   constructor(private readonly parts: InstanceParts) {
     for (const model of parts.models) this.build(model);
+    parts.states.onChange((change) => this.#stateChanged(change));
+  }
+
+  /** Instances leave the keys a cooldown or a disable took away, for spare keys. */
+  #stateChanged(change: StateChange): void {
+    if (change.type !== 'cooling' && change.type !== 'disabled') return;
+    const off = new Set(change.keys);
+    for (const model of change.type === 'cooling' ? [change.model] : this.parts.models) this.rebind(model, (i) => off.has(i));
   }
 
   /** The instances of a served model. */
