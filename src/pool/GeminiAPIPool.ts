@@ -8,8 +8,8 @@ import PQueue from 'p-queue';
 import { Agent } from 'undici';
 import pino, { type Logger } from 'pino';
 import { sdkClientFactory, type AdapterRequest, type ClientFactory, type ClientOptions } from '../gemini/adapter.ts';
-import { AttemptTimeoutError, CancelledError, type Classified } from '../gemini/classify.ts';
-import { classified, classifyFailure, type ClassifiedClient } from '../gemini/client.ts';
+import { AttemptTimeoutError, type Classified } from '../gemini/classify.ts';
+import { classified, classifyFailure } from '../gemini/client.ts';
 import { KeyStates } from './keyStates.ts';
 import { StoreSync } from './storeSync.ts';
 import { KeyRing, type PoolKey } from './keys.ts';
@@ -19,6 +19,7 @@ import { PushQueue } from './queue.ts';
 import { findUnhealthyKeys } from './select.ts';
 import { pacificDay, systemClock, type Clock } from './time.ts';
 import { WaitQueue } from './waitQueue.ts';
+import { answerAttempt, streamAttempt, timed, type Answer, type Attempt, type AttemptOutcome } from './attempt.ts';
 import { Announcer, unavailableMessage } from './announcer.ts';
 import { Instances, type Choice, type Instance } from './instances.ts';
 import { PoolCounters, type Counters } from './stats.ts';
@@ -38,23 +39,7 @@ import {
   type PoolResult,
   type PoolStatsReport,
   type PoolStream,
-  type TokenUsage,
 } from './types.ts';
-
-type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Classified; committed: boolean; partialText?: string };
-/**
- * One attempt on one client, ended through `signal` by its timer or the caller. `progress`
- * tells the pool a piece of text went to the caller: the first commits the answer, which
- * from then on is bounded by silence (no piece for the attempt timeout), no longer by the
- * deadline.
- */
-type Attempt<T> = (client: ClassifiedClient, signal: AbortSignal, progress: () => void) => Promise<AttemptOutcome<T>>;
-
-interface Answer {
-  text: string;
-  usage: TokenUsage;
-  finishReason?: string;
-}
 
 /**
  * The pooled Gemini client. See DESIGN.md section 2 for the policy it follows.
@@ -165,14 +150,7 @@ export class GeminiAPIPool {
   async generateContent(req: GenerateRequest): Promise<PoolResult> {
     const prepared = this.#prepare(req);
     if ('error' in prepared) return prepared.error;
-    return this.#run<Answer>(prepared.adapter, req, async (client, signal) => {
-      const r = await client.generate(prepared.adapter, signal);
-      if (!r.ok) return { ok: false, error: r.error, committed: false };
-      const a = r.value;
-      const out: Answer = { text: a.text, usage: a.usage };
-      if (a.finishReason) out.finishReason = a.finishReason;
-      return { ok: true, value: out };
-    });
+    return this.#run(prepared.adapter, req, answerAttempt(prepared.adapter));
   }
 
   /**
@@ -185,29 +163,7 @@ export class GeminiAPIPool {
     const result: Promise<PoolResult> =
       'error' in prepared
         ? Promise.resolve(prepared.error)
-        : this.#run<Answer>(prepared.adapter, req, async (client, signal, progress) => {
-            let text = '';
-            let usage: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
-            let finishReason: string | undefined;
-            for await (const piece of client.stream(prepared.adapter, signal)) {
-              if (!piece.ok) {
-                const committed = text.length > 0;
-                // A refusal withholds the answer: what came before it is not passed on.
-                return piece.error.kind === 'blocked' ? { ok: false, error: piece.error, committed } : { ok: false, error: piece.error, committed, partialText: text };
-              }
-              const chunk = piece.chunk;
-              if (chunk.usage) usage = chunk.usage;
-              if (chunk.finishReason) finishReason = chunk.finishReason;
-              if (chunk.text) {
-                progress();
-                text += chunk.text;
-                queue.push(chunk.text);
-              }
-            }
-            const out: Answer = { text, usage };
-            if (finishReason) out.finishReason = finishReason;
-            return { ok: true, value: out };
-          });
+        : this.#run(prepared.adapter, req, streamAttempt(prepared.adapter, queue));
     void result.finally(() => queue.end());
     return {
       result,
@@ -593,27 +549,6 @@ export class GeminiAPIPool {
 
   async #attemptOn<T extends Answer>(inst: Instance, key: PoolKey, timeoutMs: number, outer: AbortSignal | undefined, attempt: Attempt<T>): Promise<AttemptOutcome<T>> {
     const model = inst.model;
-    // Our own timer, not the connection's timeouts: those restart with every byte (a body
-    // trickling one byte at a time, SSE comments, would never end) and tick once a second.
-    // Until text reaches the caller, the attempt timeout or the deadline, whichever is
-    // nearer, ends the attempt whatever the upstream does; then silence does.
-    const ctl = new AbortController();
-    const idleMs = this.options.attemptTimeoutMs;
-    const why = timeoutMs < idleMs ? 'deadline' : 'attempt';
-    let timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs, why)), timeoutMs);
-    let committed = false;
-    const progress = (): void => {
-      if (committed) {
-        timer.refresh();
-        return;
-      }
-      committed = true;
-      clearTimeout(timer);
-      timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(idleMs, 'silence')), idleMs);
-    };
-    const onAbort = () => ctl.abort(new CancelledError());
-    if (outer?.aborted) onAbort();
-    else outer?.addEventListener('abort', onAbort, { once: true });
     const c = this.#counters.of(inst.keyIndex, model);
     const started = this.#clock.now();
     inst.inFlight++;
@@ -621,19 +556,17 @@ export class GeminiAPIPool {
     c.attempts++;
     c.scoreAttempts++;
     this.#counters.window(inst.keyIndex).requests++;
-    let outcome: AttemptOutcome<T>;
-    try {
-      inst.client ??= classified(this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions()));
-      outcome = await attempt(inst.client, ctl.signal, progress);
-      if (!outcome.ok) outcome = { ...outcome, error: { ...outcome.error, message: this.#ring.redact(outcome.error.message) } };
-    } catch (err) {
-      // Only the factory can throw here (the client's calls return values).
-      outcome = { ok: false, error: classifyFailure(err, ctl.signal), committed: false };
-    } finally {
-      clearTimeout(timer);
-      outer?.removeEventListener('abort', onAbort);
-      inst.inFlight--;
-    }
+    let outcome = await timed(timeoutMs, this.options.attemptTimeoutMs, outer, async (signal, progress): Promise<AttemptOutcome<T>> => {
+      try {
+        inst.client ??= classified(this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions()));
+        return await attempt(inst.client, signal, progress);
+      } catch (err) {
+        // Only the factory can throw here (the client's calls return values).
+        return { ok: false, error: classifyFailure(err, signal), committed: false };
+      }
+    });
+    inst.inFlight--;
+    if (!outcome.ok) outcome = { ...outcome, error: { ...outcome.error, message: this.#ring.redact(outcome.error.message) } };
     const now = this.#clock.now();
     c.completed++;
     c.scoreCompleted++;
