@@ -19,6 +19,7 @@ import { PushQueue } from './queue.ts';
 import { findUnhealthyKeys } from './select.ts';
 import { pacificDay, systemClock, type Clock } from './time.ts';
 import { WaitQueue } from './waitQueue.ts';
+import { Maintenance } from './maintenance.ts';
 import { answerAttempt, streamAttempt, timed, type Answer, type Attempt, type AttemptOutcome } from './attempt.ts';
 import { Announcer, unavailableMessage } from './announcer.ts';
 import { Instances, type Choice, type Instance } from './instances.ts';
@@ -57,9 +58,7 @@ export class GeminiAPIPool {
   readonly #counters: PoolCounters;
   /** Disabled and cooling keys: the only writer of key state, which tells every change. */
   readonly #states: KeyStates;
-  #lastRotation: number;
-  #lastRecheck: number;
-  #recheckRunning: Promise<void> | undefined;
+  readonly #maintenance: Maintenance;
   readonly #limiter: QuotaLimiter;
   /** Per model: requests waiting, in arrival order, for quota or a cooldown to end. */
   readonly #waiting = new Map<string, WaitQueue>();
@@ -67,7 +66,6 @@ export class GeminiAPIPool {
   #inFlight = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
-  readonly #timers: NodeJS.Timeout[] = [];
   /** The store's side: loads, writes every state change, batches counters. */
   readonly #sync: StoreSync;
   /** Connections of every instance: their timeouts bound each attempt without a timer of ours. */
@@ -114,16 +112,17 @@ export class GeminiAPIPool {
       states: this.#states,
       counters: this.#counters,
       limiter: this.#limiter,
-      backgroundFailed: (task, err) => this.#backgroundFailed(task, err),
+      backgroundFailed: (task, err) => this.#maintenance.failed(task, err),
     });
-    const now = this.#clock.now();
-    this.#lastRotation = now;
-    this.#lastRecheck = now;
-    if (this.options.timers) {
-      const rotate = setInterval(() => this.#maintain(), Math.min(this.options.rotationIntervalMs, this.options.recheckIntervalMs));
-      rotate.unref();
-      this.#timers.push(rotate);
-    }
+    this.#maintenance = new Maintenance({
+      ring: this.#ring,
+      states: this.#states,
+      clock: this.#clock,
+      log: this.#log,
+      options: this.options,
+      rotate: () => this.rotate(),
+      check: (index) => this.checkKey(index),
+    });
     this.#log.info({ keys: this.#ring.keys.length, models: this.models, poolSize: this.options.poolSize, strategy: this.options.strategy }, 'pool ready');
   }
 
@@ -223,7 +222,7 @@ export class GeminiAPIPool {
     try {
       this.#learnFromCheck(key, result.ok ? undefined : result.error);
     } catch (err) {
-      this.#backgroundFailed('key check', err);
+      this.#maintenance.failed('key check', err);
     }
     return result;
   }
@@ -256,16 +255,13 @@ export class GeminiAPIPool {
 
   /** Re-checks every disabled key now; a key that answers again is re-enabled. */
   async recheckDisabledKeys(): Promise<void> {
-    if (this.#recheckRunning) return this.#recheckRunning;
-    this.#lastRecheck = this.#clock.now();
-    this.#recheckRunning = this.#recheck().finally(() => (this.#recheckRunning = undefined));
-    return this.#recheckRunning;
+    return this.#maintenance.recheck();
   }
 
   /** Runs the health rotation now (it also runs by itself every `rotationIntervalMs`). */
   rotate(): void {
     const now = this.#clock.now();
-    this.#lastRotation = now;
+    this.#maintenance.rotated(now);
     const windows = this.#ring.keys.map((k) => ({
       index: k.index,
       requests: this.#counters.window(k.index).requests,
@@ -342,9 +338,7 @@ export class GeminiAPIPool {
 
   async #close(): Promise<void> {
     this.#closed = true;
-    for (const t of this.#timers) clearInterval(t);
-    this.#timers.length = 0;
-    await this.#recheckRunning;
+    await this.#maintenance.stop();
     await this.#sync.close();
     // Lets requests in flight finish (their attempt timers bound them), then closes.
     await this.#agent.close();
@@ -449,7 +443,7 @@ export class GeminiAPIPool {
       while (attempts < this.options.maxAttempts) {
         if (req.signal?.aborted) return fail({ kind: 'timeout', message: 'the request was cancelled' });
         const now = clock.now();
-        this.#maintain(now);
+        this.#maintenance.run(now);
         const queue = this.#waiting.get(model)!;
         let choice = this.#pick(model, tried, now, tokens);
         // Waiters are served in arrival order: a newcomer queues behind them even when a
@@ -636,51 +630,5 @@ export class GeminiAPIPool {
     const choice = this.#instances.choose(model, tried, now, tokens);
     if (choice.kind === 'instance' || this.#instances.rebind(model, (k) => !this.#instances.available(k, model, now, tokens)) === 0) return choice;
     return this.#instances.choose(model, tried, now, tokens);
-  }
-
-  // ---------------------------------------------------------------- maintenance
-
-  /**
-   * Sweep, rotation and re-check, from a timer or the request path. Never throws: a bug here
-   * must cost one log line, not a request or (from a timer) the process.
-   */
-  #maintain(now = this.#clock.now()): void {
-    try {
-      this.#states.sweep(now);
-      if (now - this.#lastRotation >= this.options.rotationIntervalMs) this.rotate();
-      if (!this.#closed && now - this.#lastRecheck >= this.options.recheckIntervalMs && this.#states.anyDisabled) {
-        this.recheckDisabledKeys().catch((err: unknown) => this.#backgroundFailed('re-check', err));
-      }
-    } catch (err) {
-      this.#backgroundFailed('maintenance', err);
-    }
-  }
-
-  #backgroundFailed(task: string, err: unknown): void {
-    let text: string;
-    try {
-      text = this.#ring.redact(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
-    } catch {
-      text = 'unprintable error';
-    }
-    this.#log.error({ task, err: text }, `${task} failed; it runs again later`);
-  }
-
-  async #recheck(): Promise<void> {
-    for (const index of this.#states.recheckTargets()) {
-      const key = this.#ring.keys[index]!;
-      const r = await this.checkKey(index).catch((err: unknown) => {
-        this.#backgroundFailed('re-check', err);
-        return undefined;
-      });
-      // A passing check has enabled the key (and its project) again.
-      if (!r || r.ok) continue;
-      if (r.error.kind === 'auth' || r.error.kind === 'billing') {
-        this.#log.info({ key: key.id, kind: r.error.kind }, 're-check failed; key stays disabled');
-      } else {
-        // Rate limited or a network hiccup says nothing about the key itself: try next time.
-        this.#log.info({ key: key.id, kind: r.error.kind }, 're-check inconclusive; key stays disabled');
-      }
-    }
   }
 }
