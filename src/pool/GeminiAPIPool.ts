@@ -13,12 +13,13 @@ import { classified, classifyFailure } from '../gemini/client.ts';
 import { KeyStates } from './keyStates.ts';
 import { StoreSync } from './storeSync.ts';
 import { KeyRing, type PoolKey } from './keys.ts';
-import { estimateTokens, QuotaLimiter } from './limiter.ts';
-import { decide, retryDelay, type Decision, type Streaks } from './policy.ts';
+import { QuotaLimiter } from './limiter.ts';
+import { decide, retryDelay, type Decision } from './policy.ts';
 import { PushQueue } from './queue.ts';
 import { findUnhealthyKeys } from './select.ts';
 import { pacificDay, systemClock, type Clock } from './time.ts';
 import { WaitQueue } from './waitQueue.ts';
+import { prepareRequest, requestTokens } from './request.ts';
 import { Maintenance } from './maintenance.ts';
 import { answerAttempt, streamAttempt, timed, type Answer, type Attempt, type AttemptOutcome } from './attempt.ts';
 import { Announcer, unavailableMessage } from './announcer.ts';
@@ -398,19 +399,7 @@ export class GeminiAPIPool {
 
   #prepare(req: GenerateRequest): { adapter: AdapterRequest } | { error: PoolFailure } {
     if (this.#closed) throw new Error('GeminiAPIPool: the pool is closed');
-    const model = req.model ?? this.defaultModel;
-    const fail = (message: string): { error: PoolFailure } => ({
-      error: { ok: false, attempts: 0, model, error: { kind: 'bad_request', message } },
-    });
-    if (!this.models.includes(model)) return fail(`model ${model} is not served here (available: ${this.models.join(', ')})`);
-    const contents = req.contents ?? (typeof req.prompt === 'string' ? [{ role: 'user' as const, parts: [{ text: req.prompt }] }] : undefined);
-    if (!contents || contents.length === 0 || (req.prompt !== undefined && req.prompt.trim() === '')) return fail('the prompt is empty');
-    if (req.temperature !== undefined && !(req.temperature >= 0 && req.temperature <= 2)) return fail('temperature must be between 0 and 2');
-    const adapter: AdapterRequest = { model, contents };
-    if (req.temperature !== undefined) adapter.temperature = req.temperature;
-    if (req.systemInstruction !== undefined) adapter.systemInstruction = req.systemInstruction;
-    if (req.maxOutputTokens !== undefined) adapter.maxOutputTokens = req.maxOutputTokens;
-    return { adapter };
+    return prepareRequest(req, this.models, this.defaultModel);
   }
 
   #clientOptions(): ClientOptions {
@@ -423,7 +412,7 @@ export class GeminiAPIPool {
     const started = clock.now();
     const deadlineAt = started + (req.deadlineMs ?? this.options.deadlineMs);
     const tried = new Set<number>();
-    const tokens = estimateTokens(adapter.contents.reduce((n, c) => n + c.parts.reduce((m, p) => m + p.text.length, 0), adapter.systemInstruction?.length ?? 0));
+    const tokens = requestTokens(adapter);
     let attempts = 0;
     let lastKey = -1;
     let lastError: Classified | undefined;
@@ -603,20 +592,11 @@ export class GeminiAPIPool {
     if (inst.consecutiveFailures >= this.options.instanceFailuresBeforeRebuild) this.#instances.rebuild(inst, now);
   }
 
-  /**
-   * What a failure of one kind does to the key's state (cooldown, disabled), wherever it was
-   * learned: a request, or a key check.
-   */
+  /** What a failure does to the key's state, wherever it was learned: a request, or a key check. */
   #applyKind(key: PoolKey, model: string, err: Classified, now: number, c: Counters): Decision {
-    const streaks: Streaks = { bareRateLimits: this.#states.bareRateLimits(key.index, model), serverErrors: c.consecutiveFailures };
-    const d = decide(err, streaks, this.options, now);
-    if (d.streaks.bareRateLimits !== streaks.bareRateLimits) this.#states.setBareRateLimits(key.index, model, d.streaks.bareRateLimits);
+    const d = decide(err, { bareRateLimits: this.#states.bareRateLimits(key.index, model), serverErrors: c.consecutiveFailures }, this.options, now);
     c.consecutiveFailures = d.streaks.serverErrors;
-    if (d.cool) {
-      const kind = d.cool.scope === 'key' ? 'transient' : err.kind;
-      this.#states.cool(d.cool.scope, key.index, model, { status: 'cooling', until: d.cool.until, reason: err.message, kind }, now, 'local');
-    }
-    if (d.disable) this.#states.disable(d.disable.scope, key.index, { status: 'disabled', since: now, reason: d.disable.reason, kind: err.kind }, 'local');
+    this.#states.apply(d, key.index, model, err, now);
     return d;
   }
 

@@ -8,7 +8,9 @@
  * Pure: no clock of its own (every call takes `now`), no I/O, no timers.
  */
 import { capUntil, type Cooling } from './cooldown.ts';
+import type { Classified } from '../gemini/classify.ts';
 import type { PoolKey } from './keys.ts';
+import type { Decision } from './policy.ts';
 import type { KeyState } from './types.ts';
 
 export type Disabled = Extract<KeyState, { status: 'disabled' }>;
@@ -139,6 +141,19 @@ export class KeyStates {
     const m = this.#keys[index]!.group.bareRateLimits;
     if (n === 0) m.delete(model);
     else m.set(model, n);
+  }
+
+  /**
+   * Carries out what the policy decided about a failure of this process's attempt or check:
+   * the bare-429 streak, a cooldown, a disable.
+   */
+  apply(d: Decision, index: number, model: string, err: Classified, now: number): void {
+    if (d.streaks.bareRateLimits !== this.bareRateLimits(index, model)) this.setBareRateLimits(index, model, d.streaks.bareRateLimits);
+    if (d.cool) {
+      const kind = d.cool.scope === 'key' ? 'transient' : err.kind;
+      this.cool(d.cool.scope, index, model, { status: 'cooling', until: d.cool.until, reason: err.message, kind }, now, 'local');
+    }
+    if (d.disable) this.disable(d.disable.scope, index, { status: 'disabled', since: now, reason: d.disable.reason, kind: err.kind }, 'local');
   }
 
   /**
