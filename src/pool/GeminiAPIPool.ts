@@ -2,50 +2,51 @@
  * GeminiAPIPool: many Gemini API keys spread over a pool of model instances. It picks the
  * healthiest instance, fails over on rate limits, dead keys and outages, and reports what
  * it is doing. Results are values; an API failure never throws.
+ *
+ * This file is the public API and the request loop; each part owns its own state
+ * (docs/ARCHITECTURE.md has the picture):
+ * - `options.ts`     defaults and validation
+ * - `keyStates.ts`   disabled and cooling keys, told as one change event
+ * - `policy.ts`      what a failure does (pure), and the retry backoff
+ * - `instances.ts`   instances bound to keys, and the pick around `select.ts`
+ * - `attempt.ts`     one attempt on one client, under its timer
+ * - `stats.ts`       counters and the key report
+ * - `storeSync.ts`   the state store: load, write, flush, share
+ * - `announcer.ts`   events and their log lines
+ * - `maintenance.ts` sweep, rotation, re-checks
+ * - `chat.ts`        PoolChat; `request.ts` request checks; `limiter.ts` + `waitQueue.ts` quota
  */
-import type { PoolStateStore } from '../store/types.ts';
 import PQueue from 'p-queue';
-import { Agent } from 'undici';
 import pino, { type Logger } from 'pino';
+import { Agent } from 'undici';
 import { sdkClientFactory, type AdapterRequest, type ClientFactory, type ClientOptions } from '../gemini/adapter.ts';
-import { AttemptTimeoutError, type Classified } from '../gemini/classify.ts';
+import type { Classified } from '../gemini/classify.ts';
 import { classified, classifyFailure } from '../gemini/client.ts';
-import { KeyStates } from './keyStates.ts';
-import { StoreSync } from './storeSync.ts';
+import type { PoolStateStore } from '../store/types.ts';
+import { Announcer, unavailableMessage } from './announcer.ts';
+import { answerAttempt, streamAttempt, timed, type Answer, type Attempt, type AttemptOutcome } from './attempt.ts';
+import { PoolChat } from './chat.ts';
+import { Instances, type Choice, type Instance } from './instances.ts';
 import { KeyRing, type PoolKey } from './keys.ts';
+import { KeyStates } from './keyStates.ts';
 import { QuotaLimiter } from './limiter.ts';
+import { Maintenance } from './maintenance.ts';
+import { POOL_DEFAULTS, positiveInt, resolveOptions, type GeminiAPIPoolOptions, type ResolvedOptions } from './options.ts';
 import { decide, retryDelay, type Decision } from './policy.ts';
 import { PushQueue } from './queue.ts';
-import { findUnhealthyKeys } from './select.ts';
-import { pacificDay, systemClock, type Clock } from './time.ts';
-import { WaitQueue } from './waitQueue.ts';
 import { prepareRequest, requestTokens } from './request.ts';
-import { Maintenance } from './maintenance.ts';
-import { answerAttempt, streamAttempt, timed, type Answer, type Attempt, type AttemptOutcome } from './attempt.ts';
-import { Announcer, unavailableMessage } from './announcer.ts';
-import { Instances, type Choice, type Instance } from './instances.ts';
+import { findUnhealthyKeys } from './select.ts';
 import { PoolCounters, type Counters } from './stats.ts';
-import { PoolChat } from './chat.ts';
-import { POOL_DEFAULTS, positiveInt, resolveOptions, type GeminiAPIPoolOptions, type ResolvedOptions } from './options.ts';
+import { StoreSync } from './storeSync.ts';
+import { pacificDay, systemClock, type Clock } from './time.ts';
+import type { ChatTurn, GenerateRequest, KeyState, KeyStatsReport, PoolEvents, PoolFailure, PoolResult, PoolStatsReport, PoolStream } from './types.ts';
+import { WaitQueue } from './waitQueue.ts';
 
 export type { GeminiAPIPoolOptions } from './options.ts';
 export type { PoolStream } from './types.ts';
 export { PoolChat } from './chat.ts';
-import {
-  type ChatTurn,
-  type GenerateRequest,
-  type KeyState,
-  type KeyStatsReport,
-  type PoolEvents,
-  type PoolFailure,
-  type PoolResult,
-  type PoolStatsReport,
-  type PoolStream,
-} from './types.ts';
 
-/**
- * The pooled Gemini client. See DESIGN.md section 2 for the policy it follows.
- */
+/** The pooled Gemini client. The failure policy it follows is `policy.ts` (and the README's table). */
 export class GeminiAPIPool {
   readonly models: readonly string[];
   readonly defaultModel: string;
@@ -93,37 +94,14 @@ export class GeminiAPIPool {
     this.#maxQueued = options.limits?.maxQueued ?? POOL_DEFAULTS.maxQueued;
     for (const model of this.models) this.#waiting.set(model, new WaitQueue(this.#clock, this.#maxQueued));
     this.#states = new KeyStates(this.#ring.keys, this.options.maxCooldownMs);
-    this.#announcer = new Announcer({ ring: this.#ring, states: this.#states, clock: this.#clock, log: this.#log, sameAuthFailureWindowMs: this.options.sameAuthFailureWindowMs });
     this.#counters = new PoolCounters(this.#ring.keys.length);
-    this.#instances = new Instances({
-      ring: this.#ring,
-      models: this.models,
-      options: this.options,
-      states: this.#states,
-      counters: this.#counters,
-      limiter: this.#limiter,
-      clock: this.#clock,
-      log: this.#log,
-    });
-    this.#sync = new StoreSync({
-      ring: this.#ring,
-      models: this.models,
-      clock: this.#clock,
-      log: this.#log,
-      states: this.#states,
-      counters: this.#counters,
-      limiter: this.#limiter,
-      backgroundFailed: (task, err) => this.#maintenance.failed(task, err),
-    });
-    this.#maintenance = new Maintenance({
-      ring: this.#ring,
-      states: this.#states,
-      clock: this.#clock,
-      log: this.#log,
-      options: this.options,
-      rotate: () => this.rotate(),
-      check: (index) => this.checkKey(index),
-    });
+    // What every part may read. Listeners of key-state changes run in the order the parts
+    // are built: announcer (logs, events), instances (rebinding), store sync (writes).
+    const core = { ring: this.#ring, models: this.models, options: this.options, clock: this.#clock, log: this.#log, states: this.#states, counters: this.#counters, limiter: this.#limiter };
+    this.#announcer = new Announcer(core);
+    this.#instances = new Instances(core);
+    this.#sync = new StoreSync({ ...core, backgroundFailed: (task, err) => this.#maintenance.failed(task, err) });
+    this.#maintenance = new Maintenance({ ...core, rotate: () => this.rotate(), check: (index) => this.checkKey(index) });
     this.#log.info({ keys: this.#ring.keys.length, models: this.models, poolSize: this.options.poolSize, strategy: this.options.strategy }, 'pool ready');
   }
 
@@ -206,20 +184,16 @@ export class GeminiAPIPool {
     const key = this.#ring.keys[index];
     if (!key) throw new RangeError(`no key at index ${index}`);
     const started = this.#clock.now();
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
-    let result: { ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: Classified };
-    try {
-      const checked = await classified(this.#factory(this.#ring.secret(index), this.#clientOptions())).check(ctl.signal);
-      const latencyMs = this.#clock.now() - started;
-      result = checked.ok ? { ok: true, latencyMs } : { ok: false, latencyMs, error: { ...checked.error, message: this.#ring.redact(checked.error.message) } };
-    } catch (err) {
-      // The factory itself failed: no call was made.
-      const error = classifyFailure(err, ctl.signal);
-      result = { ok: false, latencyMs: this.#clock.now() - started, error: { ...error, message: this.#ring.redact(error.message) } };
-    } finally {
-      clearTimeout(timer);
-    }
+    const checked = await timed(timeoutMs, timeoutMs, undefined, async (signal) => {
+      try {
+        return await classified(this.#factory(this.#ring.secret(index), this.#clientOptions())).check(signal);
+      } catch (err) {
+        // The factory itself failed: no call was made.
+        return { ok: false as const, error: classifyFailure(err, signal) };
+      }
+    });
+    const latencyMs = this.#clock.now() - started;
+    const result = checked.ok ? { ok: true as const, latencyMs } : { ok: false as const, latencyMs, error: { ...checked.error, message: this.#ring.redact(checked.error.message) } };
     try {
       this.#learnFromCheck(key, result.ok ? undefined : result.error);
     } catch (err) {
@@ -263,20 +237,11 @@ export class GeminiAPIPool {
   rotate(): void {
     const now = this.#clock.now();
     this.#maintenance.rotated(now);
-    const windows = this.#ring.keys.map((k) => ({
-      index: k.index,
-      requests: this.#counters.window(k.index).requests,
-      errors: this.#counters.window(k.index).errors,
-      usable: !this.#states.disabled(k.index),
-    }));
+    const windows = this.#ring.keys.map((k) => ({ index: k.index, ...this.#counters.window(k.index), usable: !this.#states.disabled(k.index) }));
     const unhealthy = findUnhealthyKeys(windows, this.options.rotationRules);
     this.#counters.resetWindow();
     this.#counters.decay();
-    for (const model of this.models) {
-      const moved = this.#instances.rebind(model, (k) => unhealthy.has(k) || !this.#states.usable(k, model, now), unhealthy, false);
-      if (moved > 0) this.#log.info({ model, moved, unhealthy: [...unhealthy].map((i) => this.#ring.keys[i]!.id) }, 'rotation moved instances off unhealthy keys');
-      this.#instances.balance(model, unhealthy, now);
-    }
+    this.#instances.rotate(unhealthy, now);
   }
 
   /** Rebuilds the instances of one model, or of all, in the initial cycle. Cooldowns and disabled keys stay: they are Google's answers. */

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { ErrorKind } from '../gemini/types.ts';
 import { describeKey, type KeyRing } from './keys.ts';
 import type { KeyStates, StateChange } from './keyStates.ts';
+import type { ResolvedOptions } from './options.ts';
 import type { Clock } from './time.ts';
 import type { PoolEvents } from './types.ts';
 
@@ -32,8 +33,8 @@ export interface AnnouncerParts {
   states: KeyStates;
   clock: Clock;
   log: Logger;
-  /** Auth refusals of every key within this long point at the path to Gemini, not the keys. */
-  sameAuthFailureWindowMs: number;
+  /** `sameAuthFailureWindowMs`: auth refusals of every key within this long point at the path to Gemini. */
+  options: Pick<ResolvedOptions, 'sameAuthFailureWindowMs'>;
 }
 
 export class Announcer {
@@ -98,7 +99,7 @@ export class Announcer {
       last = Math.max(last, d.since);
     }
     const withinMs = last - first;
-    return reason !== undefined && withinMs <= this.parts.sameAuthFailureWindowMs ? { withinMs, reason } : undefined;
+    return reason !== undefined && withinMs <= this.parts.options.sameAuthFailureWindowMs ? { withinMs, reason } : undefined;
   }
 
   /** Logs and events of one key-state change; only this process's own changes are announced. */

@@ -229,6 +229,16 @@ export class Instances {
     this.parts.log.warn({ model: inst.model, instance: inst.slot, from, to: this.parts.ring.keys[inst.keyIndex]!.id }, 'instance rebuilt after repeated failures');
   }
 
+  /** After a health rotation: instances leave unhealthy and unusable keys, then spread over idle ones. */
+  rotate(unhealthy: ReadonlySet<number>, now: number): void {
+    const { ring, states, log } = this.parts;
+    for (const model of this.parts.models) {
+      const moved = this.rebind(model, (k) => unhealthy.has(k) || !states.usable(k, model, now), unhealthy, false);
+      if (moved > 0) log.info({ model, moved, unhealthy: [...unhealthy].map((i) => ring.keys[i]!.id) }, 'rotation moved instances off unhealthy keys');
+      this.balance(model, unhealthy, now);
+    }
+  }
+
   /** The per-model part of `getPoolStats`. */
   modelStats(model: string, now: number): ModelPoolStats {
     const list = this.#lists.get(model)!;
