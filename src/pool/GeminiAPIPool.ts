@@ -247,15 +247,11 @@ export class GeminiAPIPool {
   /** Rebuilds the instances of one model, or of all, in the initial cycle. Cooldowns and disabled keys stay: they are Google's answers. */
   resetPool(model?: string): void {
     const models = model === undefined ? this.models : [this.#model(model)];
-    for (const m of models) {
-      this.#instances.build(m);
-      for (const k of this.#ring.keys) {
-        const c = this.#counters.peek(k.index, m);
-        if (c) c.consecutiveFailures = 0;
-      }
-    }
+    for (const m of models) this.#instances.build(m);
+    const all = this.#ring.keys.map((k) => k.index);
+    this.#counters.resetStreaks(all, models);
     // A key's own cooldown (server errors) goes with its instances; a project's stays.
-    this.#states.clear(this.#ring.keys.map((k) => k.index), models, 'local', 'reset', false);
+    this.#states.clear(all, models, 'local', 'reset', false);
     this.#log.info({ models }, 'pool reset');
   }
 
@@ -269,23 +265,9 @@ export class GeminiAPIPool {
   clearCooldowns(keyIndex?: number, model?: string): string[] {
     if (keyIndex !== undefined && !this.#ring.keys[keyIndex]) throw new RangeError(`no key at index ${keyIndex}`);
     const models = model === undefined ? this.models : [this.#model(model)];
-    const targets = keyIndex === undefined ? this.#ring.keys : [this.#ring.keys[keyIndex]!];
-    for (const m of models) {
-      for (const k of targets) {
-        const c = this.#counters.peek(k.index, m);
-        if (c) c.consecutiveFailures = 0;
-      }
-    }
-    const ids = new Set<string>();
-    const off = this.#states.onChange((change) => {
-      if (change.type === 'ended') for (const i of change.keys) ids.add(this.#ring.keys[i]!.id);
-    });
-    try {
-      this.#states.clear(targets.map((k) => k.index), models, 'local');
-    } finally {
-      off();
-    }
-    return [...ids];
+    const targets = keyIndex === undefined ? this.#ring.keys.map((k) => k.index) : [keyIndex];
+    this.#counters.resetStreaks(targets, models);
+    return [...this.#states.clear(targets, models, 'local')].map((i) => this.#ring.keys[i]!.id);
   }
 
   /** Clears usage, error and latency counters. Today's request counts stay: they mirror Google's quota. */

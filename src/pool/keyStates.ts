@@ -203,10 +203,12 @@ export class KeyStates {
 
   /**
    * Ends the cooldowns of `indexes` for `models` now (a project's for all its keys) and their
-   * bare-429 streaks. Told as one `ended` change per model.
+   * bare-429 streaks (with `projects: false`, only the keys' own cooldowns). Told as one
+   * `ended` change per model. Returns the keys whose cooldown ended, in the order found.
    */
-  clear(indexes: Iterable<number>, models: readonly string[], source: ChangeSource, cause: 'cleared' | 'reset' = 'cleared', projects = true): void {
+  clear(indexes: Iterable<number>, models: readonly string[], source: ChangeSource, cause: 'cleared' | 'reset' = 'cleared', projects = true): Set<number> {
     const list = [...indexes];
+    const all = new Set<number>();
     for (const model of models) {
       const ended = new Set<number>();
       for (const i of list) {
@@ -217,8 +219,10 @@ export class KeyStates {
           k.group.bareRateLimits.delete(model);
         }
       }
+      for (const i of ended) all.add(i);
       if (ended.size > 0) this.#tell({ type: 'ended', keys: [...ended], model, cause, source });
     }
+    return all;
   }
 
   #delete(map: Map<string, Cooling>, model: string): boolean {

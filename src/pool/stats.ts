@@ -73,6 +73,16 @@ export class PoolCounters {
     this.#window = Array.from({ length: this.keyCount }, () => ({ requests: 0, errors: 0 }));
   }
 
+  /** Ends the server-error streaks of these keys for these models (after a reset or a cleared cooldown). */
+  resetStreaks(indexes: readonly number[], models: readonly string[]): void {
+    for (const i of indexes) {
+      for (const m of models) {
+        const c = this.peek(i, m);
+        if (c) c.consecutiveFailures = 0;
+      }
+    }
+  }
+
   /** Halves the health-score counts (at every rotation). */
   decay(): void {
     for (const perModel of this.#perKey) {
