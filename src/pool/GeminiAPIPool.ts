@@ -479,13 +479,10 @@ export class GeminiAPIPool {
 
   async #attemptOn<T extends Answer>(inst: Instance, key: PoolKey, timeoutMs: number, outer: AbortSignal | undefined, attempt: Attempt<T>): Promise<AttemptOutcome<T>> {
     const model = inst.model;
-    const c = this.#counters.of(inst.keyIndex, model);
     const started = this.#clock.now();
+    const c = this.#counters.attemptStarted(inst.keyIndex, model);
     inst.inFlight++;
     inst.attempts++;
-    c.attempts++;
-    c.scoreAttempts++;
-    this.#counters.window(inst.keyIndex).requests++;
     let outcome = await timed(timeoutMs, this.options.attemptTimeoutMs, outer, async (signal, progress): Promise<AttemptOutcome<T>> => {
       try {
         inst.client ??= classified(this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions()));
@@ -498,19 +495,14 @@ export class GeminiAPIPool {
     inst.inFlight--;
     if (!outcome.ok) outcome = { ...outcome, error: { ...outcome.error, message: this.#ring.redact(outcome.error.message) } };
     const now = this.#clock.now();
-    c.completed++;
-    c.scoreCompleted++;
-    c.totalLatencyMs += now - started;
     const errorsBefore = c.errors;
     const tokens = outcome.ok ? outcome.value.usage.totalTokens : 0;
     // Today's counts mirror Google's: an attempt that never got an answer is not one of them.
     const reached = outcome.ok || !outcome.error.unanswered;
-    if (reached) this.#counters.countToday(c, started, 1, 0);
+    this.#counters.attemptEnded(c, started, now, reached, outcome.ok, tokens);
     if (outcome.ok) {
-      c.consecutiveFailures = 0;
       inst.consecutiveFailures = 0;
       this.#states.setBareRateLimits(key.index, model, 0);
-      this.#counters.countToday(c, now, 0, tokens);
     } else if (outcome.error.reason !== 'CANCELLED') {
       this.#applyPolicy(inst, key, outcome.error, now);
     }
@@ -526,10 +518,8 @@ export class GeminiAPIPool {
     const c = this.#counters.of(key.index, model);
     const decision = this.#applyKind(key, model, err, now, c);
     if (decision.penalize) {
-      c.errors++;
-      c.scoreErrors++;
+      this.#counters.penalize(c, key.index);
       inst.errors++;
-      this.#counters.window(key.index).errors++;
       inst.consecutiveFailures++;
     }
     const learn = decision.learn;

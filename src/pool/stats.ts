@@ -112,6 +112,37 @@ export class PoolCounters {
     this.resetWindow();
   }
 
+  /** An attempt goes out on this key and model: returns its counters. */
+  attemptStarted(index: number, model: string): Counters {
+    const c = this.of(index, model);
+    c.attempts++;
+    c.scoreAttempts++;
+    this.#window[index]!.requests++;
+    return c;
+  }
+
+  /**
+   * An attempt came back after `started`: its latency, and today's counts when it reached
+   * Gemini (a request at `started`; an answer's tokens at `now`). Success ends the
+   * server-error streak.
+   */
+  attemptEnded(c: Counters, started: number, now: number, reached: boolean, ok: boolean, tokens: number): void {
+    c.completed++;
+    c.scoreCompleted++;
+    c.totalLatencyMs += now - started;
+    if (reached) this.countToday(c, started, 1, 0);
+    if (!ok) return;
+    c.consecutiveFailures = 0;
+    this.countToday(c, now, 0, tokens);
+  }
+
+  /** A failure that counts against the key (see the policy's `penalize`). */
+  penalize(c: Counters, index: number): void {
+    c.errors++;
+    c.scoreErrors++;
+    this.#window[index]!.errors++;
+  }
+
   /** Adds to today's counts (Pacific day of `now`), starting a new day when it changed. */
   countToday(c: Counters, now: number, requests: number, tokens: number): void {
     const day = pacificDay(now);
