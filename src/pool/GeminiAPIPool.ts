@@ -545,7 +545,7 @@ export class GeminiAPIPool {
   #pick(model: string, tried: ReadonlySet<number>, now: number, tokens: number): Choice {
     this.#states.sweep(now);
     const choice = this.#instances.choose(model, tried, now, tokens);
-    if (choice.kind === 'instance' || this.#instances.rebind(model, (k) => !this.#instances.available(k, model, now, tokens)) === 0) return choice;
+    if (choice.kind === 'instance' || this.#instances.rebind(model, (k) => !this.#instances.canServe(k, model, now, tokens)) === 0) return choice;
     return this.#instances.choose(model, tried, now, tokens);
   }
 }

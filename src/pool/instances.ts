@@ -81,20 +81,23 @@ export class Instances {
     return { kind: 'instance', instance: list[slot]! };
   }
 
-  /** Usable and within its group's known quota. */
-  available(index: number, model: string, now: number, tokens: number): boolean {
+  /**
+   * Can take a request now: usable (neither disabled nor cooling, see {@link KeyStates.usable})
+   * and within its project's known quota for `tokens` more.
+   */
+  canServe(index: number, model: string, now: number, tokens: number): boolean {
     return this.parts.states.usable(index, model, now) && this.parts.limiter.check(this.parts.ring.keys[index]!.group, model, now, tokens).ok;
   }
 
   #views(list: Instance[], model: string, tried: ReadonlySet<number>, now: number, tokens: number): InstanceView[] {
     const views: InstanceView[] = [];
     for (const inst of list) {
-      if (!this.available(inst.keyIndex, model, now, tokens)) continue;
+      if (!this.canServe(inst.keyIndex, model, now, tokens)) continue;
       const c = this.parts.counters.peek(inst.keyIndex, model);
       views.push({
         slot: inst.slot,
         inFlight: inst.inFlight,
-        keyUsage: c?.scoreAttempts ?? 0,
+        keyAttempts: c?.scoreAttempts ?? 0,
         keyErrorRate: c ? smoothedErrorRate(c) : 0,
         tried: tried.has(inst.keyIndex),
       });
