@@ -51,8 +51,17 @@ export class Instances {
   readonly #lists = new Map<string, Instance[]>();
   /** Round-robin cursor per model: the one piece of state a pick moves. */
   readonly #cursor = new Map<string, number>();
+  // The parts the pick reads, held directly: the pick is the hot path of every request.
+  readonly #states: KeyStates;
+  readonly #limiter: QuotaLimiter;
+  readonly #counters: PoolCounters;
+  readonly #keys: InstanceParts['ring']['keys'];
 
   constructor(private readonly parts: InstanceParts) {
+    this.#states = parts.states;
+    this.#limiter = parts.limiter;
+    this.#counters = parts.counters;
+    this.#keys = parts.ring.keys;
     for (const model of parts.models) this.build(model);
     parts.states.onChange((change) => this.#stateChanged(change));
   }
@@ -86,14 +95,14 @@ export class Instances {
    * and within its project's known quota for `tokens` more.
    */
   canServe(index: number, model: string, now: number, tokens: number): boolean {
-    return this.parts.states.usable(index, model, now) && this.parts.limiter.check(this.parts.ring.keys[index]!.group, model, now, tokens).ok;
+    return this.#states.usable(index, model, now) && this.#limiter.check(this.#keys[index]!.group, model, now, tokens).ok;
   }
 
   #views(list: Instance[], model: string, tried: ReadonlySet<number>, now: number, tokens: number): InstanceView[] {
     const views: InstanceView[] = [];
     for (const inst of list) {
       if (!this.canServe(inst.keyIndex, model, now, tokens)) continue;
-      const c = this.parts.counters.peek(inst.keyIndex, model);
+      const c = this.#counters.peek(inst.keyIndex, model);
       views.push({
         slot: inst.slot,
         inFlight: inst.inFlight,

@@ -94,9 +94,12 @@ export class KeyStates {
 
   /** Usable for `model` at `now`: neither disabled nor cooling. On the hot path of every pick: allocates nothing. */
   usable(index: number, model: string, now: number): boolean {
-    const k = this.#keys[index]!;
-    if (this.#disabledCount > 0 && (k.disabled !== undefined || k.group.disabled !== undefined)) return false;
+    if (this.#disabledCount > 0) {
+      const k = this.#keys[index]!;
+      if (k.disabled !== undefined || k.group.disabled !== undefined) return false;
+    }
     if (this.#coolingCount === 0) return true;
+    const k = this.#keys[index]!;
     const g = k.group.cooling.get(model);
     if (g !== undefined && g.until > now) return false;
     const c = k.cooling.get(model);
