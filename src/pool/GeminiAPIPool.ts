@@ -8,6 +8,7 @@
  * - `options.ts`     defaults and validation
  * - `keyStates.ts`   disabled and cooling keys, told as one change event
  * - `policy.ts`      what a failure does (pure), and the retry backoff
+ * - `failures.ts`    carries a policy decision out on the parts that own the state
  * - `instances.ts`   instances bound to keys, and the pick around `select.ts`
  * - `attempt.ts`     one attempt on one client, under its timer
  * - `stats.ts`       counters and the key report
@@ -18,13 +19,13 @@
  */
 import PQueue from 'p-queue';
 import pino, { type Logger } from 'pino';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { sdkClientFactory, type AdapterRequest, type ClientFactory, type ClientOptions } from '../gemini/adapter.ts';
 import type { Classified } from '../gemini/classify.ts';
 import { classified, classifyFailure } from '../gemini/client.ts';
 import type { PoolStateStore } from '../store/types.ts';
 import { Announcer, unavailableMessage } from './announcer.ts';
-import { answerAttempt, streamAttempt, timed, type Answer, type Attempt, type AttemptOutcome } from './attempt.ts';
+import { answerAttempt, sharedConnections, streamAttempt, timed, type Answer, type Attempt, type AttemptOutcome } from './attempt.ts';
 import { PoolChat } from './chat.ts';
 import { Instances, type Choice, type Instance } from './instances.ts';
 import { KeyRing, type PoolKey } from './keys.ts';
@@ -32,11 +33,12 @@ import { KeyStates } from './keyStates.ts';
 import { QuotaLimiter } from './limiter.ts';
 import { Maintenance } from './maintenance.ts';
 import { POOL_DEFAULTS, positiveInt, resolveOptions, type GeminiAPIPoolOptions, type ResolvedOptions } from './options.ts';
-import { decide, retryDelay, type Decision } from './policy.ts';
+import { retryDelay } from './policy.ts';
+import { attemptFailed, checkAnswered, type FailureParts } from './failures.ts';
 import { PushQueue } from './queue.ts';
 import { prepareRequest, requestTokens } from './request.ts';
 import { findUnhealthyKeys } from './select.ts';
-import { PoolCounters, type Counters } from './stats.ts';
+import { PoolCounters } from './stats.ts';
 import { StoreSync } from './storeSync.ts';
 import { pacificDay, systemClock, type Clock } from './time.ts';
 import type { ChatTurn, GenerateRequest, KeyState, KeyStatsReport, PoolEvents, PoolFailure, PoolResult, PoolStatsReport, PoolStream } from './types.ts';
@@ -57,6 +59,8 @@ export class GeminiAPIPool {
   readonly #factory: ClientFactory;
   readonly #announcer: Announcer;
   readonly #instances: Instances;
+  /** What a failure changes (see failures.ts). */
+  readonly #core: FailureParts & { instances: Instances };
   readonly #counters: PoolCounters;
   /** Disabled and cooling keys: the only writer of key state, which tells every change. */
   readonly #states: KeyStates;
@@ -70,7 +74,7 @@ export class GeminiAPIPool {
   #closing: Promise<void> | undefined;
   /** The store's side: loads, writes every state change, batches counters. */
   readonly #sync: StoreSync;
-  /** Connections of every instance: their timeouts bound each attempt without a timer of ours. */
+  /** Connections every instance shares (`sharedConnections`): a backstop behind each attempt's timer. */
   readonly #agent: Agent;
   readonly #fetch: typeof globalThis.fetch;
 
@@ -83,13 +87,7 @@ export class GeminiAPIPool {
     this.#clock = { ...systemClock, ...options.clock };
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'pool' });
     this.#factory = options.clientFactory ?? sdkClientFactory;
-    // Each attempt has a timer of its own (see #attemptOn); the connection's timeouts, which
-    // restart with every byte and tick once a second, are only a backstop behind it.
-    const backstopMs = this.options.attemptTimeoutMs + 2_000;
-    const agent = new Agent({ headersTimeout: backstopMs, bodyTimeout: backstopMs });
-    this.#agent = agent;
-    // Node's fetch takes an undici dispatcher (`dispatcher` is its extension of RequestInit).
-    this.#fetch = (input, init) => globalThis.fetch(input, { ...init, dispatcher: agent } as RequestInit);
+    ({ agent: this.#agent, fetch: this.#fetch } = sharedConnections(this.options.attemptTimeoutMs));
     this.#limiter = new QuotaLimiter(options.limits);
     this.#maxQueued = options.limits?.maxQueued ?? POOL_DEFAULTS.maxQueued;
     for (const model of this.models) this.#waiting.set(model, new WaitQueue(this.#clock, this.#maxQueued));
@@ -100,6 +98,7 @@ export class GeminiAPIPool {
     const core = { ring: this.#ring, models: this.models, options: this.options, clock: this.#clock, log: this.#log, states: this.#states, counters: this.#counters, limiter: this.#limiter };
     this.#announcer = new Announcer(core);
     this.#instances = new Instances(core);
+    this.#core = { ...core, instances: this.#instances };
     this.#sync = new StoreSync({ ...core, backgroundFailed: (task, err) => this.#maintenance.failed(task, err) });
     this.#maintenance = new Maintenance({ ...core, rotate: () => this.rotate(), check: (index) => this.checkKey(index) });
     this.#log.info({ keys: this.#ring.keys.length, models: this.models, poolSize: this.options.poolSize, strategy: this.options.strategy }, 'pool ready');
@@ -195,25 +194,11 @@ export class GeminiAPIPool {
     const latencyMs = this.#clock.now() - started;
     const result = checked.ok ? { ok: true as const, latencyMs } : { ok: false as const, latencyMs, error: { ...checked.error, message: this.#ring.redact(checked.error.message) } };
     try {
-      this.#learnFromCheck(key, result.ok ? undefined : result.error);
+      checkAnswered(this.#core, key, this.defaultModel, result.ok ? undefined : result.error, this.#clock.now());
     } catch (err) {
       this.#maintenance.failed('key check', err);
     }
     return result;
-  }
-
-  #learnFromCheck(key: PoolKey, err: Classified | undefined): void {
-    const now = this.#clock.now();
-    if (!err) {
-      // A disabled key (or project) that answered a check: usable again, everywhere.
-      this.#states.enable(key.index, 'local');
-      return;
-    }
-    if (err.kind === 'auth' || err.kind === 'billing') this.#applyKind(key, this.defaultModel, err, now, this.#counters.of(key.index, this.defaultModel));
-    else if (err.kind === 'rate_limited' || err.kind === 'quota_exhausted') {
-      // Listing models is not a call to one model: the project is throttled for all of them.
-      for (const model of this.models) this.#applyKind(key, model, err, now, this.#counters.of(key.index, model));
-    }
   }
 
   /**
@@ -504,37 +489,12 @@ export class GeminiAPIPool {
       inst.consecutiveFailures = 0;
       this.#states.setBareRateLimits(key.index, model, 0);
     } else if (outcome.error.reason !== 'CANCELLED') {
-      this.#applyPolicy(inst, key, outcome.error, now);
+      attemptFailed(this.#core, inst, key, outcome.error, now);
     }
     if (this.#sync.attached) {
       this.#sync.countAttempt({ keyHash: key.hash, model, day: pacificDay(started), requests: reached ? 1 : 0, tokens, usage: 1, errors: c.errors - errorsBefore, latencyMs: now - started });
     }
     return outcome;
-  }
-
-  /** A failed attempt: the policy decides (see policy.ts), the pool applies. */
-  #applyPolicy(inst: Instance, key: PoolKey, err: Classified, now: number): void {
-    const model = inst.model;
-    const c = this.#counters.of(key.index, model);
-    const decision = this.#applyKind(key, model, err, now, c);
-    if (decision.penalize) {
-      this.#counters.penalize(c, key.index);
-      inst.errors++;
-      inst.consecutiveFailures++;
-    }
-    const learn = decision.learn;
-    if (learn && this.#limiter.learn(key.group, model, learn.scope, learn.unit, learn.limit, now)) {
-      this.#log.info({ group: key.groupLabel, keys: this.#states.members(key.index).map((i) => this.#ring.keys[i]!.id), model, scope: learn.scope, unit: learn.unit, limit: learn.limit }, 'learned a quota limit from Gemini');
-    }
-    if (inst.consecutiveFailures >= this.options.instanceFailuresBeforeRebuild) this.#instances.rebuild(inst, now);
-  }
-
-  /** What a failure does to the key's state, wherever it was learned: a request, or a key check. */
-  #applyKind(key: PoolKey, model: string, err: Classified, now: number, c: Counters): Decision {
-    const d = decide(err, { bareRateLimits: this.#states.bareRateLimits(key.index, model), serverErrors: c.consecutiveFailures }, this.options, now);
-    c.consecutiveFailures = d.streaks.serverErrors;
-    this.#states.apply(d, key.index, model, err, now);
-    return d;
   }
 
   /**

@@ -6,6 +6,7 @@ import type { AdapterRequest } from '../gemini/adapter.ts';
 import { AttemptTimeoutError, CancelledError, type Classified } from '../gemini/classify.ts';
 import type { ClassifiedClient } from '../gemini/client.ts';
 import type { TokenUsage } from '../gemini/types.ts';
+import { Agent } from 'undici';
 import type { PushQueue } from './queue.ts';
 
 /** A complete answer of one attempt. */
@@ -96,4 +97,16 @@ export async function timed<T>(timeoutMs: number, idleMs: number, outer: AbortSi
     clearTimeout(timer);
     outer?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The connections every instance shares, and the fetch the SDK is given to use them. Each
+ * attempt has a timer of its own ({@link timed}); the connection's timeouts, which restart
+ * with every byte and tick once a second, are only a backstop behind it.
+ */
+export function sharedConnections(attemptTimeoutMs: number): { agent: Agent; fetch: typeof globalThis.fetch } {
+  const backstopMs = attemptTimeoutMs + 2_000;
+  const agent = new Agent({ headersTimeout: backstopMs, bodyTimeout: backstopMs });
+  // Node's fetch takes an undici dispatcher (`dispatcher` is its extension of RequestInit).
+  return { agent, fetch: (input, init) => globalThis.fetch(input, { ...init, dispatcher: agent } as RequestInit) };
 }
