@@ -42,14 +42,15 @@ export type StateChange =
 interface GroupState {
   readonly members: number[];
   disabled: Disabled | undefined;
-  readonly cooling: Map<string, Cooling>;
-  readonly bareRateLimits: Map<string, number>;
+  /** Made on first use, like every map here: most keys never cool (1,000 keys, 1,000 maps fewer). */
+  cooling: Map<string, Cooling> | undefined;
+  bareRateLimits: Map<string, number> | undefined;
 }
 
 interface KeyEntry {
   readonly group: GroupState;
   disabled: Disabled | undefined;
-  readonly cooling: Map<string, Cooling>;
+  cooling: Map<string, Cooling> | undefined;
 }
 
 /** Per-key and per-project state, keyed by key index, project and model (no joined strings). */
@@ -68,9 +69,9 @@ export class KeyStates {
   ) {
     for (const k of keys) {
       let g = this.#groups.get(k.group);
-      if (!g) this.#groups.set(k.group, (g = { members: [], disabled: undefined, cooling: new Map(), bareRateLimits: new Map() }));
+      if (!g) this.#groups.set(k.group, (g = { members: [], disabled: undefined, cooling: undefined, bareRateLimits: undefined }));
       g.members.push(k.index);
-      this.#keys.push({ group: g, disabled: undefined, cooling: new Map() });
+      this.#keys.push({ group: g, disabled: undefined, cooling: undefined });
     }
   }
 
@@ -100,9 +101,9 @@ export class KeyStates {
     }
     if (this.#coolingCount === 0) return true;
     const k = this.#keys[index]!;
-    const g = k.group.cooling.get(model);
+    const g = k.group.cooling?.get(model);
     if (g !== undefined && g.until > now) return false;
-    const c = k.cooling.get(model);
+    const c = k.cooling?.get(model);
     return c === undefined || c.until <= now;
   }
 
@@ -122,8 +123,8 @@ export class KeyStates {
     const k = this.#keys[index]!;
     const disabled = k.disabled ?? k.group.disabled;
     if (disabled) return disabled;
-    const g = k.group.cooling.get(model);
-    const c = k.cooling.get(model);
+    const g = k.group.cooling?.get(model);
+    const c = k.cooling?.get(model);
     const liveG = g !== undefined && g.until > now ? g : undefined;
     const liveC = c !== undefined && c.until > now ? c : undefined;
     if (liveG && liveC) return liveC.until > liveG.until ? liveC : liveG;
@@ -137,13 +138,13 @@ export class KeyStates {
 
   /** Bare 429s in a row for the key's project and model. */
   bareRateLimits(index: number, model: string): number {
-    return this.#keys[index]!.group.bareRateLimits.get(model) ?? 0;
+    return this.#keys[index]!.group.bareRateLimits?.get(model) ?? 0;
   }
 
   setBareRateLimits(index: number, model: string, n: number): void {
-    const m = this.#keys[index]!.group.bareRateLimits;
-    if (n === 0) m.delete(model);
-    else m.set(model, n);
+    const g = this.#keys[index]!.group;
+    if (n === 0) g.bareRateLimits?.delete(model);
+    else (g.bareRateLimits ??= new Map()).set(model, n);
   }
 
   /**
@@ -166,7 +167,8 @@ export class KeyStates {
    */
   cool(scope: 'group' | 'key', index: number, model: string, cooling: Cooling, now: number, source: ChangeSource): boolean {
     const k = this.#keys[index]!;
-    const map = scope === 'group' ? k.group.cooling : k.cooling;
+    const owner = scope === 'group' ? k.group : k;
+    const map = (owner.cooling ??= new Map());
     const until = capUntil(cooling.kind, cooling.until, now, this.maxCooldownMs);
     const capped = until < cooling.until;
     const prev = map.get(model);
@@ -219,7 +221,7 @@ export class KeyStates {
         if (this.#delete(k.cooling, model)) ended.add(i);
         if (projects) {
           if (this.#delete(k.group.cooling, model)) for (const m of k.group.members) ended.add(m);
-          k.group.bareRateLimits.delete(model);
+          k.group.bareRateLimits?.delete(model);
         }
       }
       for (const i of ended) all.add(i);
@@ -228,8 +230,8 @@ export class KeyStates {
     return all;
   }
 
-  #delete(map: Map<string, Cooling>, model: string): boolean {
-    if (!map.delete(model)) return false;
+  #delete(map: Map<string, Cooling> | undefined, model: string): boolean {
+    if (!map?.delete(model)) return false;
     this.#coolingCount--;
     return true;
   }
@@ -248,8 +250,8 @@ export class KeyStates {
         }
       }
     };
-    for (const g of this.#groups.values()) if (g.cooling.size > 0) visit(g.cooling, g.members);
-    this.#keys.forEach((k, i) => k.cooling.size > 0 && visit(k.cooling, [i]));
+    for (const g of this.#groups.values()) if (g.cooling?.size) visit(g.cooling, g.members);
+    this.#keys.forEach((k, i) => k.cooling?.size && visit(k.cooling, [i]));
     this.#nextExpiry = next;
     for (const e of ended) this.#tell({ type: 'ended', keys: e.keys, model: e.model, cause: 'expired', source: 'local' });
   }
@@ -262,12 +264,12 @@ export class KeyStates {
     const groupsDone = new Set<GroupState>();
     for (const [index, k] of this.#keys.entries()) {
       if (k.disabled) yield { keys: [index], model: '*', state: k.disabled };
-      for (const [model, c] of k.cooling) if (c.until > now) yield { keys: [index], model, state: c };
+      for (const [model, c] of k.cooling ?? []) if (c.until > now) yield { keys: [index], model, state: c };
       const g = k.group;
       if (groupsDone.has(g)) continue;
       groupsDone.add(g);
       if (g.disabled) yield { keys: g.members, model: '*', state: g.disabled };
-      for (const [model, c] of g.cooling) if (c.until > now) yield { keys: g.members, model, state: c };
+      for (const [model, c] of g.cooling ?? []) if (c.until > now) yield { keys: g.members, model, state: c };
     }
   }
 
