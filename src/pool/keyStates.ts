@@ -69,8 +69,9 @@ export class KeyStates {
   ) {
     for (const k of keys) {
       let g = this.#groups.get(k.group);
-      if (!g) this.#groups.set(k.group, (g = { members: [], disabled: undefined, cooling: undefined, bareRateLimits: undefined }));
-      g.members.push(k.index);
+      // A literal of one: most projects are one key, and an array grown by push reserves 17.
+      if (!g) this.#groups.set(k.group, (g = { members: [k.index], disabled: undefined, cooling: undefined, bareRateLimits: undefined }));
+      else g.members.push(k.index);
       this.#keys.push({ group: g, disabled: undefined, cooling: undefined });
     }
   }
