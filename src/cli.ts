@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { formatWarnings, isConfigError, loadConfig, type Config } from './config.ts';
 import { hideFromLibraries, readEnv } from './env.ts';
-import { GeminiAPIPool } from './pool/GeminiAPIPool.ts';
+import type { GeminiAPIPool } from './pool/GeminiAPIPool.ts';
+import { createPool } from './services.ts';
 import { createStore } from './store/index.ts';
 import type { StateStore } from './store/types.ts';
 import type { Classified } from './gemini/classify.ts';
@@ -144,7 +145,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     io.err(`cannot open the state store: ${(err as Error).message}`);
     return 2;
   }
-  const pool = GeminiAPIPool.fromConfig(config, { logger, timers: false });
+  const pool = createPool(config, { logger, timers: false });
   try {
     // The same state as the bot: dead keys stay dead, today's counts add up.
     await pool.attachStore(store, { flushIntervalMs: config.store.flushIntervalMs });

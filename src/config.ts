@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { collectKeys, configWarnings } from './configKeys.ts';
 import { discordToken, enumOf, int, modelLimits, models, optionalInt, redisUrl, shardCount, shardIds, snowflake, snowflakes, url } from './configFields.ts';
 import { redactSecrets, type KeySpec } from './pool/keys.ts';
+import { POOL_DEFAULTS } from './pool/options.ts';
+import type { StoreOptions } from './store/index.ts';
 import { STRATEGIES, type Strategy } from './pool/types.ts';
 
 /** Bad configuration: one line per problem, no stack trace needed to understand it. */
@@ -91,10 +93,7 @@ export interface BotConfig {
   healthPort: number | undefined;
 }
 
-export interface StoreConfig {
-  kind: 'sqlite' | 'memory' | 'redis';
-  dataDir: string;
-  redisUrl: string | undefined;
+export interface StoreConfig extends StoreOptions {
   flushIntervalMs: number;
   /** `auto` or a number of shards, for `npm run start:sharded`. */
   shardCount: number | 'auto';
@@ -122,25 +121,25 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 /** The schema of every variable, keyed by its name. */
 const schema = z.object({
-  GEMINI_MODELS: models(['gemini-2.5-flash']),
-  GEMINI_POOL_SIZE: int(1, 5),
-  GEMINI_STRATEGY: enumOf(STRATEGIES, 'health'),
+  GEMINI_MODELS: models([...POOL_DEFAULTS.models]),
+  GEMINI_POOL_SIZE: int(1, POOL_DEFAULTS.poolSize),
+  GEMINI_STRATEGY: enumOf(STRATEGIES, POOL_DEFAULTS.strategy),
   GEMINI_BASE_URL: url,
-  GEMINI_API_VERSION: enumOf(['v1beta', 'v1', 'v1alpha'] as const, 'v1beta'),
-  GEMINI_TIMEOUT_MS: int(1, 30_000),
-  GEMINI_DEADLINE_MS: int(1, 60_000),
-  GEMINI_MAX_ATTEMPTS: int(1, 4),
-  GEMINI_ROTATION_INTERVAL_MS: int(1, 300_000),
-  GEMINI_RECHECK_INTERVAL_MS: int(1, 3_600_000),
-  GEMINI_RATE_LIMIT_COOLDOWN_MS: int(0, 60_000),
-  GEMINI_BARE_429_COOLDOWN_MS: int(0, 30_000),
-  GEMINI_MAX_COOLDOWN_MS: int(0, 600_000),
-  GEMINI_TRANSIENT_COOLDOWN_MS: int(0, 30_000),
+  GEMINI_API_VERSION: enumOf(['v1beta', 'v1', 'v1alpha'] as const, POOL_DEFAULTS.apiVersion),
+  GEMINI_TIMEOUT_MS: int(1, POOL_DEFAULTS.attemptTimeoutMs),
+  GEMINI_DEADLINE_MS: int(1, POOL_DEFAULTS.deadlineMs),
+  GEMINI_MAX_ATTEMPTS: int(1, POOL_DEFAULTS.maxAttempts),
+  GEMINI_ROTATION_INTERVAL_MS: int(1, POOL_DEFAULTS.rotationIntervalMs),
+  GEMINI_RECHECK_INTERVAL_MS: int(1, POOL_DEFAULTS.recheckIntervalMs),
+  GEMINI_RATE_LIMIT_COOLDOWN_MS: int(0, POOL_DEFAULTS.rateLimitCooldownMs),
+  GEMINI_BARE_429_COOLDOWN_MS: int(0, POOL_DEFAULTS.bareRateLimitCooldownMs),
+  GEMINI_MAX_COOLDOWN_MS: int(0, POOL_DEFAULTS.maxCooldownMs),
+  GEMINI_TRANSIENT_COOLDOWN_MS: int(0, POOL_DEFAULTS.transientCooldownMs),
   GEMINI_RPM: optionalInt(1),
   GEMINI_RPD: optionalInt(1),
   GEMINI_TPM: optionalInt(1),
   GEMINI_MODEL_LIMITS: modelLimits,
-  GEMINI_MAX_QUEUED: int(0, 100),
+  GEMINI_MAX_QUEUED: int(0, POOL_DEFAULTS.maxQueued),
   DISCORD_TOKEN: discordToken,
   DISCORD_APPLICATION_ID: snowflake,
   DISCORD_GUILD_ID: snowflake,

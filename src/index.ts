@@ -1,5 +1,6 @@
 /** The library surface: the pool, its configuration and its types. */
 export { GeminiAPIPool, PoolChat, type GeminiAPIPoolOptions, type PoolStream } from './pool/GeminiAPIPool.ts';
+export { createPool, createServices, poolOptions, type Services } from './services.ts';
 export { loadConfig, loadDotEnv, ConfigError, isConfigError, type Config, type GeminiConfig } from './config.ts';
 export { classifyError, classifyHttp, type Classified } from './gemini/classify.ts';
 export type { ClientFactory, GeminiClient } from './gemini/adapter.ts';

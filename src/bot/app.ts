@@ -13,7 +13,7 @@ import { healthReport, startHealthServer, type HealthServer } from '../ops/healt
 import { BotMetrics } from '../ops/metrics.ts';
 import { GeminiAPIPool } from '../pool/GeminiAPIPool.ts';
 import { redactSecrets } from '../pool/keys.ts';
-import { createStore } from '../store/index.ts';
+import { createServices } from '../services.ts';
 import type { StateStore } from '../store/types.ts';
 import { onChatMessage } from './chat.ts';
 import { Conversations } from './conversations.ts';
@@ -96,33 +96,6 @@ export interface RunningBot {
    */
   stop(): Promise<void>;
 }
-
-/** The pool and the store, built from the configuration. */
-export interface Services {
-  pool: GeminiAPIPool;
-  store: StateStore;
-}
-
-/** Creates the store and the pool, and attaches the one to the other. */
-export async function createServices(
-  config: Config,
-  logger: Logger,
-  extra: { clientFactory?: ClientFactory; wrapStore?: (store: StateStore) => StateStore } = {},
-): Promise<Services> {
-  const built = await createStore(config.store, logger);
-  const store = extra.wrapStore ? extra.wrapStore(built) : built;
-  const pool = GeminiAPIPool.fromConfig(config, { logger, ...(extra.clientFactory ? { clientFactory: extra.clientFactory } : {}) });
-  try {
-    // Dead keys stay dead, a day's exhausted quota is not retried, today's counts go on.
-    await pool.attachStore(store, { flushIntervalMs: config.store.flushIntervalMs });
-  } catch (err) {
-    await pool.close();
-    await store.close();
-    throw err;
-  }
-  return { pool, store };
-}
-
 
 /** Builds the bot from an environment and logs it in. @throws ConfigError on bad configuration */
 export async function startBot(env: Record<string, string | undefined>, overrides: StartBotOverrides = {}): Promise<RunningBot> {

@@ -1,9 +1,10 @@
 /**
  * The thin adapter over @google/genai: one client per key, no retries of its own
- * (the pool decides), results reduced to what the pool needs.
+ * (the pool decides), results reduced to what the pool needs. `client.ts` turns what it
+ * throws into classified values.
  */
 import { GoogleGenAI, type GenerateContentResponse } from '@google/genai';
-import type { ChatTurn, TokenUsage } from '../pool/types.ts';
+import type { ChatTurn, TokenUsage } from './types.ts';
 import { classifyBlocked, type Classified } from './classify.ts';
 
 export interface AdapterRequest {
@@ -48,6 +49,27 @@ export interface ClientOptions {
 }
 
 export type ClientFactory = (apiKey: string, options: ClientOptions) => GeminiClient;
+
+/** Google's endpoint, used when no base URL is configured. */
+export const GOOGLE_BASE_URL = 'https://generativelanguage.googleapis.com';
+
+/**
+ * The SDK's constructor options for one key. Everything that decides where a request goes
+ * is set here: left unset, the SDK would take `GOOGLE_GENAI_USE_VERTEXAI` and
+ * `GOOGLE_GEMINI_BASE_URL` from the environment and send the key somewhere else.
+ */
+export function sdkOptions(apiKey: string, options: ClientOptions) {
+  return {
+    apiKey,
+    vertexai: false,
+    apiVersion: options.apiVersion,
+    // No retryOptions: the SDK must not retry behind the pool's back.
+    httpOptions: {
+      baseUrl: options.baseUrl ?? GOOGLE_BASE_URL,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    },
+  };
+}
 
 const EMPTY_USAGE: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
 
@@ -109,15 +131,7 @@ export class SdkGeminiClient implements GeminiClient {
   readonly #ai: GoogleGenAI;
 
   constructor(apiKey: string, options: ClientOptions) {
-    this.#ai = new GoogleGenAI({
-      apiKey,
-      apiVersion: options.apiVersion,
-      // No retryOptions: the SDK must not retry behind the pool's back.
-      httpOptions: {
-        ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {}),
-        ...(options.fetch ? { fetch: options.fetch } : {}),
-      },
-    });
+    this.#ai = new GoogleGenAI(sdkOptions(apiKey, options));
   }
 
   async generate(req: AdapterRequest, signal?: AbortSignal): Promise<AdapterAnswer> {

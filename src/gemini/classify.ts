@@ -2,7 +2,7 @@
  * Error classification: every failure of a Gemini call is mapped once, here, to an
  * {@link ErrorKind}. The pool acts on kinds, never on raw HTTP statuses.
  */
-import type { ErrorKind } from '../pool/types.ts';
+import type { ErrorKind } from './types.ts';
 
 /** What the pool needs to know about one failed attempt. */
 export interface Classified {

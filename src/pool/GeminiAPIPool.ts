@@ -2,315 +2,106 @@
  * GeminiAPIPool: many Gemini API keys spread over a pool of model instances. It picks the
  * healthiest instance, fails over on rate limits, dead keys and outages, and reports what
  * it is doing. Results are values; an API failure never throws.
+ *
+ * This file is the public API and the request loop; each part owns its own state
+ * (docs/ARCHITECTURE.md has the picture):
+ * - `options.ts`     defaults and validation
+ * - `keyStates.ts`   disabled and cooling keys, told as one change event
+ * - `policy.ts`      what a failure does (pure), and the retry backoff
+ * - `failures.ts`    carries a policy decision out on the parts that own the state
+ * - `instances.ts`   instances bound to keys, and the pick around `select.ts`
+ * - `attempt.ts`     one attempt on one client, under its timer
+ * - `stats.ts`       counters and the key report
+ * - `storeSync.ts`   the state store: load, write, flush, share
+ * - `announcer.ts`   events and their log lines
+ * - `maintenance.ts` sweep, rotation, re-checks
+ * - `chat.ts`        PoolChat; `request.ts` request checks; `limiter.ts` + `waitQueue.ts` quota
  */
-import { EventEmitter } from 'node:events';
-import type { Config } from '../config.ts';
-import type { CounterDelta, KeyStateChange, PoolStateStore, StoredKeyState, UsageReport } from '../store/types.ts';
-import { isStoreRejectedError } from '../store/errors.ts';
-import { MemoryStore } from '../store/memory.ts';
 import PQueue from 'p-queue';
-import { Agent } from 'undici';
 import pino, { type Logger } from 'pino';
-import { sdkClientFactory, type AdapterChunk, type AdapterRequest, type ClientFactory, type ClientOptions, type GeminiClient } from '../gemini/adapter.ts';
-import { AttemptTimeoutError, CancelledError, classifyEmpty, classifyError, type Classified } from '../gemini/classify.ts';
-import { CooldownMap, capUntil, type Cooling } from './cooldown.ts';
-import { KeyRing, describeKey, type KeySpec, type PoolKey } from './keys.ts';
-import { estimateTokens, QuotaLimiter, type LimiterOptions } from './limiter.ts';
+import type { Agent } from 'undici';
+import { sdkClientFactory, type AdapterRequest, type ClientFactory, type ClientOptions } from '../gemini/adapter.ts';
+import type { Classified } from '../gemini/classify.ts';
+import { classified, classifyFailure } from '../gemini/client.ts';
+import type { PoolStateStore } from '../store/types.ts';
+import { Announcer, unavailableMessage } from './announcer.ts';
+import { answerAttempt, sharedConnections, streamAttempt, timed, type Answer, type Attempt, type AttemptOutcome } from './attempt.ts';
+import { PoolChat } from './chat.ts';
+import { Instances, type Choice, type Instance } from './instances.ts';
+import { KeyRing, type PoolKey } from './keys.ts';
+import { KeyStates } from './keyStates.ts';
+import { QuotaLimiter } from './limiter.ts';
+import { Maintenance } from './maintenance.ts';
+import { POOL_DEFAULTS, positiveInt, resolveOptions, type GeminiAPIPoolOptions, type ResolvedOptions } from './options.ts';
+import { retryDelay } from './policy.ts';
+import { attemptFailed, checkAnswered, type FailureParts } from './failures.ts';
 import { PushQueue } from './queue.ts';
-import { DEFAULT_ROTATION_RULES, findUnhealthyKeys, healthScore, selectInstance, type InstanceView, type RotationRules } from './select.ts';
-import { nextPacificMidnight, pacificDay, systemClock, type Clock } from './time.ts';
+import { prepareRequest, requestTokens } from './request.ts';
+import { findUnhealthyKeys } from './select.ts';
+import { PoolCounters } from './stats.ts';
+import { StoreSync } from './storeSync.ts';
+import { pacificDay, systemClock, type Clock } from './time.ts';
+import type { ChatTurn, GenerateRequest, KeyState, KeyStatsReport, PoolEvents, PoolFailure, PoolResult, PoolStatsReport, PoolStream } from './types.ts';
 import { WaitQueue } from './waitQueue.ts';
-import {
-  ERROR_KINDS,
-  STRATEGIES,
-  type ChatTurn,
-  type ErrorKind,
-  type GenerateRequest,
-  type KeyModelStats,
-  type KeyState,
-  type KeyStats,
-  type KeyStatsReport,
-  type PoolEvents,
-  type PoolFailure,
-  type PoolResult,
-  type PoolStatsReport,
-  type Strategy,
-  type TokenUsage,
-} from './types.ts';
 
-/** Options of {@link GeminiAPIPool}. Every duration is in ms. */
-export interface GeminiAPIPoolOptions {
-  /** API keys, as `key`, `group:key` or `{ key, group }`. Duplicates are dropped. */
-  keys: ReadonlyArray<string | KeySpec>;
-  /** Models served; the first is the default. @default ['gemini-2.5-flash'] */
-  models?: string[];
-  /** Instances per model. @default 5 */
-  poolSize?: number;
-  /** @default 'health' */
-  strategy?: Strategy;
-  /** Gemini endpoint; undefined means Google's. */
-  baseUrl?: string;
-  /** @default 'v1beta' */
-  apiVersion?: string;
-  /**
-   * An attempt without its answer (a stream: without its first text) this long ends, and so
-   * does a started stream that sends no text this long. @default 30_000
-   */
-  attemptTimeoutMs?: number;
-  /** A whole request, retries and waits included, until its answer starts streaming to the caller. @default 60_000 */
-  deadlineMs?: number;
-  /** @default 4 */
-  maxAttempts?: number;
-  /** Health rotation runs at most this often. @default 300_000 */
-  rotationIntervalMs?: number;
-  /** Disabled keys are re-checked this often. @default 3_600_000 */
-  recheckIntervalMs?: number;
-  /** Cooldown for a per-minute 429 without RetryInfo. @default 60_000 */
-  rateLimitCooldownMs?: number;
-  /** First cooldown for a 429 without details; doubles on each repeat. @default 30_000 */
-  bareRateLimitCooldownMs?: number;
-  /** The longest any cooldown lasts (RetryInfo's delay included), except a day's quota, which ends at Pacific midnight. @default 600_000 */
-  maxCooldownMs?: number;
-  /** Cooldown after repeated server errors on one key. @default 30_000 */
-  transientCooldownMs?: number;
-  /** Consecutive server errors on one key before it cools. @default 3 */
-  transientFailuresBeforeCooldown?: number;
-  /** Backoff base when the same key must be retried: 2 s, 4 s, 8 s with jitter. @default 2_000 */
-  retryBackoffMs?: number;
-  /** Backoff base after a 503 (model overloaded). @default 1_000 */
-  overloadedBackoffMs?: number;
-  /** Consecutive failures of one instance before it is rebuilt. @default 3 */
-  instanceFailuresBeforeRebuild?: number;
-  /**
-   * When every key is refused with the same auth answer within this long, the pool suspects
-   * the path to Gemini (a proxy, a wrong base URL) rather than the keys, and says so in its
-   * `allKeysUnavailable` event. @default 5_000
-   */
-  sameAuthFailureWindowMs?: number;
-  /** Thresholds of the health rotation. */
-  rotationRules?: Partial<RotationRules>;
-  /**
-   * Known quota per group (project) and model. The pool never sends past a known limit;
-   * limits Gemini names in a 429 are learned. `maxQueued` bounds the requests waiting for
-   * quota (@default 100).
-   */
-  limits?: LimiterOptions & { maxQueued?: number };
-  /** Injected time and randomness. */
-  clock?: Partial<Clock>;
-  /** pino logger; silent when omitted. */
-  logger?: Logger;
-  /** Builds the client of one instance. @default the @google/genai adapter */
-  clientFactory?: ClientFactory;
-  /** Run rotation and re-checks on interval timers too (they also run on the request path). @default true */
-  timers?: boolean;
-}
+export type { GeminiAPIPoolOptions } from './options.ts';
+export type { PoolStream } from './types.ts';
+export { PoolChat } from './chat.ts';
 
-/** Options after defaults. */
-type Resolved = Required<Omit<GeminiAPIPoolOptions, 'keys' | 'baseUrl' | 'clock' | 'logger' | 'clientFactory' | 'rotationRules' | 'limits'>> & {
-  baseUrl: string | undefined;
-  rotationRules: RotationRules;
-};
-
-interface Instance {
-  model: string;
-  slot: number;
-  keyIndex: number;
-  client: GeminiClient | undefined;
-  inFlight: number;
-  usage: number;
-  errors: number;
-  consecutiveFailures: number;
-  rebuilds: number;
-}
-
-/** Counters of one key for one model. */
-interface Counters {
-  usage: number;
-  completed: number;
-  errors: number;
-  totalLatencyMs: number;
-  consecutiveFailures: number;
-  /** Decaying counts behind the health score: halved at every rotation, so a blip fades
-   * and a key back from a long cooldown does not take every request to catch up. */
-  scoreUsage: number;
-  scoreCompleted: number;
-  scoreErrors: number;
-  day: string;
-  requestsToday: number;
-  tokensToday: number;
-}
-
-type Disabled = Extract<KeyState, { status: 'disabled' }>;
-
-/** A streamed answer: iterate for text deltas, await `result` for the outcome. */
-export interface PoolStream extends AsyncIterable<string> {
-  readonly result: Promise<PoolResult>;
-}
-
-type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Classified; committed: boolean; partialText?: string };
-/**
- * One attempt on one client, ended through `signal` by its timer or the caller. `progress`
- * tells the pool a piece of text went to the caller: the first commits the answer, which
- * from then on is bounded by silence (no piece for the attempt timeout), no longer by the
- * deadline.
- */
-type Attempt<T> = (client: GeminiClient, signal: AbortSignal, progress: () => void) => Promise<AttemptOutcome<T>>;
-
-interface Answer {
-  text: string;
-  usage: TokenUsage;
-  finishReason?: string;
-}
-
-const positiveInt = (name: string, v: number): number => {
-  if (!Number.isInteger(v) || v < 1) throw new TypeError(`GeminiAPIPool: \`${name}\` must be an integer >= 1 (got ${v})`);
-  return v;
-};
-const nonNegative = (name: string, v: number): number => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError(`GeminiAPIPool: \`${name}\` must be a number >= 0 (got ${v})`);
-  return v;
-};
-
-/**
- * Error rate for the health score, with one imaginary success added: a single failure is
- * weak evidence, so one blip halves a key's score instead of shutting it out for good.
- */
-const smoothedErrorRate = (c: Counters): number => c.scoreErrors / (c.scoreCompleted + 1);
-
-/** Kinds that say nothing bad about the key: no error counted against it. */
-const NO_PENALTY: ReadonlySet<ErrorKind> = new Set(['bad_request', 'blocked', 'overloaded']);
-
-/**
- * The pooled Gemini client. See DESIGN.md section 2 for the policy it follows.
- */
+/** The pooled Gemini client. The failure policy it follows is `policy.ts` (and the README's table). */
 export class GeminiAPIPool {
   readonly models: readonly string[];
   readonly defaultModel: string;
-  readonly options: Readonly<Resolved>;
+  readonly options: Readonly<ResolvedOptions>;
   readonly #ring: KeyRing;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #factory: ClientFactory;
-  readonly #events = new EventEmitter();
-  readonly #instances = new Map<string, Instance[]>();
-  readonly #cursor = new Map<string, number>();
-  /** key index -> model -> counters */
-  readonly #counters: Map<string, Counters>[] = [];
-  readonly #keyDisabled = new Map<number, Disabled>();
-  readonly #groupDisabled = new Map<string, Disabled>();
-  /** `${group}\0${model}` -> cooling (quota is per project and model) */
-  readonly #groupCooling = new CooldownMap(this.#cooldownLimits(), (k, c) => this.#capped(k, c, 'group'));
-  /** `${keyIndex}\0${model}` -> cooling (server errors on one key) */
-  readonly #keyCooling = new CooldownMap(this.#cooldownLimits(), (k, c) => this.#capped(k, c, 'key'));
-  /** `${group}\0${model}` -> how many bare 429s in a row (growing backoff) */
-  readonly #bareLevel = new Map<string, number>();
-  readonly #groupKeys = new Map<string, number[]>();
-  /** Requests per key in the current rotation window. */
-  #window: { requests: number; errors: number }[] = [];
-  #nextExpiry = Infinity;
-  #lastRotation: number;
-  #lastRecheck: number;
-  #recheckRunning: Promise<void> | undefined;
-  readonly #unavailable = new Set<string>();
+  readonly #announcer: Announcer;
+  readonly #instances: Instances;
+  /** What a failure changes (see failures.ts). */
+  readonly #core: FailureParts & { instances: Instances };
+  readonly #counters: PoolCounters;
+  /** Disabled and cooling keys: the only writer of key state, which tells every change. */
+  readonly #states: KeyStates;
+  readonly #maintenance: Maintenance;
   readonly #limiter: QuotaLimiter;
   /** Per model: requests waiting, in arrival order, for quota or a cooldown to end. */
   readonly #waiting = new Map<string, WaitQueue>();
   readonly #maxQueued: number;
-  #totalRequests = 0;
-  #failedRequests = 0;
   #inFlight = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
-  readonly #timers: NodeJS.Timeout[] = [];
-  /** Persistence, once a store is attached. */
-  #store: PoolStateStore | undefined;
-  #storeDown = false;
-  readonly #pending = new Map<string, CounterDelta>();
-  /**
-   * The counters as the store holds them as far as this process knows (loaded, plus the
-   * batches it accepted), to write back to a shared store that comes back empty.
-   */
-  readonly #synced = new MemoryStore();
-  /** What this process sent per group and model since the last flush, for shared stores. */
-  readonly #usageOut = new Map<string, UsageReport>();
-  #sharesUsage = false;
-  #unsubscribe: Array<() => void> = [];
-  readonly #byHash = new Map<string, number>();
-  /** Connections of every instance: their timeouts bound each attempt without a timer of ours. */
+  /** The store's side: loads, writes every state change, batches counters. */
+  readonly #sync: StoreSync;
+  /** Connections every instance shares (`sharedConnections`): a backstop behind each attempt's timer. */
   readonly #agent: Agent;
   readonly #fetch: typeof globalThis.fetch;
 
   constructor(options: GeminiAPIPoolOptions) {
     if (!options || !Array.isArray(options.keys)) throw new TypeError('GeminiAPIPool: `keys` must be an array of API keys');
     this.#ring = new KeyRing(options.keys);
-    const models = (options.models ?? ['gemini-2.5-flash']).map((m) => m.trim()).filter(Boolean);
-    if (models.length === 0) throw new TypeError('GeminiAPIPool: `models` must name at least one model');
-    this.models = [...new Set(models)];
+    this.options = resolveOptions(options);
+    this.models = this.options.models;
     this.defaultModel = this.models[0]!;
-    const strategy = options.strategy ?? 'health';
-    if (!STRATEGIES.includes(strategy)) {
-      throw new TypeError(`GeminiAPIPool: \`strategy\` must be one of ${STRATEGIES.join(', ')} (got ${String(strategy)})`);
-    }
-    this.options = {
-      models: this.models as string[],
-      poolSize: positiveInt('poolSize', options.poolSize ?? 5),
-      strategy,
-      baseUrl: options.baseUrl,
-      apiVersion: options.apiVersion ?? 'v1beta',
-      attemptTimeoutMs: positiveInt('attemptTimeoutMs', options.attemptTimeoutMs ?? 30_000),
-      deadlineMs: positiveInt('deadlineMs', options.deadlineMs ?? 60_000),
-      maxAttempts: positiveInt('maxAttempts', options.maxAttempts ?? 4),
-      rotationIntervalMs: positiveInt('rotationIntervalMs', options.rotationIntervalMs ?? 300_000),
-      recheckIntervalMs: positiveInt('recheckIntervalMs', options.recheckIntervalMs ?? 3_600_000),
-      rateLimitCooldownMs: nonNegative('rateLimitCooldownMs', options.rateLimitCooldownMs ?? 60_000),
-      bareRateLimitCooldownMs: nonNegative('bareRateLimitCooldownMs', options.bareRateLimitCooldownMs ?? 30_000),
-      maxCooldownMs: nonNegative('maxCooldownMs', options.maxCooldownMs ?? 600_000),
-      transientCooldownMs: nonNegative('transientCooldownMs', options.transientCooldownMs ?? 30_000),
-      transientFailuresBeforeCooldown: positiveInt('transientFailuresBeforeCooldown', options.transientFailuresBeforeCooldown ?? 3),
-      retryBackoffMs: nonNegative('retryBackoffMs', options.retryBackoffMs ?? 2_000),
-      overloadedBackoffMs: nonNegative('overloadedBackoffMs', options.overloadedBackoffMs ?? 1_000),
-      instanceFailuresBeforeRebuild: positiveInt('instanceFailuresBeforeRebuild', options.instanceFailuresBeforeRebuild ?? 3),
-      sameAuthFailureWindowMs: nonNegative('sameAuthFailureWindowMs', options.sameAuthFailureWindowMs ?? 5_000),
-      rotationRules: { ...DEFAULT_ROTATION_RULES, ...options.rotationRules },
-      timers: options.timers ?? true,
-    };
     this.#clock = { ...systemClock, ...options.clock };
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'pool' });
     this.#factory = options.clientFactory ?? sdkClientFactory;
-    // Each attempt has a timer of its own (see #attemptOn); the connection's timeouts, which
-    // restart with every byte and tick once a second, are only a backstop behind it.
-    const backstopMs = this.options.attemptTimeoutMs + 2_000;
-    const agent = new Agent({ headersTimeout: backstopMs, bodyTimeout: backstopMs });
-    this.#agent = agent;
-    // Node's fetch takes an undici dispatcher (`dispatcher` is its extension of RequestInit).
-    this.#fetch = (input, init) => globalThis.fetch(input, { ...init, dispatcher: agent } as RequestInit);
+    ({ agent: this.#agent, fetch: this.#fetch } = sharedConnections(this.options.attemptTimeoutMs));
     this.#limiter = new QuotaLimiter(options.limits);
-    this.#maxQueued = options.limits?.maxQueued ?? 100;
+    this.#maxQueued = options.limits?.maxQueued ?? POOL_DEFAULTS.maxQueued;
     for (const model of this.models) this.#waiting.set(model, new WaitQueue(this.#clock, this.#maxQueued));
-    for (const k of this.#ring.keys) {
-      this.#byHash.set(k.hash, k.index);
-      this.#counters.push(new Map());
-      const list = this.#groupKeys.get(k.group) ?? [];
-      list.push(k.index);
-      this.#groupKeys.set(k.group, list);
-    }
-    this.#resetWindow();
-    for (const model of this.models) this.#buildInstances(model);
-    const now = this.#clock.now();
-    this.#lastRotation = now;
-    this.#lastRecheck = now;
-    if (this.options.timers) {
-      const rotate = setInterval(() => this.#maintain(), Math.min(this.options.rotationIntervalMs, this.options.recheckIntervalMs));
-      rotate.unref();
-      this.#timers.push(rotate);
-    }
-    this.#log.info({ keys: this.#ring.keys.length, models: this.models, poolSize: this.options.poolSize, strategy }, 'pool ready');
-  }
-
-  /** A pool built from the typed configuration (see `loadConfig`). */
-  static fromConfig(config: Config, extra: Pick<GeminiAPIPoolOptions, 'logger' | 'clock' | 'clientFactory' | 'timers'> = {}): GeminiAPIPool {
-    const { defaults, perModel, maxQueued } = config.limits;
-    return new GeminiAPIPool({ ...config.gemini, limits: { defaults, perModel, maxQueued }, ...extra });
+    this.#states = new KeyStates(this.#ring.keys, this.options.maxCooldownMs);
+    this.#counters = new PoolCounters(this.#ring.keys.length);
+    // What every part may read. Listeners of key-state changes run in the order the parts
+    // are built: announcer (logs, events), instances (rebinding), store sync (writes).
+    const core = { ring: this.#ring, models: this.models, options: this.options, clock: this.#clock, log: this.#log, states: this.#states, counters: this.#counters, limiter: this.#limiter };
+    this.#announcer = new Announcer(core);
+    this.#instances = new Instances(core);
+    this.#core = { ...core, instances: this.#instances };
+    this.#sync = new StoreSync({ ...core, backgroundFailed: (task, err) => this.#maintenance.failed(task, err) });
+    this.#maintenance = new Maintenance({ ...core, rotate: () => this.rotate(), check: (index) => this.checkKey(index) });
+    this.#log.info({ keys: this.#ring.keys.length, models: this.models, poolSize: this.options.poolSize, strategy: this.options.strategy }, 'pool ready');
   }
 
   /** Keys as the pool shows them (no secrets). */
@@ -321,22 +112,13 @@ export class GeminiAPIPool {
   // ---------------------------------------------------------------- events
 
   on<E extends keyof PoolEvents>(event: E, listener: (payload: PoolEvents[E]) => void): this {
-    this.#events.on(event, listener);
+    this.#announcer.on(event, listener);
     return this;
   }
 
   off<E extends keyof PoolEvents>(event: E, listener: (payload: PoolEvents[E]) => void): this {
-    this.#events.off(event, listener);
+    this.#announcer.off(event, listener);
     return this;
-  }
-
-  #emit<E extends keyof PoolEvents>(event: E, payload: PoolEvents[E]): void {
-    try {
-      this.#events.emit(event, payload);
-    } catch (err) {
-      // A listener's bug must not break a request.
-      this.#log.error({ event, err: this.#ring.redact(String(err)) }, 'event listener failed');
-    }
   }
 
   // ---------------------------------------------------------------- public API
@@ -345,14 +127,7 @@ export class GeminiAPIPool {
   async generateContent(req: GenerateRequest): Promise<PoolResult> {
     const prepared = this.#prepare(req);
     if ('error' in prepared) return prepared.error;
-    return this.#run<Answer>(prepared.adapter, req, async (client, signal) => {
-      const a = await client.generate(prepared.adapter, signal);
-      if (a.blocked) return { ok: false, error: a.blocked, committed: false };
-      if (a.text === '') return { ok: false, error: classifyEmpty(a.finishReason), committed: false };
-      const out: Answer = { text: a.text, usage: a.usage };
-      if (a.finishReason) out.finishReason = a.finishReason;
-      return { ok: true, value: out };
-    });
+    return this.#run(prepared.adapter, req, answerAttempt(prepared.adapter));
   }
 
   /**
@@ -365,29 +140,7 @@ export class GeminiAPIPool {
     const result: Promise<PoolResult> =
       'error' in prepared
         ? Promise.resolve(prepared.error)
-        : this.#run<Answer>(prepared.adapter, req, async (client, signal, progress) => {
-            let text = '';
-            let usage: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
-            let finishReason: string | undefined;
-            try {
-              for await (const chunk of client.stream(prepared.adapter, signal) as AsyncIterable<AdapterChunk>) {
-                if (chunk.blocked) return { ok: false, error: { ...chunk.blocked }, committed: text.length > 0 };
-                if (chunk.usage) usage = chunk.usage;
-                if (chunk.finishReason) finishReason = chunk.finishReason;
-                if (chunk.text) {
-                  progress();
-                  text += chunk.text;
-                  queue.push(chunk.text);
-                }
-              }
-            } catch (err) {
-              return { ok: false, error: this.#classify(err, signal), committed: text.length > 0, partialText: text };
-            }
-            if (text === '') return { ok: false, error: classifyEmpty(finishReason), committed: false };
-            const out: Answer = { text, usage };
-            if (finishReason) out.finishReason = finishReason;
-            return { ok: true, value: out };
-          });
+        : this.#run(prepared.adapter, req, streamAttempt(prepared.adapter, queue));
     void result.finally(() => queue.end());
     return {
       result,
@@ -430,110 +183,60 @@ export class GeminiAPIPool {
     const key = this.#ring.keys[index];
     if (!key) throw new RangeError(`no key at index ${index}`);
     const started = this.#clock.now();
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
-    let result: { ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: Classified };
+    const checked = await timed(timeoutMs, timeoutMs, undefined, async (signal) => {
+      try {
+        return await classified(this.#factory(this.#ring.secret(index), this.#clientOptions())).check(signal);
+      } catch (err) {
+        // The factory itself failed: no call was made.
+        return { ok: false as const, error: classifyFailure(err, signal) };
+      }
+    });
+    const latencyMs = this.#clock.now() - started;
+    const result = checked.ok ? { ok: true as const, latencyMs } : { ok: false as const, latencyMs, error: { ...checked.error, message: this.#ring.redact(checked.error.message) } };
     try {
-      const client = this.#factory(this.#ring.secret(index), this.#clientOptions());
-      await client.check(ctl.signal);
-      result = { ok: true, latencyMs: this.#clock.now() - started };
+      checkAnswered(this.#core, key, this.defaultModel, result.ok ? undefined : result.error, this.#clock.now());
     } catch (err) {
-      result = { ok: false, latencyMs: this.#clock.now() - started, error: this.#classify(err, ctl.signal) };
-    } finally {
-      clearTimeout(timer);
-    }
-    try {
-      this.#learnFromCheck(key, result.ok ? undefined : result.error);
-    } catch (err) {
-      this.#backgroundFailed('key check', err);
+      this.#maintenance.failed('key check', err);
     }
     return result;
   }
 
-  #learnFromCheck(key: PoolKey, err: Classified | undefined): void {
-    const now = this.#clock.now();
-    if (!err) {
-      this.#enable(key);
-      return;
-    }
-    if (err.kind === 'auth' || err.kind === 'billing') this.#applyKind(key, this.defaultModel, err, now, this.#countersOf(key.index, this.defaultModel));
-    else if (err.kind === 'rate_limited' || err.kind === 'quota_exhausted') {
-      // Listing models is not a call to one model: the project is throttled for all of them.
-      for (const model of this.models) this.#applyKind(key, model, err, now, this.#countersOf(key.index, model));
-    }
-  }
-
-  /** A disabled key (or project) that answered a check: usable again, everywhere. */
-  #enable(key: PoolKey): void {
-    const wasKey = this.#keyDisabled.delete(key.index);
-    const wasGroup = this.#groupDisabled.delete(key.group);
-    if (!wasKey && !wasGroup) return;
-    const members = this.#groupKeys.get(key.group)!;
-    this.#persistState(wasGroup ? members : [key.index], '*', null);
-    const back = wasGroup ? members.filter((i) => !this.#keyDisabled.has(i)) : [key.index];
-    for (const i of back) {
-      const k = this.#ring.keys[i]!;
-      this.#log.info({ key: describeKey(k) }, 'check passed; key enabled again');
-      this.#emit('keyRecovered', { keyId: k.id, model: null });
-    }
-  }
-
   /**
-   * Runs the pick a request would make now and returns the chosen key (`key#N`) and
-   * instance, or undefined when no key can take a request. Sends nothing; like a real pick
-   * it moves the round-robin cursor.
+   * The key (`key#N`) and instance a request would be given now, or undefined when no
+   * instance can take one. A query: it sends nothing, emits nothing and changes no state,
+   * except that, like a real pick, it moves the round-robin cursor. (A request first lets due
+   * cooldowns end and may move instances to spare keys; this looks at the pool as it is.)
    */
   nextKey(model?: string): { keyId: string; instance: number } | undefined {
     const m = this.#model(model);
-    const choice = this.#choose(m, new Set(), this.#clock.now());
+    const choice = this.#instances.choose(m, new Set(), this.#clock.now());
     return choice.kind === 'instance' ? { keyId: this.#ring.keys[choice.instance.keyIndex]!.id, instance: choice.instance.slot } : undefined;
   }
 
   /** Re-checks every disabled key now; a key that answers again is re-enabled. */
   async recheckDisabledKeys(): Promise<void> {
-    if (this.#recheckRunning) return this.#recheckRunning;
-    this.#lastRecheck = this.#clock.now();
-    this.#recheckRunning = this.#recheck().finally(() => (this.#recheckRunning = undefined));
-    return this.#recheckRunning;
+    return this.#maintenance.recheck();
   }
 
   /** Runs the health rotation now (it also runs by itself every `rotationIntervalMs`). */
   rotate(): void {
     const now = this.#clock.now();
-    this.#lastRotation = now;
-    const windows = this.#ring.keys.map((k) => ({
-      index: k.index,
-      requests: this.#window[k.index]!.requests,
-      errors: this.#window[k.index]!.errors,
-      usable: !this.#isDisabled(k),
-    }));
+    this.#maintenance.rotated(now);
+    const windows = this.#ring.keys.map((k) => ({ index: k.index, ...this.#counters.window(k.index), usable: !this.#states.disabled(k.index) }));
     const unhealthy = findUnhealthyKeys(windows, this.options.rotationRules);
-    this.#resetWindow();
-    for (const perModel of this.#counters) {
-      for (const c of perModel.values()) {
-        c.scoreUsage /= 2;
-        c.scoreCompleted /= 2;
-        c.scoreErrors /= 2;
-      }
-    }
-    for (const model of this.models) {
-      const moved = this.#rebind(model, (k) => unhealthy.has(k) || !this.#usable(k, model, now), unhealthy, false);
-      if (moved > 0) this.#log.info({ model, moved, unhealthy: [...unhealthy].map((i) => this.#ring.keys[i]!.id) }, 'rotation moved instances off unhealthy keys');
-      this.#balance(model, unhealthy, now);
-    }
+    this.#counters.resetWindow();
+    this.#counters.decay();
+    this.#instances.rotate(unhealthy, now);
   }
 
   /** Rebuilds the instances of one model, or of all, in the initial cycle. Cooldowns and disabled keys stay: they are Google's answers. */
   resetPool(model?: string): void {
     const models = model === undefined ? this.models : [this.#model(model)];
-    for (const m of models) {
-      this.#buildInstances(m);
-      for (const k of this.#ring.keys) {
-        if (this.#keyCooling.delete(`${k.index}\0${m}`)) this.#persistState([k.index], m, null);
-        const c = this.#counters[k.index]!.get(m);
-        if (c) c.consecutiveFailures = 0;
-      }
-    }
+    for (const m of models) this.#instances.build(m);
+    const all = this.#ring.keys.map((k) => k.index);
+    this.#counters.resetStreaks(all, models);
+    // A key's own cooldown (server errors) goes with its instances; a project's stays.
+    this.#states.clear(all, models, 'local', 'reset', false);
     this.#log.info({ models }, 'pool reset');
   }
 
@@ -547,60 +250,16 @@ export class GeminiAPIPool {
   clearCooldowns(keyIndex?: number, model?: string): string[] {
     if (keyIndex !== undefined && !this.#ring.keys[keyIndex]) throw new RangeError(`no key at index ${keyIndex}`);
     const models = model === undefined ? this.models : [this.#model(model)];
-    const targets = keyIndex === undefined ? this.#ring.keys : [this.#ring.keys[keyIndex]!];
-    const cleared = new Map<string, Set<number>>();
-    const mark = (m: string, i: number) => {
-      let set = cleared.get(m);
-      if (!set) cleared.set(m, (set = new Set()));
-      set.add(i);
-    };
-    for (const m of models) {
-      for (const k of targets) {
-        if (this.#keyCooling.delete(`${k.index}\0${m}`)) mark(m, k.index);
-        if (this.#groupCooling.delete(`${k.group}\0${m}`)) for (const i of this.#groupKeys.get(k.group)!) mark(m, i);
-        this.#bareLevel.delete(`${k.group}\0${m}`);
-        const c = this.#counters[k.index]!.get(m);
-        if (c) c.consecutiveFailures = 0;
-      }
-    }
-    const now = this.#clock.now();
-    const ids = new Set<string>();
-    for (const [m, indexes] of cleared) {
-      this.#persistState([...indexes], m, null);
-      for (const i of indexes) {
-        const key = this.#ring.keys[i]!;
-        ids.add(key.id);
-        if (!this.#usable(i, m, now)) continue;
-        this.#log.info({ key: key.id, model: m }, 'cooldown cleared by an admin');
-        this.#emit('keyRecovered', { keyId: key.id, model: m });
-      }
-    }
-    return [...ids];
+    const targets = keyIndex === undefined ? this.#ring.keys.map((k) => k.index) : [keyIndex];
+    this.#counters.resetStreaks(targets, models);
+    return [...this.#states.clear(targets, models, 'local')].map((i) => this.#ring.keys[i]!.id);
   }
 
   /** Clears usage, error and latency counters. Today's request counts stay: they mirror Google's quota. */
   resetStats(): void {
-    for (const perModel of this.#counters) {
-      for (const c of perModel.values()) {
-        c.usage = 0;
-        c.completed = 0;
-        c.errors = 0;
-        c.totalLatencyMs = 0;
-        c.scoreUsage = 0;
-        c.scoreCompleted = 0;
-        c.scoreErrors = 0;
-      }
-    }
-    for (const list of this.#instances.values()) for (const i of list) (i.usage = 0), (i.errors = 0);
-    this.#totalRequests = 0;
-    this.#failedRequests = 0;
-    this.#resetWindow();
-    for (const d of this.#pending.values()) (d.usage = 0), (d.errors = 0), (d.latencyMs = 0);
-    void this.#synced.resetCounters();
-    this.#store?.resetCounters().then(
-      () => this.#storeUp(),
-      (err: unknown) => this.#storeFailed(err),
-    );
+    this.#counters.reset();
+    this.#instances.resetCounts();
+    this.#sync.resetCounters();
     this.#log.info('stats reset');
   }
 
@@ -612,12 +271,8 @@ export class GeminiAPIPool {
 
   async #close(): Promise<void> {
     this.#closed = true;
-    for (const t of this.#timers) clearInterval(t);
-    this.#timers.length = 0;
-    await this.#recheckRunning;
-    for (const off of this.#unsubscribe) off();
-    this.#unsubscribe = [];
-    await this.flush();
+    await this.#maintenance.stop();
+    await this.#sync.close();
     // Lets requests in flight finish (their attempt timers bound them), then closes.
     await this.#agent.close();
   }
@@ -631,246 +286,12 @@ export class GeminiAPIPool {
    * deliver other processes' cooldowns and disabled keys within a moment.
    */
   async attachStore(store: PoolStateStore, options: { flushIntervalMs?: number } = {}): Promise<void> {
-    const flushIntervalMs = positiveInt('flushIntervalMs', options.flushIntervalMs ?? 1_000);
-    this.#store = store;
-    await this.#loadFromStore();
-    this.#unsubscribe.push(store.subscribe((change) => this.#applyStored(change, true)));
-    if (store.publishUsage && store.subscribeUsage) {
-      // Shared quota: what the other processes send counts against our limits too.
-      this.#sharesUsage = true;
-      this.#unsubscribe.push(
-        store.subscribeUsage((reports) => {
-          const now = this.#clock.now();
-          for (const r of reports) if (this.models.includes(r.model)) this.#limiter.recordRemote(r.group, r.model, now, r.requests, r.tokens);
-        }),
-      );
-    }
-    if (store.onReconnect) {
-      this.#unsubscribe.push(
-        store.onReconnect(() => {
-          // Both ways: learn what others wrote meanwhile, and write back everything we know
-          // (a Redis that restarted empty has forgotten every cooldown and counter, not
-          // only what changed while it was away).
-          void this.#loadFromStore()
-            .then(() => {
-              this.#persistAllStates();
-              return this.#writeBackCounters();
-            })
-            .then(() => this.flush())
-            .catch((err: unknown) => this.#storeFailed(err));
-        }),
-      );
-    }
-    const timer = setInterval(() => void this.flush(), flushIntervalMs);
-    timer.unref();
-    this.#timers.push(timer);
+    await this.#sync.attach(store, positiveInt('flushIntervalMs', options.flushIntervalMs ?? POOL_DEFAULTS.flushIntervalMs));
   }
 
   /** Writes pending counters to the store now (and reports usage to shared stores). Never throws. */
-  async flush(): Promise<void> {
-    const store = this.#store;
-    if (store?.publishUsage && this.#usageOut.size > 0) {
-      const reports = [...this.#usageOut.values()];
-      this.#usageOut.clear();
-      // Usage is news for the others' next second, not a count: a lost report is not retried.
-      await store.publishUsage(reports).then(
-        () => this.#storeUp(),
-        (err: unknown) => this.#storeFailed(err),
-      );
-    }
-    if (!store || this.#pending.size === 0) return;
-    const batch = [...this.#pending.values()];
-    this.#pending.clear();
-    try {
-      await store.addCounters(batch);
-      await this.#synced.addCounters(batch);
-      this.#storeUp();
-    } catch (err) {
-      if (isStoreRejectedError(err)) {
-        // The store is up and said no: the same batch would be refused forever.
-        this.#log.error({ store: store.kind, rows: batch.length, err: this.#ring.redact(err.message) }, 'state store refused a counter batch; dropped it');
-        return;
-      }
-      // Keep them for the next flush: nothing counted is lost while the store is away.
-      for (const d of batch) this.#addPending(d);
-      this.#storeFailed(err);
-    }
-  }
-
-  async #loadFromStore(): Promise<void> {
-    const store = this.#store!;
-    const now = this.#clock.now();
-    const hashes = this.#ring.keys.map((k) => k.hash);
-    try {
-      const states = await store.loadKeyStates(hashes, now);
-      for (const [keyHash, perModel] of states) {
-        for (const [model, state] of perModel) this.#applyStored({ keyHash, model, state }, false);
-      }
-      const day = pacificDay(now);
-      const perGroup = new Map<string, number>();
-      const rows = await store.loadCounters(hashes, day);
-      // A row the store holds but cannot be counted is simply not written back later.
-      await this.#synced.raiseCounters(rows).catch(() => undefined);
-      for (const row of rows) {
-        const index = this.#byHash.get(row.keyHash);
-        if (index === undefined || !this.models.includes(row.model)) continue;
-        const c = this.#countersOf(index, row.model);
-        // Take the larger: after a resync the live counts may already be ahead.
-        c.usage = Math.max(c.usage, row.usage);
-        c.completed = Math.max(c.completed, row.usage);
-        c.errors = Math.max(c.errors, row.errors);
-        c.totalLatencyMs = Math.max(c.totalLatencyMs, row.latencyMs);
-        if (row.day === day) {
-          if (c.day !== day) Object.assign(c, { day, requestsToday: 0, tokensToday: 0 });
-          c.requestsToday = Math.max(c.requestsToday, row.requestsToday);
-          c.tokensToday = Math.max(c.tokensToday, row.tokensToday);
-          // Today's load seeds the health score, so a restarted process keeps spreading
-          // requests instead of starting over at key#1.
-          c.scoreUsage = Math.max(c.scoreUsage, row.requestsToday);
-          c.scoreCompleted = Math.max(c.scoreCompleted, row.requestsToday);
-          const gm = `${this.#ring.keys[index]!.group}\0${row.model}`;
-          perGroup.set(gm, (perGroup.get(gm) ?? 0) + row.requestsToday);
-        }
-      }
-      for (const [gm, n] of perGroup) {
-        const [group, model] = gm.split('\0') as [string, string];
-        this.#limiter.seedDay(group, model, now, n);
-      }
-      this.#storeUp();
-      this.#log.info({ store: store.kind, states: states.size }, 'state loaded from the store');
-    } catch (err) {
-      this.#storeFailed(err);
-      if (this.#storeDown && this.#unsubscribe.length === 0) throw err;
-    }
-  }
-
-  /**
-   * Raises the store's counters to what this process knows the store held: after a
-   * restart that lost them this restores them, and where the store still has them (or
-   * more, from other processes) it changes nothing, so nothing is counted twice.
-   */
-  async #writeBackCounters(): Promise<void> {
-    const store = this.#store!;
-    const rows = await this.#synced.loadCounters(this.#ring.keys.map((k) => k.hash), pacificDay(this.#clock.now()));
-    try {
-      await store.raiseCounters(rows);
-      this.#storeUp();
-    } catch (err) {
-      if (isStoreRejectedError(err)) this.#log.error({ store: store.kind, err: this.#ring.redact(err.message) }, 'state store refused the counters written back after an outage');
-      else this.#storeFailed(err);
-    }
-  }
-
-  /** Applies a stored or remote state of one key. Remote changes are not written back. */
-  #applyStored(change: KeyStateChange, remote: boolean): void {
-    const index = this.#byHash.get(change.keyHash);
-    if (index === undefined) return;
-    const key = this.#ring.keys[index]!;
-    const now = this.#clock.now();
-    const stored = change.state;
-    // The store keeps kinds as text. One this code does not know (another version wrote it)
-    // still counts: as a key's own disable, or as its group's cooldown.
-    const st: Disabled | Cooling | null =
-      stored === null || (ERROR_KINDS as readonly string[]).includes(stored.kind)
-        ? (stored as Disabled | Cooling | null)
-        : { ...stored, kind: stored.status === 'disabled' ? 'auth' : 'rate_limited' };
-    if (change.model === '*') {
-      if (st === null) {
-        this.#keyDisabled.delete(index);
-        this.#groupDisabled.delete(key.group);
-      } else if (st.status === 'disabled') {
-        const map = st.kind === 'billing' ? this.#groupDisabled : this.#keyDisabled;
-        const id = st.kind === 'billing' ? key.group : index;
-        if (!(map as Map<string | number, Disabled>).has(id)) (map as Map<string | number, Disabled>).set(id, { ...st });
-        for (const model of this.models) this.#rebind(model, (i) => this.#isDisabled(this.#ring.keys[i]!) !== undefined);
-      }
-    } else if (this.models.includes(change.model)) {
-      const model = change.model;
-      if (st === null) this.#keyCooling.delete(`${index}\0${model}`);
-      else if (st.status === 'cooling' && st.until > now) {
-        const k = st.kind === 'transient' ? `${index}\0${model}` : `${key.group}\0${model}`;
-        const map = st.kind === 'transient' ? this.#keyCooling : this.#groupCooling;
-        const prev = map.get(k);
-        if (!prev || prev.until < st.until) map.set(k, { ...st });
-        this.#nextExpiry = Math.min(this.#nextExpiry, st.until);
-        this.#rebind(model, (i) => !this.#usable(i, model, now));
-      }
-    }
-    if (remote) this.#log.debug({ key: key.id, model: change.model, state: st?.status ?? 'active' }, 'state change from another process');
-  }
-
-  /** Writes a state change of some keys; the in-memory view is already updated. */
-  #persistState(indexes: readonly number[], model: string, state: StoredKeyState | null): void {
-    const store = this.#store;
-    if (!store) return;
-    for (const i of indexes) {
-      store.setKeyState(this.#ring.keys[i]!.hash, model, state).then(
-        () => this.#storeUp(),
-        (err: unknown) => this.#storeFailed(err),
-      );
-    }
-  }
-
-  #persistAllStates(): void {
-    const now = this.#clock.now();
-    for (const [index, d] of this.#keyDisabled) this.#persistState([index], '*', d);
-    for (const [group, d] of this.#groupDisabled) this.#persistState(this.#groupKeys.get(group)!, '*', d);
-    for (const [k, c] of this.#groupCooling) {
-      const [group, model] = k.split('\0') as [string, string];
-      if (c.until > now) this.#persistState(this.#groupKeys.get(group)!, model, c);
-    }
-    for (const [k, c] of this.#keyCooling) {
-      const [index, model] = k.split('\0') as [string, string];
-      if (c.until > now) this.#persistState([Number(index)], model, c);
-    }
-  }
-
-  /** Counts one request against its group's quota now; shared stores hear of it at the next flush. */
-  #takeSlot(group: string, model: string, now: number, tokens: number): void {
-    this.#limiter.record(group, model, now, tokens);
-    if (!this.#sharesUsage) return;
-    const k = `${group}\0${model}`;
-    const r = this.#usageOut.get(k);
-    if (r) {
-      r.requests++;
-      r.tokens += tokens;
-    } else this.#usageOut.set(k, { group, model, requests: 1, tokens });
-  }
-
-  /** Gives back a slot {@link #takeSlot} took for an attempt that never reached Gemini. */
-  #releaseSlot(group: string, model: string, sentAt: number, tokens: number): void {
-    this.#limiter.release(group, model, sentAt, tokens, this.#clock.now());
-    const r = this.#usageOut.get(`${group}\0${model}`);
-    // Only while not yet reported: once flushed, the other processes have counted it.
-    if (r && r.requests > 0) {
-      r.requests--;
-      r.tokens = Math.max(0, r.tokens - tokens);
-    }
-  }
-
-  #addPending(d: CounterDelta): void {
-    const k = `${d.keyHash}\0${d.model}\0${d.day}`;
-    const p = this.#pending.get(k);
-    if (!p) this.#pending.set(k, { ...d });
-    else {
-      p.requests += d.requests;
-      p.tokens += d.tokens;
-      p.usage += d.usage;
-      p.errors += d.errors;
-      p.latencyMs += d.latencyMs;
-    }
-  }
-
-  #storeFailed(err: unknown): void {
-    if (this.#storeDown) return;
-    this.#storeDown = true;
-    this.#log.error({ store: this.#store?.kind, err: this.#ring.redact(err instanceof Error ? err.message : String(err)) }, 'state store unavailable; serving from the in-memory view');
-  }
-
-  #storeUp(): void {
-    if (!this.#storeDown) return;
-    this.#storeDown = false;
-    this.#log.info({ store: this.#store?.kind }, 'state store back');
+  flush(): Promise<void> {
+    return this.#sync.flush();
   }
 
   // ---------------------------------------------------------------- stats
@@ -878,122 +299,26 @@ export class GeminiAPIPool {
   getPoolStats(): PoolStatsReport {
     const now = this.#clock.now();
     const models: PoolStatsReport['models'] = {};
-    for (const model of this.models) {
-      const list = this.#instances.get(model)!;
-      const keyDistribution: Record<string, number> = {};
-      let active = 0;
-      for (const inst of list) {
-        const id = this.#ring.keys[inst.keyIndex]!.id;
-        keyDistribution[id] = (keyDistribution[id] ?? 0) + 1;
-        if (this.#usable(inst.keyIndex, model, now) && inst.consecutiveFailures === 0) active++;
-      }
-      models[model] = {
-        poolSize: list.length,
-        activeInstances: active,
-        errorInstances: list.length - active,
-        totalUsage: list.reduce((s, i) => s + i.usage, 0),
-        usageDistribution: list.map((i) => i.usage),
-        keyDistribution,
-      };
-    }
+    for (const model of this.models) models[model] = this.#instances.modelStats(model, now);
     return {
       models,
       strategy: this.options.strategy,
-      totalRequests: this.#totalRequests,
-      failedRequests: this.#failedRequests,
+      totalRequests: this.#counters.totalRequests,
+      failedRequests: this.#counters.failedRequests,
       inFlight: this.#inFlight,
       waiting: [...this.#waiting.values()].reduce((n, q) => n + q.length, 0),
     };
   }
 
   getKeyStats(): KeyStatsReport {
-    const now = this.#clock.now();
-    const today = pacificDay(now);
-    const keys: KeyStats[] = [];
-    const totals: KeyStatsReport['totals'] = {
-      keys: this.#ring.keys.length,
-      active: 0,
-      cooling: 0,
-      disabled: 0,
-      totalRequests: this.#totalRequests,
-      failedRequests: this.#failedRequests,
-      usage: 0,
-      errors: 0,
-      requestsToday: 0,
-      tokensToday: 0,
-    };
-    for (const k of this.#ring.keys) {
-      const models: Record<string, KeyModelStats> = {};
-      let usage = 0;
-      let errors = 0;
-      let completed = 0;
-      let latency = 0;
-      let requestsToday = 0;
-      let tokensToday = 0;
-      let cooldownRemainingMs = 0;
-      let anyCooling = false;
-      for (const model of this.models) {
-        const c = this.#counters[k.index]!.get(model);
-        const st = this.keyState(k.index, model, now);
-        const today1 = c && c.day === today ? c : undefined;
-        const remaining = st.status === 'cooling' ? Math.max(0, st.until - now) : 0;
-        if (st.status === 'cooling') anyCooling = true;
-        cooldownRemainingMs = Math.max(cooldownRemainingMs, remaining);
-        const m: KeyModelStats = {
-          state: st.status,
-          cooldownRemainingMs: remaining,
-          usage: c?.usage ?? 0,
-          errors: c?.errors ?? 0,
-          requestsToday: today1?.requestsToday ?? 0,
-          tokensToday: today1?.tokensToday ?? 0,
-        };
-        if (st.status !== 'active') m.reason = st.reason;
-        models[model] = m;
-        usage += m.usage;
-        errors += m.errors;
-        completed += c?.completed ?? 0;
-        latency += c?.totalLatencyMs ?? 0;
-        requestsToday += m.requestsToday;
-        tokensToday += m.tokensToday;
-      }
-      const disabled = this.#isDisabled(k);
-      const state = disabled ? 'disabled' : anyCooling ? 'cooling' : 'active';
-      const s: KeyStats = {
-        id: k.id,
-        hint: k.hint,
-        group: k.groupLabel,
-        state,
-        cooldownRemainingMs,
-        usage,
-        errors,
-        errorRate: completed > 0 ? errors / completed : 0,
-        avgTimeMs: completed > 0 ? Math.round(latency / completed) : 0,
-        requestsToday,
-        tokensToday,
-        models,
-      };
-      if (disabled) s.disabledReason = disabled.reason;
-      keys.push(s);
-      totals[state]++;
-      totals.usage += usage;
-      totals.errors += errors;
-      totals.requestsToday += requestsToday;
-      totals.tokensToday += tokensToday;
-    }
-    return { keys, totals };
+    return this.#counters.keyReport(this.#ring.keys, this.models, this.#states, this.#clock.now());
   }
 
   /** State of one key for one model at `now`. */
   keyState(index: number, model: string, now = this.#clock.now()): KeyState {
     const k = this.#ring.keys[index];
     if (!k) throw new RangeError(`no key at index ${index}`);
-    const disabled = this.#isDisabled(k);
-    if (disabled) return disabled;
-    const g = this.#groupCooling.get(`${k.group}\0${model}`);
-    const kc = this.#keyCooling.get(`${index}\0${model}`);
-    const live = [g, kc].filter((c): c is Cooling => c !== undefined && c.until > now);
-    if (live.length === 0) return { status: 'active' };
-    return live.reduce((a, b) => (b.until > a.until ? b : a));
+    return this.#states.state(k.index, model, now);
   }
 
   // ---------------------------------------------------------------- the request loop
@@ -1006,30 +331,11 @@ export class GeminiAPIPool {
 
   #prepare(req: GenerateRequest): { adapter: AdapterRequest } | { error: PoolFailure } {
     if (this.#closed) throw new Error('GeminiAPIPool: the pool is closed');
-    const model = req.model ?? this.defaultModel;
-    const fail = (message: string): { error: PoolFailure } => ({
-      error: { ok: false, attempts: 0, model, error: { kind: 'bad_request', message } },
-    });
-    if (!this.models.includes(model)) return fail(`model ${model} is not served here (available: ${this.models.join(', ')})`);
-    const contents = req.contents ?? (typeof req.prompt === 'string' ? [{ role: 'user' as const, parts: [{ text: req.prompt }] }] : undefined);
-    if (!contents || contents.length === 0 || (req.prompt !== undefined && req.prompt.trim() === '')) return fail('the prompt is empty');
-    if (req.temperature !== undefined && !(req.temperature >= 0 && req.temperature <= 2)) return fail('temperature must be between 0 and 2');
-    const adapter: AdapterRequest = { model, contents };
-    if (req.temperature !== undefined) adapter.temperature = req.temperature;
-    if (req.systemInstruction !== undefined) adapter.systemInstruction = req.systemInstruction;
-    if (req.maxOutputTokens !== undefined) adapter.maxOutputTokens = req.maxOutputTokens;
-    return { adapter };
+    return prepareRequest(req, this.models, this.defaultModel);
   }
 
   #clientOptions(): ClientOptions {
     return { ...(this.options.baseUrl !== undefined ? { baseUrl: this.options.baseUrl } : {}), apiVersion: this.options.apiVersion, fetch: this.#fetch };
-  }
-
-  #classify(err: unknown, signal: AbortSignal | undefined): Classified {
-    // The SDK surfaces our abort as its own error; the abort reason tells why.
-    const reason: unknown = signal?.aborted ? signal.reason : undefined;
-    const c = classifyError(reason instanceof Error && (reason.name === 'AttemptTimeoutError' || reason.name === 'CancelledError') ? reason : err);
-    return { ...c, message: this.#ring.redact(c.message) };
   }
 
   async #run<T extends Answer>(adapter: AdapterRequest, req: GenerateRequest, attempt: Attempt<T>): Promise<PoolResult> {
@@ -1038,7 +344,7 @@ export class GeminiAPIPool {
     const started = clock.now();
     const deadlineAt = started + (req.deadlineMs ?? this.options.deadlineMs);
     const tried = new Set<number>();
-    const tokens = estimateTokens(adapter.contents.reduce((n, c) => n + c.parts.reduce((m, p) => m + p.text.length, 0), adapter.systemInstruction?.length ?? 0));
+    const tokens = requestTokens(adapter);
     let attempts = 0;
     let lastKey = -1;
     let lastError: Classified | undefined;
@@ -1046,10 +352,10 @@ export class GeminiAPIPool {
     let overloaded = 0;
     /** When the current attempt's quota slot was taken, to give it back if Gemini never saw it. */
     let slotAt = started;
-    this.#totalRequests++;
+    this.#counters.totalRequests++;
     this.#inFlight++;
     const fail = (error: PoolFailure['error'], partialText?: string): PoolFailure => {
-      this.#failedRequests++;
+      this.#counters.failedRequests++;
       const out: PoolFailure = { ok: false, error: { ...error, message: this.#ring.redact(error.message) }, attempts, model };
       if (partialText) out.partialText = partialText;
       return out;
@@ -1058,27 +364,27 @@ export class GeminiAPIPool {
       while (attempts < this.options.maxAttempts) {
         if (req.signal?.aborted) return fail({ kind: 'timeout', message: 'the request was cancelled' });
         const now = clock.now();
-        this.#maintain(now);
+        this.#maintenance.run(now);
         const queue = this.#waiting.get(model)!;
-        let choice = this.#choose(model, tried, now, tokens);
+        let choice = this.#pick(model, tried, now, tokens);
         // Waiters are served in arrival order: a newcomer queues behind them even when a
         // slot looks free.
         if (choice.kind === 'none' || queue.length > 0) {
           if (choice.kind === 'none' && choice.retryAt === undefined) {
-            this.#markUnavailable(model, choice.errorKind);
-            return fail({ kind: choice.errorKind, message: this.#unavailableMessage(choice.errorKind, undefined) });
+            this.#announcer.markUnavailable(model, choice.errorKind);
+            return fail({ kind: choice.errorKind, message: unavailableMessage(choice.errorKind, undefined) });
           }
-          if (choice.kind === 'none' && !choice.throttled) this.#markUnavailable(model, choice.errorKind, Math.max(0, choice.retryAt! - now));
+          if (choice.kind === 'none' && !choice.throttled) this.#announcer.markUnavailable(model, choice.errorKind, Math.max(0, choice.retryAt! - now));
           let picked: Instance | undefined;
           let last = choice;
           const waited = await queue.wait(
             () => {
-              last = this.#choose(model, tried, clock.now(), tokens);
+              last = this.#pick(model, tried, clock.now(), tokens);
               if (last.kind === 'instance') {
                 picked = last.instance;
                 // Take the slot now, before the next waiter looks: it must not see it free.
                 slotAt = clock.now();
-                this.#takeSlot(this.#ring.keys[picked.keyIndex]!.group, model, slotAt, tokens);
+                this.#sync.takeSlot(this.#ring.keys[picked.keyIndex]!.group, model, slotAt, tokens);
                 return 'ready';
               }
               return last.retryAt ?? Infinity;
@@ -1091,11 +397,11 @@ export class GeminiAPIPool {
             const errorKind = last.kind === 'none' ? last.errorKind : 'rate_limited';
             const retryAfterMs = waited.reason === 'deadline' && Number.isFinite(waited.retryAt) ? Math.max(0, waited.retryAt - clock.now()) : undefined;
             if (waited.reason === 'deadline' && retryAfterMs === undefined) {
-              return fail({ kind: errorKind, message: this.#unavailableMessage('auth', undefined) });
+              return fail({ kind: errorKind, message: unavailableMessage('auth', undefined) });
             }
             return fail({
               kind: errorKind,
-              message: waited.reason === 'full' ? 'too many requests are waiting for quota; try again shortly' : this.#unavailableMessage(errorKind, retryAfterMs),
+              message: waited.reason === 'full' ? 'too many requests are waiting for quota; try again shortly' : unavailableMessage(errorKind, retryAfterMs),
               ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
             });
           }
@@ -1105,16 +411,15 @@ export class GeminiAPIPool {
         } else {
           // Counted in the same step as the pick, so no other request can take the slot.
           slotAt = now;
-          this.#takeSlot(this.#ring.keys[choice.instance.keyIndex]!.group, model, now, tokens);
+          this.#sync.takeSlot(this.#ring.keys[choice.instance.keyIndex]!.group, model, now, tokens);
         }
         const inst = choice.instance;
         const key = this.#ring.keys[inst.keyIndex]!;
         // Switching keys needs no sleep; retrying the same key (single-key pools) backs off.
-        let waitMs = 0;
-        if (inst.keyIndex === lastKey) waitMs = this.options.retryBackoffMs * 2 ** sameKeyRetries++;
-        if (lastError?.kind === 'overloaded') waitMs = Math.max(waitMs, this.options.overloadedBackoffMs * 2 ** (overloaded - 1));
+        const sameKey = inst.keyIndex === lastKey;
+        const waitMs = retryDelay({ sameKey, sameKeyRetries, lastKind: lastError?.kind, overloaded }, this.options, clock.random);
+        if (sameKey) sameKeyRetries++;
         if (waitMs > 0) {
-          waitMs = Math.round(waitMs * (0.75 + 0.5 * clock.random()));
           if (now + waitMs >= deadlineAt) return fail(lastError ?? { kind: 'timeout', message: 'deadline reached' });
           await clock.sleep(waitMs, req.signal);
           if (req.signal?.aborted) return fail({ kind: 'timeout', message: 'the request was cancelled' });
@@ -1124,7 +429,7 @@ export class GeminiAPIPool {
         attempts++;
         const outcome = await this.#attemptOn(inst, key, Math.min(this.options.attemptTimeoutMs, remaining), req.signal, attempt);
         if (outcome.ok) {
-          this.#serviceBack(model);
+          this.#announcer.serviceBack(model);
           return {
             ok: true,
             text: outcome.value.text,
@@ -1137,7 +442,7 @@ export class GeminiAPIPool {
           };
         }
         const err = outcome.error;
-        if (err.unanswered) this.#releaseSlot(key.group, model, slotAt, tokens);
+        if (err.unanswered) this.#sync.releaseSlot(key.group, model, slotAt, tokens);
         if (err.reason === 'CANCELLED') return fail({ kind: 'timeout', message: 'the request was cancelled' });
         const partial = outcome.partialText;
         if (err.kind === 'bad_request' || err.kind === 'blocked' || outcome.committed) {
@@ -1159,600 +464,48 @@ export class GeminiAPIPool {
 
   async #attemptOn<T extends Answer>(inst: Instance, key: PoolKey, timeoutMs: number, outer: AbortSignal | undefined, attempt: Attempt<T>): Promise<AttemptOutcome<T>> {
     const model = inst.model;
-    // Our own timer, not the connection's timeouts: those restart with every byte (a body
-    // trickling one byte at a time, SSE comments, would never end) and tick once a second.
-    // Until text reaches the caller, the attempt timeout or the deadline, whichever is
-    // nearer, ends the attempt whatever the upstream does; then silence does.
-    const ctl = new AbortController();
-    const idleMs = this.options.attemptTimeoutMs;
-    const why = timeoutMs < idleMs ? 'deadline' : 'attempt';
-    let timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(timeoutMs, why)), timeoutMs);
-    let committed = false;
-    const progress = (): void => {
-      if (committed) {
-        timer.refresh();
-        return;
-      }
-      committed = true;
-      clearTimeout(timer);
-      timer = setTimeout(() => ctl.abort(new AttemptTimeoutError(idleMs, 'silence')), idleMs);
-    };
-    const onAbort = () => ctl.abort(new CancelledError());
-    if (outer?.aborted) onAbort();
-    else outer?.addEventListener('abort', onAbort, { once: true });
-    const c = this.#countersOf(inst.keyIndex, model);
     const started = this.#clock.now();
+    const c = this.#counters.attemptStarted(inst.keyIndex, model);
     inst.inFlight++;
-    inst.usage++;
-    c.usage++;
-    c.scoreUsage++;
-    this.#window[inst.keyIndex]!.requests++;
-    let outcome: AttemptOutcome<T>;
-    try {
-      inst.client ??= this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions());
-      outcome = await attempt(inst.client, ctl.signal, progress);
-      if (!outcome.ok) outcome = { ...outcome, error: { ...outcome.error, message: this.#ring.redact(outcome.error.message) } };
-    } catch (err) {
-      outcome = { ok: false, error: this.#classify(err, ctl.signal), committed: false };
-    } finally {
-      clearTimeout(timer);
-      outer?.removeEventListener('abort', onAbort);
-      inst.inFlight--;
-    }
+    inst.attempts++;
+    let outcome = await timed(timeoutMs, this.options.attemptTimeoutMs, outer, async (signal, progress): Promise<AttemptOutcome<T>> => {
+      try {
+        inst.client ??= classified(this.#factory(this.#ring.secret(inst.keyIndex), this.#clientOptions()));
+        return await attempt(inst.client, signal, progress);
+      } catch (err) {
+        // Only the factory can throw here (the client's calls return values).
+        return { ok: false, error: classifyFailure(err, signal), committed: false };
+      }
+    });
+    inst.inFlight--;
+    if (!outcome.ok) outcome = { ...outcome, error: { ...outcome.error, message: this.#ring.redact(outcome.error.message) } };
     const now = this.#clock.now();
-    c.completed++;
-    c.scoreCompleted++;
-    c.totalLatencyMs += now - started;
     const errorsBefore = c.errors;
     const tokens = outcome.ok ? outcome.value.usage.totalTokens : 0;
     // Today's counts mirror Google's: an attempt that never got an answer is not one of them.
     const reached = outcome.ok || !outcome.error.unanswered;
-    if (reached) this.#countToday(c, started, 1, 0);
+    this.#counters.attemptEnded(c, started, now, reached, outcome.ok, tokens);
     if (outcome.ok) {
-      c.consecutiveFailures = 0;
       inst.consecutiveFailures = 0;
-      this.#bareLevel.delete(`${key.group}\0${model}`);
-      this.#countToday(c, now, 0, tokens);
+      this.#states.setBareRateLimits(key.index, model, 0);
     } else if (outcome.error.reason !== 'CANCELLED') {
-      this.#applyPolicy(inst, key, outcome.error, now);
+      attemptFailed(this.#core, inst, key, outcome.error, now);
     }
-    if (this.#store) {
-      this.#addPending({ keyHash: key.hash, model, day: pacificDay(started), requests: reached ? 1 : 0, tokens, usage: 1, errors: c.errors - errorsBefore, latencyMs: now - started });
+    if (this.#sync.attached) {
+      this.#sync.countAttempt({ keyHash: key.hash, model, day: pacificDay(started), requests: reached ? 1 : 0, tokens, usage: 1, errors: c.errors - errorsBefore, latencyMs: now - started });
     }
     return outcome;
   }
 
-  /** The policy table of DESIGN.md section 2, acting on the kind of one failed attempt. */
-  #applyPolicy(inst: Instance, key: PoolKey, err: Classified, now: number): void {
-    const model = inst.model;
-    const c = this.#countersOf(key.index, model);
-    if (!NO_PENALTY.has(err.kind)) {
-      c.errors++;
-      c.scoreErrors++;
-      inst.errors++;
-      this.#window[key.index]!.errors++;
-      inst.consecutiveFailures++;
-    }
-    if ((err.kind === 'rate_limited' || err.kind === 'quota_exhausted') && err.quotaValue !== undefined && err.quotaScope) {
-      if (this.#limiter.learn(key.group, model, err.quotaScope, err.quotaUnit ?? 'requests', err.quotaValue, now)) {
-        this.#log.info({ group: key.groupLabel, keys: this.#groupKeys.get(key.group)!.map((i) => this.#ring.keys[i]!.id), model, scope: err.quotaScope, unit: err.quotaUnit ?? 'requests', limit: err.quotaValue }, 'learned a quota limit from Gemini');
-      }
-    }
-    this.#applyKind(key, model, err, now, c);
-    if (inst.consecutiveFailures >= this.options.instanceFailuresBeforeRebuild) this.#rebuild(inst, now);
-  }
-
   /**
-   * What a failure of one kind does to the key's state (cooldown, disabled), wherever it was
-   * learned: a request, or a key check. Persisted, and told through events.
+   * A request's pick: first what is due (expired cooldowns end, with their events), then the
+   * choice; when no instance can take it, instances on keys out of quota move to spare keys
+   * that are within it, and the choice runs once more.
    */
-  #applyKind(key: PoolKey, model: string, err: Classified, now: number, c: Counters): void {
-    const groupModel = `${key.group}\0${model}`;
-    switch (err.kind) {
-      case 'rate_limited': {
-        let ms: number;
-        if (err.retryDelayMs !== undefined) ms = err.retryDelayMs;
-        else if (err.quotaScope === 'minute') ms = this.options.rateLimitCooldownMs;
-        else {
-          const level = this.#bareLevel.get(groupModel) ?? 0;
-          this.#bareLevel.set(groupModel, level + 1);
-          ms = this.options.bareRateLimitCooldownMs * 2 ** level;
-        }
-        // #coolGroup caps it at maxCooldownMs, whatever RetryInfo asked for.
-        this.#coolGroup(key, model, now + ms, err);
-        break;
-      }
-      case 'quota_exhausted':
-        this.#coolGroup(key, model, nextPacificMidnight(now), err);
-        break;
-      case 'auth':
-        this.#disableKey(key, err, now);
-        break;
-      case 'billing':
-        this.#disableGroup(key, err, now);
-        break;
-      case 'transient': {
-        c.consecutiveFailures++;
-        if (c.consecutiveFailures >= this.options.transientFailuresBeforeCooldown) {
-          c.consecutiveFailures = 0;
-          const until = capUntil('transient', now + this.options.transientCooldownMs, now, this.options.maxCooldownMs);
-          const cooling: Cooling = { status: 'cooling', until, reason: err.message, kind: 'transient' };
-          this.#keyCooling.set(`${key.index}\0${model}`, cooling);
-          this.#persistState([key.index], model, cooling);
-          this.#nextExpiry = Math.min(this.#nextExpiry, until);
-          this.#log.warn({ key: key.id, model, cooldownMs: until - now }, 'key cooling after repeated server errors');
-          this.#emit('keyCooldown', { keyId: key.id, keyIds: [key.id], group: key.groupLabel, model, untilMs: until, reason: err.message, kind: 'transient' });
-          this.#rebind(model, (k) => k === key.index);
-        }
-        break;
-      }
-      default:
-        // overloaded, timeout, bad_request, blocked: not the key's fault, no cooldown.
-        break;
-    }
-  }
-
-  #cooldownLimits(): { now(): number; maxCooldownMs(): number } {
-    return { now: () => this.#clock.now(), maxCooldownMs: () => this.options.maxCooldownMs };
-  }
-
-  /**
-   * A cooldown from outside the policy (the store, another process) was longer than any may
-   * be: it now ends at the ceiling, and the capped one is written back so the store forgets
-   * the long one.
-   */
-  #capped(mapKey: string, capped: Cooling, scope: 'group' | 'key'): void {
-    const [owner, model] = mapKey.split('\0') as [string, string];
-    const keys = scope === 'group' ? (this.#groupKeys.get(owner) ?? []) : [Number(owner)];
-    this.#nextExpiry = Math.min(this.#nextExpiry, capped.until);
-    this.#log.warn({ keys: keys.map((i) => this.#ring.keys[i]?.id), model, kind: capped.kind, cooldownMs: capped.until - this.#clock.now() }, 'a cooldown longer than the maximum was cut to it');
-    this.#persistState(keys, model, capped);
-  }
-
-  #coolGroup(key: PoolKey, model: string, requestedUntil: number, err: Classified): void {
-    const until = capUntil(err.kind, requestedUntil, this.#clock.now(), this.options.maxCooldownMs);
-    const k = `${key.group}\0${model}`;
-    const prev = this.#groupCooling.get(k);
-    if (prev && prev.until >= until) return;
-    const cooling: Cooling = { status: 'cooling', until, reason: err.message, kind: err.kind };
-    this.#groupCooling.set(k, cooling);
-    this.#nextExpiry = Math.min(this.#nextExpiry, until);
-    const members = this.#groupKeys.get(key.group)!;
-    this.#persistState(members, model, cooling);
-    const keyIds = members.map((i) => this.#ring.keys[i]!.id);
-    const now = this.#clock.now();
-    this.#log.warn({ key: key.id, keys: keyIds, group: key.groupLabel, model, kind: err.kind, cooldownMs: until - now }, 'quota group cooling');
-    this.#emit('keyCooldown', { keyId: key.id, keyIds, group: key.groupLabel, model, untilMs: until, reason: err.message, kind: err.kind });
-    const set = new Set(members);
-    this.#rebind(model, (i) => set.has(i));
-  }
-
-  #disableKey(key: PoolKey, err: Classified, now: number): void {
-    if (this.#keyDisabled.has(key.index)) return;
-    // Said once: 'permission denied (Forbidden)' needs no second '(Forbidden)'.
-    const reason = err.reason && !err.message.includes(err.reason) ? `${err.message} (${err.reason})` : err.message;
-    const disabled: Disabled = { status: 'disabled', since: now, reason, kind: err.kind };
-    this.#keyDisabled.set(key.index, disabled);
-    this.#persistState([key.index], '*', disabled);
-    this.#log.error({ key: describeKey(key), reason }, 'key disabled until a re-check succeeds');
-    this.#emit('keyDisabled', { keyId: key.id, keyIds: [key.id], reason, kind: err.kind });
-    for (const model of this.models) this.#rebind(model, (i) => i === key.index);
-  }
-
-  #disableGroup(key: PoolKey, err: Classified, now: number): void {
-    if (this.#groupDisabled.has(key.group)) return;
-    const disabled: Disabled = { status: 'disabled', since: now, reason: err.message, kind: err.kind };
-    this.#groupDisabled.set(key.group, disabled);
-    const members = this.#groupKeys.get(key.group)!;
-    this.#persistState(members, '*', disabled);
-    const keyIds = members.map((i) => this.#ring.keys[i]!.id);
-    this.#log.error({ key: key.id, keys: keyIds, group: key.groupLabel }, 'quota group disabled (billing) until a re-check succeeds');
-    this.#emit('keyDisabled', { keyId: key.id, keyIds, reason: err.message, kind: err.kind });
-    const set = new Set(members);
-    for (const model of this.models) this.#rebind(model, (i) => set.has(i));
-  }
-
-  #isDisabled(k: PoolKey): Disabled | undefined {
-    return this.#keyDisabled.get(k.index) ?? this.#groupDisabled.get(k.group);
-  }
-
-  #usable(index: number, model: string, now: number): boolean {
-    // On the hot path of every pick: skip building lookup keys while the maps are empty.
-    if (this.#keyDisabled.size > 0 && this.#keyDisabled.has(index)) return false;
-    const k = this.#ring.keys[index]!;
-    if (this.#groupDisabled.size > 0 && this.#groupDisabled.has(k.group)) return false;
-    if (this.#groupCooling.size > 0) {
-      const g = this.#groupCooling.get(`${k.group}\0${model}`);
-      if (g && g.until > now) return false;
-    }
-    if (this.#keyCooling.size > 0) {
-      const kc = this.#keyCooling.get(`${index}\0${model}`);
-      if (kc && kc.until > now) return false;
-    }
-    return true;
-  }
-
-  #choose(
-    model: string,
-    tried: ReadonlySet<number>,
-    now: number,
-    tokens = 0,
-  ): { kind: 'instance'; instance: Instance } | { kind: 'none'; retryAt: number | undefined; errorKind: ErrorKind; throttled: boolean } {
-    if (now >= this.#nextExpiry) this.#sweep(now);
-    const list = this.#instances.get(model)!;
-    let views = this.#views(list, model, tried, now, tokens);
-    if (views.length === 0 && this.#rebind(model, (k) => !this.#available(k, model, now, tokens)) > 0) {
-      views = this.#views(list, model, tried, now, tokens);
-    }
-    if (views.length === 0) return { kind: 'none', ...this.#earliestRecovery(model, now, tokens) };
-    const cursor = this.#cursor.get(model) ?? 0;
-    const pos = selectInstance(this.options.strategy, views, cursor, this.#clock.random);
-    const slot = views[pos]!.slot;
-    this.#cursor.set(model, (slot + 1) % list.length);
-    return { kind: 'instance', instance: list[slot]! };
-  }
-
-  /** Usable and within its group's known quota. */
-  #available(index: number, model: string, now: number, tokens: number): boolean {
-    return this.#usable(index, model, now) && this.#limiter.check(this.#ring.keys[index]!.group, model, now, tokens).ok;
-  }
-
-  #views(list: Instance[], model: string, tried: ReadonlySet<number>, now: number, tokens: number): InstanceView[] {
-    const views: InstanceView[] = [];
-    for (const inst of list) {
-      if (!this.#available(inst.keyIndex, model, now, tokens)) continue;
-      const c = this.#counters[inst.keyIndex]!.get(model);
-      views.push({
-        slot: inst.slot,
-        inFlight: inst.inFlight,
-        keyUsage: c?.scoreUsage ?? 0,
-        keyErrorRate: c ? smoothedErrorRate(c) : 0,
-        tried: tried.has(inst.keyIndex),
-      });
-    }
-    return views;
-  }
-
-  /**
-   * When no instance can take the request: the earliest time a key is usable and within
-   * quota again, what kind of outage it is, and whether it is only our own quota limit.
-   */
-  #earliestRecovery(model: string, now: number, tokens: number): { retryAt: number | undefined; errorKind: ErrorKind; throttled: boolean } {
-    let retryAt: number | undefined;
-    let errorKind: ErrorKind = 'auth';
-    let throttled = false;
-    const groupsSeen = new Map<string, number>();
-    for (const k of this.#ring.keys) {
-      const disabled = this.#isDisabled(k);
-      if (disabled) {
-        if (retryAt === undefined) errorKind = disabled.kind;
-        continue;
-      }
-      const st = this.keyState(k.index, model, now);
-      let at: number;
-      let kind: ErrorKind;
-      let isThrottle = false;
-      if (st.status === 'cooling') {
-        at = st.until;
-        // Say why the key is away: a day's quota, server errors, or a rate limit.
-        kind = st.kind === 'quota_exhausted' || st.kind === 'transient' ? st.kind : 'rate_limited';
-      } else {
-        let cap = groupsSeen.get(k.group);
-        if (cap === undefined) {
-          const c = this.#limiter.check(k.group, model, now, tokens);
-          cap = c.ok ? now : c.retryAt;
-          groupsSeen.set(k.group, cap);
-        }
-        at = cap;
-        kind = cap >= nextPacificMidnight(now) ? 'quota_exhausted' : 'rate_limited';
-        isThrottle = true;
-      }
-      if (retryAt === undefined || at < retryAt) {
-        retryAt = at;
-        errorKind = kind;
-        throttled = isThrottle;
-      }
-    }
-    return { retryAt, errorKind, throttled };
-  }
-
-  #markUnavailable(model: string, kind: ErrorKind, retryAfterMs?: number): void {
-    if (this.#unavailable.has(model)) return;
-    this.#unavailable.add(model);
-    const message = this.#unavailableMessage(kind, retryAfterMs);
-    const sameFailure = kind === 'auth' ? this.#sameAuthFailure() : undefined;
-    this.#log.error({ model, kind, retryAfterMs, ...(sameFailure ? { sameFailure } : {}) }, sameFailure ? 'every key was refused at once with the same answer: suspect the path to Gemini (base URL, proxy), not the keys' : 'no key is usable for this model');
-    this.#emit('allKeysUnavailable', { model, kind, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), ...(sameFailure ? { sameFailure } : {}) });
-  }
-
-  /** What a request that no key can take is told, by what keeps the keys away. */
-  #unavailableMessage(kind: ErrorKind, retryAfterMs: number | undefined): string {
-    switch (kind) {
-      case 'quota_exhausted':
-        return 'every key has used up its daily quota; try again later or add keys';
-      case 'transient':
-        return `Gemini is failing with server errors; ${retryAfterMs !== undefined ? `try again in ~${Math.max(1, Math.ceil(retryAfterMs / 1000))} s` : 'try again later'}`;
-      case 'auth':
-      case 'billing':
-        return 'no usable API key: every key is disabled (invalid, suspended or without billing); add working keys';
-      default:
-        return 'all keys are rate-limited; try again later';
-    }
-  }
-
-  /**
-   * Every key (two or more) disabled with the same auth answer within a few seconds: Google
-   * revoking every key at once is unlikely, a proxy or a wrong base URL refusing them all is
-   * not. Returns how far apart the first and last refusal were, and the answer.
-   */
-  #sameAuthFailure(): { withinMs: number; reason: string } | undefined {
-    const keys = this.#ring.keys;
-    if (keys.length < 2) return undefined;
-    let first = Infinity;
-    let last = -Infinity;
-    let reason: string | undefined;
-    for (const k of keys) {
-      const d = this.#isDisabled(k);
-      if (!d || d.kind !== 'auth' || (reason !== undefined && d.reason !== reason)) return undefined;
-      reason = d.reason;
-      first = Math.min(first, d.since);
-      last = Math.max(last, d.since);
-    }
-    const withinMs = last - first;
-    return reason !== undefined && withinMs <= this.options.sameAuthFailureWindowMs ? { withinMs, reason } : undefined;
-  }
-
-  #serviceBack(model: string): void {
-    if (!this.#unavailable.delete(model)) return;
-    this.#log.info({ model }, 'service recovered');
-    this.#emit('serviceRecovered', { model });
-  }
-
-  // ---------------------------------------------------------------- instances
-
-  #buildInstances(model: string): void {
-    const K = this.#ring.keys.length;
-    const list: Instance[] = [];
-    for (let slot = 0; slot < this.options.poolSize; slot++) {
-      list.push({ model, slot, keyIndex: slot % K, client: undefined, inFlight: 0, usage: 0, errors: 0, consecutiveFailures: 0, rebuilds: 0 });
-    }
-    this.#instances.set(model, list);
-    this.#cursor.set(model, 0);
-  }
-
-  /**
-   * Moves instances whose key matches `off` to the best usable keys: with `spareOnly`, only
-   * to keys that have no instance of this model yet. Returns how many moved.
-   */
-  #rebind(model: string, off: (keyIndex: number) => boolean, avoid: ReadonlySet<number> = new Set(), spareOnly = true): number {
-    const list = this.#instances.get(model)!;
-    const now = this.#clock.now();
-    const bound = new Map<number, number>();
-    for (const inst of list) bound.set(inst.keyIndex, (bound.get(inst.keyIndex) ?? 0) + 1);
-    let moved = 0;
-    for (const inst of list) {
-      if (!off(inst.keyIndex)) continue;
-      // Outside rotation only spare keys (no instance of this model yet) take an instance:
-      // piling onto busy keys would leave the cooled key idle once it recovers.
-      const target = this.#bestKey(model, now, bound, (k) => !off(k) && !avoid.has(k) && (spareOnly ? !bound.get(k) : true));
-      if (target === undefined || target === inst.keyIndex) continue;
-      bound.set(inst.keyIndex, bound.get(inst.keyIndex)! - 1);
-      bound.set(target, (bound.get(target) ?? 0) + 1);
-      this.#bind(inst, target);
-      moved++;
-    }
-    return moved;
-  }
-
-  /** The usable key with the fewest instances of this model, then the best health score. */
-  #bestKey(model: string, now: number, bound: ReadonlyMap<number, number>, allowed: (k: number) => boolean): number | undefined {
-    let best: number | undefined;
-    let bestBound = Infinity;
-    let bestScore = -Infinity;
-    for (const k of this.#ring.keys) {
-      if (!allowed(k.index) || !this.#usable(k.index, model, now)) continue;
-      const n = bound.get(k.index) ?? 0;
-      const c = this.#counters[k.index]!.get(model);
-      const score = c ? healthScore(c.scoreUsage, smoothedErrorRate(c)) : 1;
-      if (n < bestBound || (n === bestBound && score > bestScore)) {
-        best = k.index;
-        bestBound = n;
-        bestScore = score;
-      }
-    }
-    return best;
-  }
-
-  /** After rotation: a healthy key left with no instance takes one from the most crowded key. */
-  #balance(model: string, unhealthy: ReadonlySet<number>, now: number): void {
-    const list = this.#instances.get(model)!;
-    for (let guard = 0; guard < list.length; guard++) {
-      const bound = new Map<number, number>();
-      for (const inst of list) bound.set(inst.keyIndex, (bound.get(inst.keyIndex) ?? 0) + 1);
-      const idle = this.#bestKey(model, now, bound, (k) => !unhealthy.has(k) && !bound.has(k));
-      if (idle === undefined) return;
-      let crowded: Instance | undefined;
-      for (const inst of list) if (bound.get(inst.keyIndex)! >= 2 && (!crowded || bound.get(inst.keyIndex)! > bound.get(crowded.keyIndex)!)) crowded = inst;
-      if (!crowded) return;
-      this.#bind(crowded, idle);
-    }
-  }
-
-  #bind(inst: Instance, keyIndex: number): void {
-    inst.keyIndex = keyIndex;
-    inst.client = undefined;
-    inst.consecutiveFailures = 0;
-  }
-
-  /** An instance that keeps failing gets a fresh client (on a usable key if its own is not). */
-  #rebuild(inst: Instance, now: number): void {
-    inst.rebuilds++;
-    const from = this.#ring.keys[inst.keyIndex]!.id;
-    if (!this.#usable(inst.keyIndex, inst.model, now)) this.#rebind(inst.model, (k) => k === inst.keyIndex);
-    inst.client = undefined;
-    inst.consecutiveFailures = 0;
-    this.#log.warn({ model: inst.model, instance: inst.slot, from, to: this.#ring.keys[inst.keyIndex]!.id }, 'instance rebuilt after repeated failures');
-  }
-
-  // ---------------------------------------------------------------- maintenance
-
-  /**
-   * Sweep, rotation and re-check, from a timer or the request path. Never throws: a bug here
-   * must cost one log line, not a request or (from a timer) the process.
-   */
-  #maintain(now = this.#clock.now()): void {
-    try {
-      if (now >= this.#nextExpiry) this.#sweep(now);
-      if (now - this.#lastRotation >= this.options.rotationIntervalMs) this.rotate();
-      if (!this.#closed && now - this.#lastRecheck >= this.options.recheckIntervalMs && (this.#keyDisabled.size > 0 || this.#groupDisabled.size > 0)) {
-        this.recheckDisabledKeys().catch((err: unknown) => this.#backgroundFailed('re-check', err));
-      }
-    } catch (err) {
-      this.#backgroundFailed('maintenance', err);
-    }
-  }
-
-  #backgroundFailed(task: string, err: unknown): void {
-    let text: string;
-    try {
-      text = this.#ring.redact(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
-    } catch {
-      text = 'unprintable error';
-    }
-    this.#log.error({ task, err: text }, `${task} failed; it runs again later`);
-  }
-
-  /** Clears expired cooldowns and reports the keys that are back. */
-  #sweep(now: number): void {
-    let next = Infinity;
-    const back: Array<{ keys: number[]; model: string }> = [];
-    for (const [k, c] of this.#groupCooling) {
-      if (c.until > now) next = Math.min(next, c.until);
-      else {
-        this.#groupCooling.delete(k);
-        const [group, model] = k.split('\0') as [string, string];
-        back.push({ keys: this.#groupKeys.get(group)!, model });
-      }
-    }
-    for (const [k, c] of this.#keyCooling) {
-      if (c.until > now) next = Math.min(next, c.until);
-      else {
-        this.#keyCooling.delete(k);
-        const [idx, model] = k.split('\0') as [string, string];
-        back.push({ keys: [Number(idx)], model });
-      }
-    }
-    this.#nextExpiry = next;
-    for (const b of back) {
-      for (const i of b.keys) {
-        if (!this.#usable(i, b.model, now)) continue;
-        const key = this.#ring.keys[i]!;
-        this.#log.info({ key: key.id, model: b.model }, 'key recovered from cooldown');
-        this.#emit('keyRecovered', { keyId: key.id, model: b.model });
-      }
-    }
-  }
-
-  async #recheck(): Promise<void> {
-    const targets = new Set<number>(this.#keyDisabled.keys());
-    for (const group of this.#groupDisabled.keys()) {
-      const first = this.#groupKeys.get(group)!.find((i) => !this.#keyDisabled.has(i));
-      if (first !== undefined) targets.add(first);
-    }
-    for (const index of targets) {
-      const key = this.#ring.keys[index]!;
-      const r = await this.checkKey(index).catch((err: unknown) => {
-        this.#backgroundFailed('re-check', err);
-        return undefined;
-      });
-      // A passing check has enabled the key (and its project) again.
-      if (!r || r.ok) continue;
-      if (r.error.kind === 'auth' || r.error.kind === 'billing') {
-        this.#log.info({ key: key.id, kind: r.error.kind }, 're-check failed; key stays disabled');
-      } else {
-        // Rate limited or a network hiccup says nothing about the key itself: try next time.
-        this.#log.info({ key: key.id, kind: r.error.kind }, 're-check inconclusive; key stays disabled');
-      }
-    }
-  }
-
-  #resetWindow(): void {
-    this.#window = this.#ring.keys.map(() => ({ requests: 0, errors: 0 }));
-  }
-
-  #countersOf(index: number, model: string): Counters {
-    const perModel = this.#counters[index]!;
-    let c = perModel.get(model);
-    if (!c) {
-      c = { usage: 0, completed: 0, errors: 0, totalLatencyMs: 0, consecutiveFailures: 0, scoreUsage: 0, scoreCompleted: 0, scoreErrors: 0, day: '', requestsToday: 0, tokensToday: 0 };
-      perModel.set(model, c);
-    }
-    return c;
-  }
-
-  #countToday(c: Counters, now: number, requests: number, tokens: number): void {
-    const day = pacificDay(now);
-    if (c.day !== day) {
-      c.day = day;
-      c.requestsToday = 0;
-      c.tokensToday = 0;
-    }
-    c.requestsToday += requests;
-    c.tokensToday += tokens;
-  }
-}
-
-/**
- * A multi-turn chat. The history lives here, not in an SDK chat object, so when a key fails
- * the next message simply goes out on another key with the same history.
- */
-export class PoolChat {
-  readonly model: string;
-  readonly systemInstruction: string | undefined;
-  #history: ChatTurn[];
-  /** The key that answered last (`key#N`), for display. */
-  lastKeyId: string | undefined;
-
-  constructor(
-    private readonly pool: GeminiAPIPool,
-    options: { model?: string; history?: ChatTurn[]; systemInstruction?: string },
-  ) {
-    this.model = options.model ?? pool.defaultModel;
-    this.systemInstruction = options.systemInstruction;
-    this.#history = structuredClone(options.history ?? []);
-  }
-
-  /** A copy of the history so far. */
-  get history(): ChatTurn[] {
-    return structuredClone(this.#history);
-  }
-
-  #request(text: string, extra: Partial<GenerateRequest>): GenerateRequest {
-    const req: GenerateRequest = { ...extra, model: this.model, contents: [...this.#history, { role: 'user', parts: [{ text }] }] };
-    if (this.systemInstruction !== undefined) req.systemInstruction = this.systemInstruction;
-    return req;
-  }
-
-  #commit(text: string, result: PoolResult): void {
-    if (!result.ok) return;
-    this.lastKeyId = result.keyId;
-    this.#history.push({ role: 'user', parts: [{ text }] }, { role: 'model', parts: [{ text: result.text }] });
-  }
-
-  /** Sends one user turn; the history grows only when the answer arrives. */
-  async sendMessage(text: string, extra: Partial<GenerateRequest> = {}): Promise<PoolResult> {
-    const result = await this.pool.generateContent(this.#request(text, extra));
-    this.#commit(text, result);
-    return result;
-  }
-
-  /** Streams one user turn. */
-  sendMessageStream(text: string, extra: Partial<GenerateRequest> = {}): PoolStream {
-    const stream = this.pool.generateContentStream(this.#request(text, extra));
-    const result = stream.result.then((r) => {
-      this.#commit(text, r);
-      return r;
-    });
-    return { result, [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator]() };
+  #pick(model: string, tried: ReadonlySet<number>, now: number, tokens: number): Choice {
+    this.#states.sweep(now);
+    const choice = this.#instances.choose(model, tried, now, tokens);
+    if (choice.kind === 'instance' || this.#instances.rebind(model, (k) => !this.#instances.canServe(k, model, now, tokens)) === 0) return choice;
+    return this.#instances.choose(model, tried, now, tokens);
   }
 }

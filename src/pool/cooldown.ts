@@ -21,27 +21,3 @@ export function cooldownCeiling(kind: ErrorKind, now: number, maxCooldownMs: num
 export function capUntil(kind: ErrorKind, until: number, now: number, maxCooldownMs: number): number {
   return Math.min(until, cooldownCeiling(kind, now, maxCooldownMs));
 }
-
-/**
- * A map of cooldowns that caps every value put in it, so no path around the policy (a stored
- * or remote state) can bring in an endless one. `onCapped` hears of a value that had to be
- * brought down, so the capped one can be written back where the long one came from.
- */
-export class CooldownMap extends Map<string, Cooling> {
-  constructor(
-    private readonly limits: { now(): number; maxCooldownMs(): number },
-    private readonly onCapped: (key: string, capped: Cooling) => void = () => undefined,
-  ) {
-    super();
-  }
-
-  override set(key: string, value: Cooling): this {
-    // Map's own constructor never calls set here (no initial entries), so `limits` is there.
-    const until = capUntil(value.kind, value.until, this.limits.now(), this.limits.maxCooldownMs());
-    if (until >= value.until) return super.set(key, value);
-    const capped: Cooling = { ...value, until };
-    super.set(key, capped);
-    this.onCapped(key, capped);
-    return this;
-  }
-}

@@ -24,7 +24,7 @@ export interface LimiterOptions {
   marginMs?: number;
 }
 
-interface Usage {
+interface QuotaUse {
   /** Send times in the current minute window, oldest first. */
   times: number[];
   /** Estimated input tokens of each send in `times`. */
@@ -56,8 +56,8 @@ export class QuotaLimiter {
   readonly marginMs: number;
   readonly #defaults: QuotaLimits;
   readonly #perModel: Record<string, QuotaLimits>;
-  /** model -> group -> usage: nested, so the hot path builds no lookup strings. */
-  readonly #usage = new Map<string, Map<string, Usage>>();
+  /** model -> group -> what was sent in the windows: nested, so the hot path builds no lookup strings. */
+  readonly #use = new Map<string, Map<string, QuotaUse>>();
   #learnedAny = false;
 
   constructor(options: LimiterOptions = {}) {
@@ -76,16 +76,16 @@ export class QuotaLimiter {
 
   /** The limits in force for a group and model: learned values win over configured ones. */
   limitsFor(group: string, model: string): QuotaLimits {
-    return this.#usage.get(model)?.get(group)?.limits ?? this.#configured(model);
+    return this.#use.get(model)?.get(group)?.limits ?? this.#configured(model);
   }
 
   #configured(model: string): QuotaLimits {
     return this.#perModel[model] ?? this.#defaults;
   }
 
-  #get(group: string, model: string, now: number): Usage {
-    let perGroup = this.#usage.get(model);
-    if (!perGroup) this.#usage.set(model, (perGroup = new Map()));
+  #get(group: string, model: string, now: number): QuotaUse {
+    let perGroup = this.#use.get(model);
+    if (!perGroup) this.#use.set(model, (perGroup = new Map()));
     let u = perGroup.get(group);
     if (!u) {
       u = { times: [], tokens: [], tokenSum: 0, dayEnd: nextPacificMidnight(now), dayCount: 0, learned: {}, limits: this.#configured(model) };
@@ -95,7 +95,7 @@ export class QuotaLimiter {
     return u;
   }
 
-  #prune(u: Usage, now: number): void {
+  #prune(u: QuotaUse, now: number): void {
     const from = now - this.minuteMs - this.marginMs;
     let drop = 0;
     while (drop < u.times.length && u.times[drop]! <= from) {
@@ -153,7 +153,7 @@ export class QuotaLimiter {
    * connection failed): Gemini did not count it, so neither do we.
    */
   release(group: string, model: string, sentAt: number, tokens = 0, now = sentAt): void {
-    const u = this.#usage.get(model)?.get(group);
+    const u = this.#use.get(model)?.get(group);
     if (!u) return;
     this.#prune(u, now);
     const at = u.times.lastIndexOf(sentAt);

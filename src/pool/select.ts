@@ -9,26 +9,26 @@ export interface InstanceView {
   slot: number;
   /** Requests in flight on this instance. */
   inFlight: number;
-  /** Requests started on the instance's key for this model. */
-  keyUsage: number;
-  /** Failed share of the key's finished requests for this model, 0..1. */
+  /** Attempts started on the instance's key for this model (decaying, see stats.ts). */
+  keyAttempts: number;
+  /** Failed share of the key's finished attempts for this model, 0..1. */
   keyErrorRate: number;
   /** Already tried by the current request: chosen only when nothing else is left. */
   tried: boolean;
 }
 
 /**
- * Health score of a key: `(1 / usage) * (1 - errorRate)`, usage counted from 1 so an
+ * Health score of a key: `(1 / attempts) * (1 - errorRate)`, attempts counted from 1 so an
  * unused key scores 1 and keeps its chance.
  */
-export function healthScore(usage: number, errorRate: number): number {
-  return (1 / (usage + 1)) * (1 - errorRate);
+export function healthScore(attempts: number, errorRate: number): number {
+  return (1 / (attempts + 1)) * (1 - errorRate);
 }
 
 /**
  * Picks one instance from `candidates` (in slot order); returns its position or -1.
  *
- * `health` (weighted health with least-busy and round-robin tie-breaks, after seed 001):
+ * `health` (weighted health with least-busy and round-robin tie-breaks):
  * highest {@link healthScore}, then fewest in flight, then the first slot at or after
  * `cursor` (round-robin). `round-robin`: the first slot at or after `cursor`.
  * `least-busy`: fewest in flight, ties round-robin. `random`: uniform.
@@ -60,7 +60,7 @@ export function selectInstance(
     const c = candidates[i]!;
     if (best >= 0 && isBetter(strategy, candidates[best]!, bestScore, c) === false) continue;
     best = i;
-    bestScore = strategy === 'health' ? healthScore(c.keyUsage, c.keyErrorRate) : 0;
+    bestScore = strategy === 'health' ? healthScore(c.keyAttempts, c.keyErrorRate) : 0;
   }
   return best;
 }
@@ -72,7 +72,7 @@ function isBetter(strategy: Strategy, best: InstanceView, bestScore: number, c: 
   if (c.tried !== best.tried) return !c.tried;
   if (strategy === 'round-robin') return false;
   if (strategy === 'health') {
-    const score = healthScore(c.keyUsage, c.keyErrorRate);
+    const score = healthScore(c.keyAttempts, c.keyErrorRate);
     if (score > bestScore + EPSILON) return true;
     if (score < bestScore - EPSILON) return false;
   }
@@ -110,7 +110,7 @@ export const DEFAULT_ROTATION_RULES: RotationRules = {
 };
 
 /**
- * Keys to rotate out (seed 001's 5-minute check): error rate above the limit, or a share
+ * Keys to rotate out (the periodic health check, every 5 minutes by default): error rate above the limit, or a share
  * of all requests above the limit. Never all of them: when every usable key looks
  * unhealthy, the best one (lowest error rate, then fewest requests) is kept.
  */

@@ -2,30 +2,12 @@
  * Public types of the pool: results are values, states are discriminated unions.
  */
 
-/** Every way a Gemini call can fail, after classification (see `gemini/classify.ts`). */
-export const ERROR_KINDS = [
-  'rate_limited',
-  'quota_exhausted',
-  'auth',
-  'billing',
-  'overloaded',
-  'transient',
-  'timeout',
-  'bad_request',
-  'blocked',
-] as const;
-export type ErrorKind = (typeof ERROR_KINDS)[number];
+import type { ErrorKind, TokenUsage, ChatTurn } from '../gemini/types.ts';
+export { ERROR_KINDS, type ErrorKind, type TokenUsage, type ChatTurn } from '../gemini/types.ts';
 
 /** Key-selection strategies. `health` is the default. */
 export const STRATEGIES = ['health', 'round-robin', 'random', 'least-busy'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
-
-/** Token usage reported by Gemini for one answer. */
-export interface TokenUsage {
-  promptTokens: number;
-  outputTokens: number;
-  totalTokens: number;
-}
 
 /** A failure the caller can show: never contains a key. */
 export interface PoolError {
@@ -59,12 +41,6 @@ export interface PoolFailure {
 }
 
 export type PoolResult = PoolSuccess | PoolFailure;
-
-/** One turn of a conversation, in Gemini's `Content` shape. */
-export interface ChatTurn {
-  role: 'user' | 'model';
-  parts: Array<{ text: string }>;
-}
 
 /** State of a key for one model. */
 export type KeyState =
@@ -169,4 +145,9 @@ export interface PoolEvents {
    */
   allKeysUnavailable: { model: string; retryAfterMs?: number; kind: ErrorKind; message: string; sameFailure?: { withinMs: number; reason: string } };
   serviceRecovered: { model: string };
+}
+
+/** A streamed answer: iterate for text deltas, await `result` for the outcome. */
+export interface PoolStream extends AsyncIterable<string> {
+  readonly result: Promise<PoolResult>;
 }

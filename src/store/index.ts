@@ -4,7 +4,6 @@
  * opens the one the configuration names.
  */
 import type { Logger } from 'pino';
-import type { StoreConfig } from '../config.ts';
 import { MemoryStore } from './memory.ts';
 import { RedisStore } from './redis.ts';
 import { SqliteStore } from './sqlite.ts';
@@ -28,15 +27,25 @@ export { MIGRATIONS, SCHEMA_VERSION, SqliteStore, migrate, type Migration, type 
 export { RedisStore, redactRedisUrl, type RedisStoreOptions } from './redis.ts';
 export { StoreRejectedError, StoreUnavailableError, isStoreRejectedError, isStoreUnavailableError } from './errors.ts';
 
+/** Which store to open, and where. */
+export interface StoreOptions {
+  kind: 'sqlite' | 'memory' | 'redis';
+  /** Directory of the SQLite file. */
+  dataDir: string;
+  /** Redis URL, for `redis`. */
+  redisUrl: string | undefined;
+}
+
 /**
- * Opens the store the configuration names: `memory`, `sqlite` (`${dataDir}/state.db`) or
+ * Opens the store the configuration names (any object with the {@link StoreOptions}: the
+ * configuration's store section carries more, which this ignores): `memory`, `sqlite` (`${dataDir}/state.db`) or
  * `redis` (needs `redisUrl`).
  * @throws Error when Redis cannot be reached (the message names REDIS_URL, never its
  *   password), when DATA_DIR is not a writable directory, or when the SQLite file cannot
  *   be opened (the messages name the path). A corrupt SQLite file is not an error: it is
  *   reported, kept as `state.db.corrupt-<time>` and replaced by a fresh one.
  */
-export async function createStore(config: StoreConfig, logger?: Logger): Promise<StateStore> {
+export async function createStore<C extends StoreOptions>(config: C, logger?: Logger): Promise<StateStore> {
   switch (config.kind) {
     case 'memory':
       return new MemoryStore();

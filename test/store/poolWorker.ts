@@ -11,7 +11,7 @@
 import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
-import { GeminiAPIPool } from '../../src/pool/GeminiAPIPool.ts';
+import { createPool } from '../../src/services.ts';
 import { createStore } from '../../src/store/index.ts';
 import type { CounterDelta, StateStore } from '../../src/store/types.ts';
 
@@ -37,7 +37,7 @@ const reporting: StateStore = new Proxy(store, {
   },
 });
 
-const pool = GeminiAPIPool.fromConfig(config, { logger });
+const pool = createPool(config, { logger });
 await pool.attachStore(reporting, { flushIntervalMs: config.store.flushIntervalMs });
 // Subscribed after the pool, so when this counts a report the pool has already taken it.
 let heard = 0;

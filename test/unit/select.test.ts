@@ -2,18 +2,18 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { findUnhealthyKeys, healthScore, selectInstance, type InstanceView } from '../../src/pool/select.ts';
 
-const view = (slot: number, over: Partial<InstanceView> = {}): InstanceView => ({ slot, inFlight: 0, keyUsage: 0, keyErrorRate: 0, tried: false, ...over });
+const view = (slot: number, over: Partial<InstanceView> = {}): InstanceView => ({ slot, inFlight: 0, keyAttempts: 0, keyErrorRate: 0, tried: false, ...over });
 
 describe('selectInstance', () => {
   it.each([
-    ['health: lowest usage wins', 'health', [view(0, { keyUsage: 5 }), view(1, { keyUsage: 2 }), view(2, { keyUsage: 9 })], 0, 1],
-    ['health: error rate lowers the score', 'health', [view(0, { keyUsage: 1, keyErrorRate: 0.6 }), view(1, { keyUsage: 2 })], 0, 1],
+    ['health: lowest usage wins', 'health', [view(0, { keyAttempts: 5 }), view(1, { keyAttempts: 2 }), view(2, { keyAttempts: 9 })], 0, 1],
+    ['health: error rate lowers the score', 'health', [view(0, { keyAttempts: 1, keyErrorRate: 0.6 }), view(1, { keyAttempts: 2 })], 0, 1],
     ['health: ties go to fewest in flight', 'health', [view(0, { inFlight: 2 }), view(1, { inFlight: 1 }), view(2, { inFlight: 3 })], 0, 1],
     ['health: full ties go round-robin from the cursor', 'health', [view(0), view(1), view(2)], 2, 2],
     ['health: cursor past the end wraps', 'health', [view(0), view(1)], 5, 0],
-    ['health: untried beats a better but tried key', 'health', [view(0, { tried: true }), view(1, { keyUsage: 50 })], 0, 1],
-    ['round-robin ignores usage', 'round-robin', [view(0, { keyUsage: 0 }), view(3, { keyUsage: 100 })], 1, 1],
-    ['least-busy', 'least-busy', [view(0, { inFlight: 4 }), view(1, { inFlight: 0, keyUsage: 100 })], 0, 1],
+    ['health: untried beats a better but tried key', 'health', [view(0, { tried: true }), view(1, { keyAttempts: 50 })], 0, 1],
+    ['round-robin ignores usage', 'round-robin', [view(0, { keyAttempts: 0 }), view(3, { keyAttempts: 100 })], 1, 1],
+    ['least-busy', 'least-busy', [view(0, { inFlight: 4 }), view(1, { inFlight: 0, keyAttempts: 100 })], 0, 1],
   ] as const)('%s', (_n, strategy, cands, cursor, expected) => {
     expect(selectInstance(strategy, cands, cursor, () => 0)).toBe(expected);
   });
@@ -43,7 +43,7 @@ describe('selectInstance', () => {
         const usage = new Array<number>(n).fill(0);
         let cursor = 0;
         for (let p = 0; p < picks; p++) {
-          const cands = usage.map((u, i) => view(i, { keyUsage: u }));
+          const cands = usage.map((u, i) => view(i, { keyAttempts: u }));
           const pos = selectInstance(strategy, cands, cursor, Math.random);
           usage[pos]!++;
           cursor = (pos + 1) % n;

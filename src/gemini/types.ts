@@ -1,0 +1,31 @@
+/**
+ * The vocabulary of a Gemini call, shared by the adapter (which produces it) and the pool
+ * (which acts on it). It depends on nothing, so every layer may import it.
+ */
+
+/** Every way a Gemini call can fail, after classification (see `classify.ts`). */
+export const ERROR_KINDS = [
+  'rate_limited',
+  'quota_exhausted',
+  'auth',
+  'billing',
+  'overloaded',
+  'transient',
+  'timeout',
+  'bad_request',
+  'blocked',
+] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+/** Token usage reported by Gemini for one answer. */
+export interface TokenUsage {
+  promptTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+}
+
+/** One turn of a conversation, in Gemini's `Content` shape. */
+export interface ChatTurn {
+  role: 'user' | 'model';
+  parts: Array<{ text: string }>;
+}

@@ -1,0 +1,288 @@
+/**
+ * The state of every key, and the only writer of it: disabled (per key, or per project for
+ * billing), cooling (per project and model for quota, per key and model for server errors),
+ * and the streak of bare 429s per project and model. Every change is told once, through
+ * {@link KeyStates.onChange}: persistence, logs, pool events and instance rebinding all
+ * listen there. See docs/ARCHITECTURE.md, "The key-state machine".
+ *
+ * Pure: no clock of its own (every call takes `now`), no I/O, no timers.
+ */
+import { capUntil, type Cooling } from './cooldown.ts';
+import type { Classified } from '../gemini/classify.ts';
+import type { PoolKey } from './keys.ts';
+import type { Decision } from './policy.ts';
+import type { KeyState } from './types.ts';
+
+export type Disabled = Extract<KeyState, { status: 'disabled' }>;
+
+/** Who made a change: this process's policy or an admin, the store at load, or another process. */
+export type ChangeSource = 'local' | 'stored' | 'remote';
+
+/** One change of key state, told to every listener. `keys` are key indexes. */
+export type StateChange =
+  | {
+      type: 'cooling';
+      /** `group`: every key of the project; `key`: one key. */
+      scope: 'group' | 'key';
+      /** The key whose failure (or stored state) started it. */
+      by: number;
+      keys: readonly number[];
+      model: string;
+      cooling: Cooling;
+      source: ChangeSource;
+      /** The cooldown asked for was longer than any may be, and was cut to the ceiling. */
+      capped: boolean;
+    }
+  | { type: 'disabled'; scope: 'group' | 'key'; by: number; keys: readonly number[]; disabled: Disabled; source: ChangeSource }
+  /** A key (and its project) usable again: `keys` lost their disable, `back` are usable now. */
+  | { type: 'enabled'; keys: readonly number[]; back: readonly number[]; source: ChangeSource }
+  /** Cooldowns that ended: by time (`expired`), an admin (`cleared`) or a pool reset (`reset`). */
+  | { type: 'ended'; keys: readonly number[]; model: string; cause: 'expired' | 'cleared' | 'reset'; source: ChangeSource };
+
+interface GroupState {
+  readonly members: number[];
+  disabled: Disabled | undefined;
+  /** Made on first use, like every map here: most keys never cool (1,000 keys, 1,000 maps fewer). */
+  cooling: Map<string, Cooling> | undefined;
+  bareRateLimits: Map<string, number> | undefined;
+}
+
+interface KeyEntry {
+  readonly group: GroupState;
+  disabled: Disabled | undefined;
+  cooling: Map<string, Cooling> | undefined;
+}
+
+/** Per-key and per-project state, keyed by key index, project and model (no joined strings). */
+export class KeyStates {
+  readonly #keys: KeyEntry[] = [];
+  readonly #groups = new Map<string, GroupState>();
+  readonly #listeners: Array<(change: StateChange) => void> = [];
+  #disabledCount = 0;
+  #coolingCount = 0;
+  /** The earliest end of any cooldown: nothing to sweep before. */
+  #nextExpiry = Infinity;
+
+  constructor(
+    keys: readonly PoolKey[],
+    private readonly maxCooldownMs: number,
+  ) {
+    for (const k of keys) {
+      let g = this.#groups.get(k.group);
+      // A literal of one: most projects are one key, and an array grown by push reserves 17.
+      if (!g) this.#groups.set(k.group, (g = { members: [k.index], disabled: undefined, cooling: undefined, bareRateLimits: undefined }));
+      else g.members.push(k.index);
+      this.#keys.push({ group: g, disabled: undefined, cooling: undefined });
+    }
+  }
+
+  /** Hears every change, after it is made. Returns the function that stops it. */
+  onChange(listener: (change: StateChange) => void): () => void {
+    this.#listeners.push(listener);
+    return () => {
+      const i = this.#listeners.indexOf(listener);
+      if (i >= 0) this.#listeners.splice(i, 1);
+    };
+  }
+
+  #tell(change: StateChange): void {
+    for (const l of this.#listeners) l(change);
+  }
+
+  /** Key indexes of a project (the key's own when it has none). */
+  members(index: number): readonly number[] {
+    return this.#keys[index]!.group.members;
+  }
+
+  /** Usable for `model` at `now`: neither disabled nor cooling. On the hot path of every pick: allocates nothing. */
+  usable(index: number, model: string, now: number): boolean {
+    if (this.#disabledCount > 0) {
+      const k = this.#keys[index]!;
+      if (k.disabled !== undefined || k.group.disabled !== undefined) return false;
+    }
+    if (this.#coolingCount === 0) return true;
+    const k = this.#keys[index]!;
+    const g = k.group.cooling?.get(model);
+    if (g !== undefined && g.until > now) return false;
+    const c = k.cooling?.get(model);
+    return c === undefined || c.until <= now;
+  }
+
+  /** Why the key is disabled (its own disable first, then its project's), if it is. */
+  disabled(index: number): Disabled | undefined {
+    const k = this.#keys[index]!;
+    return k.disabled ?? k.group.disabled;
+  }
+
+  /** Whether any key or project is disabled. */
+  get anyDisabled(): boolean {
+    return this.#disabledCount > 0;
+  }
+
+  /** The state of one key for one model at `now`: disabled, else the longest live cooldown, else active. */
+  state(index: number, model: string, now: number): KeyState {
+    const k = this.#keys[index]!;
+    const disabled = k.disabled ?? k.group.disabled;
+    if (disabled) return disabled;
+    const g = k.group.cooling?.get(model);
+    const c = k.cooling?.get(model);
+    const liveG = g !== undefined && g.until > now ? g : undefined;
+    const liveC = c !== undefined && c.until > now ? c : undefined;
+    if (liveG && liveC) return liveC.until > liveG.until ? liveC : liveG;
+    return liveG ?? liveC ?? { status: 'active' };
+  }
+
+  /** The earliest end of any cooldown (Infinity when none): {@link sweep} has nothing to do before. */
+  get nextExpiry(): number {
+    return this.#nextExpiry;
+  }
+
+  /** Bare 429s in a row for the key's project and model. */
+  bareRateLimits(index: number, model: string): number {
+    return this.#keys[index]!.group.bareRateLimits?.get(model) ?? 0;
+  }
+
+  setBareRateLimits(index: number, model: string, n: number): void {
+    const g = this.#keys[index]!.group;
+    if (n === 0) g.bareRateLimits?.delete(model);
+    else (g.bareRateLimits ??= new Map()).set(model, n);
+  }
+
+  /**
+   * Carries out what the policy decided about a failure of this process's attempt or check:
+   * the bare-429 streak, a cooldown, a disable.
+   */
+  apply(d: Decision, index: number, model: string, err: Classified, now: number): void {
+    if (d.streaks.bareRateLimits !== this.bareRateLimits(index, model)) this.setBareRateLimits(index, model, d.streaks.bareRateLimits);
+    if (d.cool) {
+      const kind = d.cool.scope === 'key' ? 'transient' : err.kind;
+      this.cool(d.cool.scope, index, model, { status: 'cooling', until: d.cool.until, reason: err.message, kind }, now, 'local');
+    }
+    if (d.disable) this.disable(d.disable.scope, index, { status: 'disabled', since: now, reason: d.disable.reason, kind: err.kind }, 'local');
+  }
+
+  /**
+   * Cools the key's project (`group`) or the key alone for `model`. The end is capped at the
+   * ceiling of its kind. A cooldown that ends no later than the one in place changes nothing.
+   * Returns whether it changed anything.
+   */
+  cool(scope: 'group' | 'key', index: number, model: string, cooling: Cooling, now: number, source: ChangeSource): boolean {
+    const k = this.#keys[index]!;
+    const owner = scope === 'group' ? k.group : k;
+    const map = (owner.cooling ??= new Map());
+    const until = capUntil(cooling.kind, cooling.until, now, this.maxCooldownMs);
+    const capped = until < cooling.until;
+    const prev = map.get(model);
+    if (prev && prev.until >= until) return false;
+    const value: Cooling = capped || source !== 'local' ? { ...cooling, until } : cooling;
+    if (!prev) this.#coolingCount++;
+    map.set(model, value);
+    if (until < this.#nextExpiry) this.#nextExpiry = until;
+    this.#tell({ type: 'cooling', scope, by: index, keys: scope === 'group' ? k.group.members : [index], model, cooling: value, source, capped });
+    return true;
+  }
+
+  /** Disables the key, or its whole project. A second disable changes nothing. */
+  disable(scope: 'group' | 'key', index: number, disabled: Disabled, source: ChangeSource): boolean {
+    const k = this.#keys[index]!;
+    const owner = scope === 'group' ? k.group : k;
+    if (owner.disabled) return false;
+    owner.disabled = source === 'local' ? disabled : { ...disabled };
+    this.#disabledCount++;
+    this.#tell({ type: 'disabled', scope, by: index, keys: scope === 'group' ? k.group.members : [index], disabled: owner.disabled, source });
+    return true;
+  }
+
+  /** The key and its project usable again (a passing check, or another process said so). */
+  enable(index: number, source: ChangeSource): boolean {
+    const k = this.#keys[index]!;
+    const wasKey = k.disabled !== undefined;
+    const wasGroup = k.group.disabled !== undefined;
+    if (!wasKey && !wasGroup) return false;
+    if (wasKey) (k.disabled = undefined), this.#disabledCount--;
+    if (wasGroup) (k.group.disabled = undefined), this.#disabledCount--;
+    const keys = wasGroup ? k.group.members : [index];
+    const back = wasGroup ? keys.filter((i) => this.#keys[i]!.disabled === undefined) : keys;
+    this.#tell({ type: 'enabled', keys, back, source });
+    return true;
+  }
+
+  /**
+   * Ends the cooldowns of `indexes` for `models` now (a project's for all its keys) and their
+   * bare-429 streaks (with `projects: false`, only the keys' own cooldowns). Told as one
+   * `ended` change per model. Returns the keys whose cooldown ended, in the order found.
+   */
+  clear(indexes: Iterable<number>, models: readonly string[], source: ChangeSource, cause: 'cleared' | 'reset' = 'cleared', projects = true): Set<number> {
+    const list = [...indexes];
+    const all = new Set<number>();
+    for (const model of models) {
+      const ended = new Set<number>();
+      for (const i of list) {
+        const k = this.#keys[i]!;
+        if (this.#delete(k.cooling, model)) ended.add(i);
+        if (projects) {
+          if (this.#delete(k.group.cooling, model)) for (const m of k.group.members) ended.add(m);
+          k.group.bareRateLimits?.delete(model);
+        }
+      }
+      for (const i of ended) all.add(i);
+      if (ended.size > 0) this.#tell({ type: 'ended', keys: [...ended], model, cause, source });
+    }
+    return all;
+  }
+
+  #delete(map: Map<string, Cooling> | undefined, model: string): boolean {
+    if (!map?.delete(model)) return false;
+    this.#coolingCount--;
+    return true;
+  }
+
+  /** Drops the cooldowns that ended by `now`, told as `ended` (`expired`). */
+  sweep(now: number): void {
+    if (now < this.#nextExpiry) return;
+    let next = Infinity;
+    const ended: Array<{ keys: readonly number[]; model: string }> = [];
+    const visit = (map: Map<string, Cooling>, keys: readonly number[]) => {
+      for (const [model, c] of map) {
+        if (c.until > now) next = Math.min(next, c.until);
+        else {
+          this.#delete(map, model);
+          ended.push({ keys, model });
+        }
+      }
+    };
+    for (const g of this.#groups.values()) if (g.cooling?.size) visit(g.cooling, g.members);
+    this.#keys.forEach((k, i) => k.cooling?.size && visit(k.cooling, [i]));
+    this.#nextExpiry = next;
+    for (const e of ended) this.#tell({ type: 'ended', keys: e.keys, model: e.model, cause: 'expired', source: 'local' });
+  }
+
+  /**
+   * Every disable and live cooldown, as the store keeps them: per key, `*` for a disable.
+   * For writing everything back to a store that lost it.
+   */
+  *entries(now: number): Iterable<{ keys: readonly number[]; model: string; state: Disabled | Cooling }> {
+    const groupsDone = new Set<GroupState>();
+    for (const [index, k] of this.#keys.entries()) {
+      if (k.disabled) yield { keys: [index], model: '*', state: k.disabled };
+      for (const [model, c] of k.cooling ?? []) if (c.until > now) yield { keys: [index], model, state: c };
+      const g = k.group;
+      if (groupsDone.has(g)) continue;
+      groupsDone.add(g);
+      if (g.disabled) yield { keys: g.members, model: '*', state: g.disabled };
+      for (const [model, c] of g.cooling ?? []) if (c.until > now) yield { keys: g.members, model, state: c };
+    }
+  }
+
+  /** Keys to re-check: every disabled key, and one usable key of each disabled project. */
+  recheckTargets(): number[] {
+    const targets = new Set<number>();
+    for (const [index, k] of this.#keys.entries()) if (k.disabled) targets.add(index);
+    for (const g of this.#groups.values()) {
+      if (!g.disabled) continue;
+      const first = g.members.find((i) => !this.#keys[i]!.disabled);
+      if (first !== undefined) targets.add(first);
+    }
+    return [...targets];
+  }
+}

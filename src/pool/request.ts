@@ -1,0 +1,30 @@
+/**
+ * A caller's request checked and turned into what the adapter sends: a value, either the
+ * request or the failure to return (an unknown model, an empty prompt, a temperature out of
+ * range). No I/O.
+ */
+import type { AdapterRequest } from '../gemini/adapter.ts';
+import { estimateTokens } from './limiter.ts';
+import type { GenerateRequest, PoolFailure } from './types.ts';
+
+/** The adapter's request, or the failure to return at once (with no attempt made). */
+export function prepareRequest(req: GenerateRequest, models: readonly string[], defaultModel: string): { adapter: AdapterRequest } | { error: PoolFailure } {
+  const model = req.model ?? defaultModel;
+  const fail = (message: string): { error: PoolFailure } => ({
+    error: { ok: false, attempts: 0, model, error: { kind: 'bad_request', message } },
+  });
+  if (!models.includes(model)) return fail(`model ${model} is not served here (available: ${models.join(', ')})`);
+  const contents = req.contents ?? (typeof req.prompt === 'string' ? [{ role: 'user' as const, parts: [{ text: req.prompt }] }] : undefined);
+  if (!contents || contents.length === 0 || (req.prompt !== undefined && req.prompt.trim() === '')) return fail('the prompt is empty');
+  if (req.temperature !== undefined && !(req.temperature >= 0 && req.temperature <= 2)) return fail('temperature must be between 0 and 2');
+  const adapter: AdapterRequest = { model, contents };
+  if (req.temperature !== undefined) adapter.temperature = req.temperature;
+  if (req.systemInstruction !== undefined) adapter.systemInstruction = req.systemInstruction;
+  if (req.maxOutputTokens !== undefined) adapter.maxOutputTokens = req.maxOutputTokens;
+  return { adapter };
+}
+
+/** The tokens a request will likely use, estimated from its text: what the quota check counts. */
+export function requestTokens(adapter: AdapterRequest): number {
+  return estimateTokens(adapter.contents.reduce((n, c) => n + c.parts.reduce((m, p) => m + p.text.length, 0), adapter.systemInstruction?.length ?? 0));
+}

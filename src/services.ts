@@ -1,0 +1,47 @@
+/**
+ * Wiring: builds the pool and the store from the typed configuration. The one module that
+ * knows both the configuration and the parts it configures, so the parts (src/pool,
+ * src/store, src/gemini) never import config.ts (see docs/ARCHITECTURE.md, "Layers").
+ */
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import type { ClientFactory } from './gemini/adapter.ts';
+import { GeminiAPIPool, type GeminiAPIPoolOptions } from './pool/GeminiAPIPool.ts';
+import { createStore, type StateStore } from './store/index.ts';
+
+/** The pool's options as the configuration gives them. */
+export function poolOptions(config: Config): GeminiAPIPoolOptions {
+  const { defaults, perModel, maxQueued } = config.limits;
+  return { ...config.gemini, limits: { defaults, perModel, maxQueued } };
+}
+
+/** A pool built from the typed configuration (see `loadConfig`). */
+export function createPool(config: Config, extra: Pick<GeminiAPIPoolOptions, 'logger' | 'clock' | 'clientFactory' | 'timers'> = {}): GeminiAPIPool {
+  return new GeminiAPIPool({ ...poolOptions(config), ...extra });
+}
+
+/** The pool and the store, built from the configuration. */
+export interface Services {
+  pool: GeminiAPIPool;
+  store: StateStore;
+}
+
+/** Creates the store and the pool, and attaches the one to the other. */
+export async function createServices(
+  config: Config,
+  logger: Logger,
+  extra: { clientFactory?: ClientFactory; wrapStore?: (store: StateStore) => StateStore; timers?: boolean } = {},
+): Promise<Services> {
+  const built = await createStore(config.store, logger);
+  const store = extra.wrapStore ? extra.wrapStore(built) : built;
+  const pool = createPool(config, { logger, ...(extra.clientFactory ? { clientFactory: extra.clientFactory } : {}), ...(extra.timers !== undefined ? { timers: extra.timers } : {}) });
+  try {
+    // Dead keys stay dead, a day's exhausted quota is not retried, today's counts go on.
+    await pool.attachStore(store, { flushIntervalMs: config.store.flushIntervalMs });
+  } catch (err) {
+    await pool.close();
+    await store.close();
+    throw err;
+  }
+  return { pool, store };
+}
