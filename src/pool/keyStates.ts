@@ -120,16 +120,22 @@ export class KeyStates {
   }
 
   /** The state of one key for one model at `now`: disabled, else the longest live cooldown, else active. */
-  state(index: number, model: string, now: number): KeyState {
+  /** The live cooldown of a key for a model (its own or its project's, the later ending), if any; disabled aside. */
+  cooling(index: number, model: string, now: number): Cooling | undefined {
     const k = this.#keys[index]!;
-    const disabled = k.disabled ?? k.group.disabled;
-    if (disabled) return disabled;
     const g = k.group.cooling?.get(model);
     const c = k.cooling?.get(model);
     const liveG = g !== undefined && g.until > now ? g : undefined;
     const liveC = c !== undefined && c.until > now ? c : undefined;
     if (liveG && liveC) return liveC.until > liveG.until ? liveC : liveG;
-    return liveG ?? liveC ?? { status: 'active' };
+    return liveG ?? liveC;
+  }
+
+  state(index: number, model: string, now: number): KeyState {
+    const k = this.#keys[index]!;
+    const disabled = k.disabled ?? k.group.disabled;
+    if (disabled) return disabled;
+    return this.cooling(index, model, now) ?? { status: 'active' };
   }
 
   /** The earliest end of any cooldown (Infinity when none): {@link sweep} has nothing to do before. */

@@ -282,8 +282,14 @@ export class StoreSync {
         if (local) this.#persist(change.keys, '*', null);
         break;
       case 'ended':
-        // An expired cooldown expires in the store too; one ended early must be written.
-        if (local && change.cause !== 'expired') this.#persist(change.keys, change.model, null);
+        // An expired cooldown expires in the store too; one ended early must be written. The
+        // store keeps one state per key and model, so a key whose own cooldown ended while its
+        // project still cools is written as cooling: a null would end the project's cooldown
+        // in every other process.
+        if (local && change.cause !== 'expired') {
+          const now = this.parts.clock.now();
+          for (const i of change.keys) this.#persist([i], change.model, this.parts.states.cooling(i, change.model, now) ?? null);
+        }
         break;
     }
   }

@@ -74,6 +74,32 @@ describe('a shared store', () => {
     await until(() => there.keyState(0, MODEL).status === 'active' && there.keyState(1, MODEL).status === 'active');
   });
 
+  it("/reset-pool here ends a key's own cooldown without ending its project's cooldown there", async () => {
+    const clock = new TestClock();
+    const [a, b] = sharedStores(2);
+    const project = { status: 'cooling' as const, until: clock.t + 60_000, reason: 'rate limited', kind: 'rate_limited' };
+    const own = { status: 'cooling' as const, until: clock.t + 30_000, reason: 'server errors', kind: 'transient' };
+    await a!.setKeyState(hashKey('test-key-1'), MODEL, own);
+    await a!.setKeyState(hashKey('test-key-2'), MODEL, project);
+    const here = new GeminiAPIPool({ keys: KEYS, models: [MODEL], clock, timers: false, clientFactory: answering });
+    const there = new GeminiAPIPool({ keys: KEYS, models: [MODEL], clock, timers: false, clientFactory: answering });
+    pools.push(here, there);
+    await here.attachStore(a!);
+    await there.attachStore(b!);
+    expect(here.keyState(0, MODEL)).toMatchObject({ status: 'cooling', kind: 'rate_limited' });
+    here.resetPool();
+    // key#1's own cooldown is gone here; what the store keeps for it is its project's.
+    const stored = async () => (await a!.loadKeyStates([hashKey('test-key-1')], clock.t)).get(hashKey('test-key-1'))?.get(MODEL);
+    let row = await stored();
+    for (let i = 0; i < 200 && row?.kind !== 'rate_limited'; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      row = await stored();
+    }
+    expect(row).toMatchObject({ status: 'cooling', kind: 'rate_limited', until: project.until });
+    expect(there.keyState(0, MODEL)).toMatchObject({ status: 'cooling', kind: 'rate_limited' });
+    expect(there.keyState(1, MODEL)).toMatchObject({ status: 'cooling', kind: 'rate_limited' });
+  });
+
   it("another process's cooldown of a project reaches every key of it here", async () => {
     const clock = new TestClock();
     const [a, b] = sharedStores(2);
