@@ -537,6 +537,11 @@ export class FakeGemini {
     };
   }
 
+  /** The fields every answer carries: the model and a fresh response id. */
+  private responseBase(entry: RequestLogEntry, model: string): { modelVersion: string; responseId: string } {
+    return { modelVersion: model, responseId: `fake-${(++this.responseSeq).toString(36)}-${entry.at.toString(36)}` };
+  }
+
   private generate(
     entry: RequestLogEntry,
     model: string,
@@ -546,7 +551,7 @@ export class FakeGemini {
     shape: Fault | undefined,
   ): Outcome {
     if (shape?.type === 'blocked') {
-      const base = { modelVersion: model, responseId: `fake-${(++this.responseSeq).toString(36)}-${entry.at.toString(36)}` };
+      const base = this.responseBase(entry, model);
       const reason = shape.reason ?? 'SAFETY';
       const out: Json = {
         promptFeedback: { blockReason: reason, ...(reason === 'SAFETY' ? { safetyRatings: SAFETY_RATINGS } : {}) },
@@ -572,7 +577,7 @@ export class FakeGemini {
     stream: boolean,
     shape: Fault | undefined,
   ): Outcome {
-    const base = { modelVersion: model, responseId: `fake-${(++this.responseSeq).toString(36)}-${entry.at.toString(36)}` };
+    const base = this.responseBase(entry, model);
     const ctx: ReplyContext = {
       key: entry.key,
       project: entry.project,

@@ -16,6 +16,18 @@ export const TSX_IMPORT = pathToFileURL(resolve(ROOT, 'node_modules/tsx/dist/loa
 /** The only variables a child inherits from the test process: enough to find `node`. */
 export const baseEnv = (): Record<string, string> => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' });
 
+/** What a started bot needs to run against the fakes, with nothing read from a .env file. */
+export const fakeWorldEnv = (world: { geminiUrl: string; discordApiUrl: string; healthPort: number }): Record<string, string> => ({
+  ENV_FILE: '',
+  GEMINI_API_KEY: 'test-key-1',
+  GEMINI_BASE_URL: world.geminiUrl,
+  DISCORD_TOKEN: 'fake-bot-token',
+  DISCORD_API_URL: world.discordApiUrl,
+  STORE: 'memory',
+  HEALTH_PORT: String(world.healthPort),
+  LOG_LEVEL: 'warn',
+});
+
 export interface Running {
   child: ChildProcess;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDiscord } from '../../fakes/fakeDiscord.ts';
 import { FakeGemini } from '../../fakes/fakeGemini.ts';
-import { ROOT, alive, freePort, portIsFree, run, untilReady, waitUntil, within, type Running } from './entry.ts';
+import { ROOT, alive, fakeWorldEnv, freePort, portIsFree, run, untilReady, waitUntil, within, type Running } from './entry.ts';
 
 const scripts = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
 
@@ -66,14 +66,7 @@ describe('npm scripts', () => {
         cwd: ROOT,
         env: {
           npm_config_update_notifier: 'false',
-          ENV_FILE: '',
-          GEMINI_API_KEY: 'test-key-1',
-          GEMINI_BASE_URL: gemini.url,
-          DISCORD_TOKEN: 'fake-bot-token',
-          DISCORD_API_URL: discord.apiUrl,
-          STORE: 'memory',
-          HEALTH_PORT: String(healthPort),
-          LOG_LEVEL: 'warn',
+          ...fakeWorldEnv({ geminiUrl: gemini.url, discordApiUrl: discord.apiUrl, healthPort }),
         },
       });
       const healthy = async (): Promise<boolean> => {

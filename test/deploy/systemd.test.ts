@@ -10,7 +10,7 @@ import { delimiter, dirname, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDiscord } from '../../fakes/fakeDiscord.ts';
 import { FakeGemini } from '../../fakes/fakeGemini.ts';
-import { ROOT, alive, freePort, portIsFree, run, untilReady, waitUntil, within, type Running } from './entry.ts';
+import { ROOT, alive, fakeWorldEnv, freePort, portIsFree, run, untilReady, waitUntil, within, type Running } from './entry.ts';
 
 const UNIT = resolve(ROOT, 'deploy/gemini-pool-bot.service');
 
@@ -83,14 +83,7 @@ describe('deploy/gemini-pool-bot.service', () => {
           ...unitEnv,
           // This node first, as systemd's PATH would find the system's.
           PATH: [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter),
-          ENV_FILE: '',
-          GEMINI_API_KEY: 'test-key-1',
-          GEMINI_BASE_URL: gemini.url,
-          DISCORD_TOKEN: 'fake-bot-token',
-          DISCORD_API_URL: discord.apiUrl,
-          STORE: 'memory',
-          HEALTH_PORT: String(healthPort),
-          LOG_LEVEL: 'warn',
+          ...fakeWorldEnv({ geminiUrl: gemini.url, discordApiUrl: discord.apiUrl, healthPort }),
         },
       });
       const pid = bot.child.pid!;
