@@ -162,7 +162,7 @@ describe('batches, stats, rotation', () => {
     expect(results.map((r) => (r.ok ? r.text : r.error.kind))).toEqual(prompts.map((p) => `echo: ${p}`));
   });
 
-  it('stats have the seed-001 shape and count requests and tokens of today', async () => {
+  it('stats have the shape of getPoolStats/getKeyStats (per model and per key) and count requests and tokens of today', async () => {
     const { pool, fake } = await setup();
     fake.inject({ type: 'status', status: 500 }, { key: 'test-key-1' });
     for (let i = 0; i < 4; i++) await pool.generateContent({ prompt: 'hello there' });
