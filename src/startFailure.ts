@@ -18,5 +18,11 @@ export function describeStartFailure(err: unknown): string {
   if (status === 403 && (code === 50001 || /missing access/i.test(message))) {
     return 'Discord refused access (Missing Access): is the bot in the server DISCORD_GUILD_ID names, invited with the applications.commands scope?';
   }
+  // A network failure before Discord answered: say where, and what to check.
+  const network = /\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)\b\s*(\S*)/.exec(message);
+  if (network) {
+    const where = network[2] ? ` ${network[2]}` : '';
+    return `cannot reach Discord${where} (${network[1]}): check the network, a firewall or proxy, and DISCORD_API_URL if it is set`;
+  }
   return message.split('\n')[0] ?? message;
 }

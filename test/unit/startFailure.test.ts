@@ -11,4 +11,11 @@ describe('describeStartFailure', () => {
     expect(describeStartFailure(new Error('first line\n    at somewhere (file.ts:1:1)'))).toBe('first line');
     expect(describeStartFailure('plain')).toBe('plain');
   });
+
+  it('a network failure says Discord could not be reached, where, and what to check', () => {
+    expect(describeStartFailure(new Error('getaddrinfo ENOTFOUND discord.com'))).toBe(
+      'cannot reach Discord discord.com (ENOTFOUND): check the network, a firewall or proxy, and DISCORD_API_URL if it is set',
+    );
+    expect(describeStartFailure(new Error('connect ECONNREFUSED 127.0.0.1:9'))).toMatch(/^cannot reach Discord 127\.0\.0\.1:9 \(ECONNREFUSED\)/);
+  });
 });
