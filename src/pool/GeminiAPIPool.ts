@@ -17,7 +17,6 @@
  * - `maintenance.ts` sweep, rotation, re-checks
  * - `chat.ts`        PoolChat; `request.ts` request checks; `limiter.ts` + `waitQueue.ts` quota
  */
-import PQueue from 'p-queue';
 import pino, { type Logger } from 'pino';
 import type { Agent } from 'undici';
 import { sdkClientFactory, type AdapterRequest, type ClientFactory, type ClientOptions } from '../gemini/adapter.ts';
@@ -32,6 +31,7 @@ import { KeyRing, type PoolKey } from './keys.ts';
 import { KeyStates } from './keyStates.ts';
 import { QuotaLimiter } from './limiter.ts';
 import { Maintenance } from './maintenance.ts';
+import { generateBatch, type BatchOptions } from './batch.ts';
 import { POOL_DEFAULTS, positiveInt, resolveOptions, type GeminiAPIPoolOptions, type ResolvedOptions } from './options.ts';
 import { retryDelay } from './policy.ts';
 import { attemptFailed, checkAnswered, type FailureParts } from './failures.ts';
@@ -154,21 +154,8 @@ export class GeminiAPIPool {
   }
 
   /** Many prompts at once, at most `concurrency` in flight; results in input order. */
-  async generateMany(
-    prompts: ReadonlyArray<string | GenerateRequest>,
-    options: { concurrency?: number; model?: string } = {},
-  ): Promise<PoolResult[]> {
-    const concurrency = positiveInt('concurrency', options.concurrency ?? 4);
-    const queue = new PQueue({ concurrency });
-    return Promise.all(
-      prompts.map((p) =>
-        queue.add(() =>
-          this.generateContent(
-            typeof p === 'string' ? { prompt: p, ...(options.model ? { model: options.model } : {}) } : p,
-          ),
-        ) as Promise<PoolResult>,
-      ),
-    );
+  generateMany(prompts: ReadonlyArray<string | GenerateRequest>, options: BatchOptions = {}): Promise<PoolResult[]> {
+    return generateBatch((req) => this.generateContent(req), prompts, options);
   }
 
   /**
