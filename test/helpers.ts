@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import type { Clock } from '../src/pool/time.ts';
@@ -71,4 +72,21 @@ export class ManualClock implements Clock {
 /** Lets pending promise callbacks and immediate I/O run. */
 export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** A local port nothing listens on: bound, then released. */
+export async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** Resolves when `signal` aborts, or after `maxMs` at most (a silent upstream that only a cancel ends). */
+export function untilAborted(signal: AbortSignal | undefined, maxMs = 5_000): Promise<void> {
+  return new Promise<void>((r) => {
+    const t = setTimeout(r, maxMs);
+    signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+  });
 }

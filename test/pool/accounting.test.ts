@@ -3,14 +3,13 @@
  * process), and only requests that reached Gemini count toward today's requests and tokens
  * and the daily limiter.
  */
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GeminiAPIPool } from '../../src/pool/GeminiAPIPool.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { StateStore, UsageReport } from '../../src/store/types.ts';
 import { pacificDay } from '../../src/pool/time.ts';
 import { FakeGemini } from '../../fakes/fakeGemini.ts';
-import { TestClock } from '../helpers.ts';
+import { TestClock, closedPort } from '../helpers.ts';
 import { poolFixture } from './fixture.ts';
 
 const MODELS = ['gemini-2.5-flash', 'gemini-2.5-pro'];
@@ -62,15 +61,6 @@ describe('a key check is the key\'s state everywhere', () => {
     expect(events).toContainEqual(['keyRecovered', { keyId: 'key#1', model: null }]);
   });
 });
-
-/** A local port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('only requests that reached Gemini count today', () => {
   let extra: GeminiAPIPool | undefined;

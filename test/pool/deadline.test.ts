@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClientFactory } from '../../src/gemini/adapter.ts';
 import { GeminiAPIPool } from '../../src/pool/GeminiAPIPool.ts';
 import { poolFixture } from './fixture.ts';
-import { TestClock } from '../helpers.ts';
+import { TestClock, untilAborted } from '../helpers.ts';
 import { systemClock } from '../../src/pool/time.ts';
 
 // The real clock: the deadline is wall time here, and every timeout is short.
@@ -116,10 +116,7 @@ describe('the attempt timeout', () => {
       async *stream(_req, signal) {
         yield { text: 'first ' };
         // Then nothing, until aborted (bounded: 5 s at most).
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, 5_000);
-          signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
-        });
+        await untilAborted(signal);
         if (signal?.aborted) throw signal.reason;
         yield { text: 'late' };
       },

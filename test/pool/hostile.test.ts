@@ -3,7 +3,6 @@
  * bodies, thrown values no code expects, background tasks that meet them. The pool answers
  * with a result every time and the process never sees an unhandled rejection.
  */
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientFactory } from '../../src/gemini/adapter.ts';
 import { GeminiAPIPool } from '../../src/pool/GeminiAPIPool.ts';
@@ -11,7 +10,7 @@ import { pacificDay } from '../../src/pool/time.ts';
 import { ERROR_KINDS } from '../../src/pool/types.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { FakeGemini } from '../../fakes/fakeGemini.ts';
-import { TestClock, captureLogger } from '../helpers.ts';
+import { TestClock, captureLogger, closedPort } from '../helpers.ts';
 import { poolFixture } from './fixture.ts';
 
 const setup = poolFixture(() => new TestClock(), { keys: ['test-key-1', 'test-key-2', 'test-key-3'], poolSize: 3, attemptTimeoutMs: 2_000 });
@@ -139,15 +138,6 @@ describe('background tasks never crash the process', () => {
     expect(lines.some((l) => l.includes('re-check inconclusive'))).toBe(true);
   });
 });
-
-/** A local port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('network failures say what happened', () => {
   it('a refused connection names the address and port, through the real SDK (requests and key checks)', async () => {

@@ -8,7 +8,7 @@ import type { AdapterAnswer, ClientFactory } from '../../src/gemini/adapter.ts';
 import { GeminiAPIPool, type GeminiAPIPoolOptions } from '../../src/pool/GeminiAPIPool.ts';
 import { poolFixture } from './fixture.ts';
 import type { FakeGemini, Fault } from '../../fakes/fakeGemini.ts';
-import { TestClock } from '../helpers.ts';
+import { TestClock, untilAborted } from '../helpers.ts';
 
 const setup = poolFixture(() => new TestClock(), { keys: ['test-key-1', 'test-key-2', 'test-key-3'], poolSize: 3, attemptTimeoutMs: 2_000 });
 
@@ -292,10 +292,7 @@ describe('a stream that has started', () => {
       generate: async () => ({ text: '', usage: { promptTokens: 0, outputTokens: 0, totalTokens: 0 } }),
       async *stream(_req, signal) {
         // Silent until aborted (bounded: 5 s at most).
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, 5_000);
-          signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
-        });
+        await untilAborted(signal);
         if (signal?.aborted) throw signal.reason;
         yield { text: 'late' };
       },
