@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { collectKeys, configWarnings } from './configKeys.ts';
-import { discordToken, enumOf, int, modelLimits, models, optionalInt, redisUrl, shardCount, shardIds, snowflake, snowflakes, url } from './configFields.ts';
+import { bool, discordToken, enumOf, host, int, modelLimits, models, optionalInt, redisUrl, shardCount, shardIds, snowflake, snowflakes, url } from './configFields.ts';
 import { redactSecrets, type KeySpec } from './pool/keys.ts';
 import { POOL_DEFAULTS } from './pool/options.ts';
 import type { StoreOptions } from './store/index.ts';
@@ -93,6 +93,26 @@ export interface BotConfig {
   healthPort: number | undefined;
 }
 
+/** The HTTP gateway: the pool served to other apps (Gemini-native and OpenAI-compatible routes). */
+export interface GatewayConfig {
+  /** Where the gateway listens; undefined: no gateway in the bot process (`npm run gateway` needs one). */
+  port: number | undefined;
+  host: string;
+  /** Serve requests without a client token (only ever on a loopback address). */
+  allowAnonymous: boolean;
+  maxBodyBytes: number;
+  /** Fetch `image_url` http(s) URLs that clients send (never private or loopback addresses). */
+  fetchUrls: boolean;
+  /** Embedding models served (`embedContent`, `/v1/embeddings`); the pool serves them next to `gemini.models`. */
+  embeddingModels: string[];
+  requestLog: {
+    retentionDays: number;
+    maxRows: number;
+    /** Keep prompt and answer text in the request log. */
+    bodies: boolean;
+  };
+}
+
 export interface StoreConfig extends StoreOptions {
   flushIntervalMs: number;
   /** `auto` or a number of shards, for `npm run start:sharded`. */
@@ -112,6 +132,7 @@ export interface Config {
   discord: DiscordConfig;
   bot: BotConfig;
   store: StoreConfig;
+  gateway: GatewayConfig;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -164,6 +185,15 @@ const schema = z.object({
   SHARD_COUNT: shardCount,
   SHARD_IDS: shardIds,
   LOG_LEVEL: enumOf(LOG_LEVELS, 'info'),
+  GATEWAY_PORT: optionalInt(0, 65_535),
+  GATEWAY_HOST: host('127.0.0.1'),
+  GATEWAY_ALLOW_ANONYMOUS: bool(false),
+  GATEWAY_MAX_BODY_MB: int(1, 20),
+  GATEWAY_FETCH_URLS: bool(false),
+  EMBEDDING_MODELS: models(['gemini-embedding-001']),
+  REQUEST_LOG_RETENTION_DAYS: int(1, 7),
+  REQUEST_LOG_MAX_ROWS: int(100, 100_000),
+  REQUEST_LOG_BODIES: bool(false),
 });
 
 type Parsed = z.output<typeof schema>;
@@ -264,6 +294,15 @@ export function loadConfig(env: Env = process.env): Config {
       flushIntervalMs: e.STORE_FLUSH_INTERVAL_MS,
       shardCount: e.SHARD_COUNT,
       shardIds: e.SHARD_IDS,
+    },
+    gateway: {
+      port: e.GATEWAY_PORT,
+      host: e.GATEWAY_HOST,
+      allowAnonymous: e.GATEWAY_ALLOW_ANONYMOUS,
+      maxBodyBytes: e.GATEWAY_MAX_BODY_MB * 1024 * 1024,
+      fetchUrls: e.GATEWAY_FETCH_URLS,
+      embeddingModels: e.EMBEDDING_MODELS,
+      requestLog: { retentionDays: e.REQUEST_LOG_RETENTION_DAYS, maxRows: e.REQUEST_LOG_MAX_ROWS, bodies: e.REQUEST_LOG_BODIES },
     },
     logLevel: e.LOG_LEVEL,
   };

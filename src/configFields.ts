@@ -194,3 +194,33 @@ export const shardIds = z
     }
     return [...new Set(ids)];
   });
+
+/** Yes or no: true/false, 1/0, yes/no, on/off (any case), with a default. */
+export const bool = (def: boolean) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return def;
+      const t = v.toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(t)) return true;
+      if (['false', '0', 'no', 'off'].includes(t)) return false;
+      ctx.addIssue({ code: 'custom', message: `must be true or false (got ${shown(v)})` });
+      return z.NEVER;
+    });
+
+/** A host name or address to listen on. */
+export const host = (def: string) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return def;
+      if (!/^[A-Za-z0-9.:_-]+$/.test(v) || secretKind(v)) {
+        ctx.addIssue({ code: 'custom', message: `must be a host name or an address such as 127.0.0.1 or 0.0.0.0 (got ${shown(v)})` });
+        return z.NEVER;
+      }
+      return v;
+    });
