@@ -14,6 +14,7 @@ import { BotMetrics } from '../ops/metrics.ts';
 import { GeminiAPIPool } from '../pool/GeminiAPIPool.ts';
 import { redactSecrets } from '../pool/keys.ts';
 import { createServices } from '../services.ts';
+import { openGateway, type OpenGateway } from '../gateway/open.ts';
 import type { StateStore } from '../store/types.ts';
 import { onChatMessage } from './chat.ts';
 import { Conversations } from './conversations.ts';
@@ -87,6 +88,8 @@ export interface RunningBot {
   readonly metrics: BotMetrics;
   /** Set when HEALTH_PORT is. */
   readonly health: HealthServer | undefined;
+  /** Set when GATEWAY_PORT is: the pool served over HTTP from this process. */
+  readonly gateway: OpenGateway | undefined;
   /**
    * Graceful shutdown: new commands get a "restarting" reply, in-flight answers get up
    * to SHUTDOWN_GRACE_MS; then what is still in flight is cancelled and each of its users
@@ -166,6 +169,7 @@ export async function startBot(env: Record<string, string | undefined>, override
   pool.on('keyDisabled', onKeyDisabled).on('allKeysUnavailable', onAllUnavailable).on('serviceRecovered', onRecovered);
 
   let health: HealthServer | undefined;
+  let gateway: OpenGateway | undefined;
   // Idle conversations go, at start and once a day, so the store does not grow without end.
   const pruneConversations = (): void => {
     ctx.conversations.prune(config.bot.chatRetentionDays).then(
@@ -187,6 +191,7 @@ export async function startBot(env: Record<string, string | undefined>, override
     clearInterval(pruneTimer);
     pool.off('keyDisabled', onKeyDisabled).off('allKeysUnavailable', onAllUnavailable).off('serviceRecovered', onRecovered);
     const step = (what: string, work: () => Promise<unknown>): Promise<void> => waitUntil(work(), by, what, ctx.logger);
+    await step('closing the gateway', async () => gateway?.close(Math.max(0, Math.min(5_000, by - Date.now()))));
     await step('closing the health server', async () => health?.close());
     await step('closing the Discord connection', () => client.destroy());
     await step('writing the counters', () => pool.flush());
@@ -195,6 +200,8 @@ export async function startBot(env: Record<string, string | undefined>, override
   };
 
   try {
+    // Before Discord: a gateway that cannot start (no client token, port taken) stops the start.
+    if (config.gateway.port !== undefined) gateway = await openGateway(config, pool, store, logger);
     if (config.bot.healthPort !== undefined) {
       health = await startHealthServer({
         port: config.bot.healthPort,
@@ -260,5 +267,5 @@ export async function startBot(env: Record<string, string | undefined>, override
     return stopping;
   };
 
-  return { client: readyClient, pool, store, config, logger, commands, gate, metrics, health, stop };
+  return { client: readyClient, pool, store, config, logger, commands, gate, metrics, health, gateway, stop };
 }

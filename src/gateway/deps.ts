@@ -30,7 +30,7 @@ export interface GatewayLimits {
 
 /** The request log (batched by its owner). */
 export interface GatewayLog {
-  add(row: RequestLogRow): void;
+  append(row: RequestLogRow): void;
 }
 
 /** Everything the routes use. */

@@ -62,7 +62,7 @@ export function end(deps: GatewayDeps, ex: Exchange, status: number, result: Nat
   const keyId = result ? (result.ok ? result.keyId : result.keyId) : undefined;
   try {
     if (result) deps.limits.record(ex.client.name, { requests: 1, tokens: usage?.totalTokens ?? 0, errors: result.ok ? 0 : 1 }, deps.now());
-    deps.log.add({
+    deps.log.append({
       at: ex.startedAt,
       token: ex.client.name,
       route: ex.route,

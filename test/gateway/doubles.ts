@@ -97,7 +97,7 @@ export function deps(pool: GatewayPool, over: Partial<GatewayDeps> = {}): Gatewa
     embeddingModels: ['gemini-embedding-001'],
     tokens: undefined,
     limits,
-    log: { add: (row) => rows.push(row) },
+    log: { append: (row) => rows.push(row) },
     logger: pino({ level: 'silent' }),
     now: () => 1_000,
     maxBodyBytes: 1024 * 1024,
