@@ -6,8 +6,9 @@
  * their hash (`PoolKey.hash`), never as the key.
  *
  * The shapes here are what is persisted, owned by the store; the pool's and the bot's own
- * types are assignable to them.
+ * types are assignable to them. The gateway's side is in gatewayTypes.ts.
  */
+import type { GatewayStore } from './gatewayTypes.ts';
 
 /**
  * A non-active state of a key. Active is the absence of a record. `kind` is the kind of
@@ -143,11 +144,12 @@ export interface ConversationStore {
 }
 
 /**
- * A whole store: both interfaces over one connection, and its lifetime. Three
- * implementations: memory, sqlite (default), redis. Whoever opens it (`createStore`)
- * closes it; the pool and the bot each get the narrow side they use.
+ * A whole store: the pool's, the bot's and the gateway's interfaces over one connection,
+ * and its lifetime. Three implementations: memory, sqlite (default), redis. Whoever opens
+ * it (`createStore`) closes it; the pool, the bot and the gateway each get the narrow side
+ * they use.
  */
-export interface StateStore extends PoolStateStore, ConversationStore {
+export interface StateStore extends PoolStateStore, ConversationStore, GatewayStore {
   /** Writes what is pending and releases the connection or file. Safe to call twice. */
   close(): Promise<void>;
 }
