@@ -236,10 +236,18 @@ export class TokenRegistry {
     return Promise.all(
       tokens.map(async (t) => {
         const usage = await this.store.clientUsage(t.name, day);
-        const out: TokenListing = { name: t.name, prefix: t.prefix, limits: { ...t.limits }, createdAt: t.createdAt, status: tokenStatus(t, now), today: usage.day, total: usage.total };
-        if (t.models) out.models = [...t.models];
-        if (t.expiresAt !== undefined) out.expiresAt = t.expiresAt;
-        if (t.revokedAt !== undefined) out.revokedAt = t.revokedAt;
+        const out: TokenListing = {
+          name: t.name,
+          prefix: t.prefix,
+          status: tokenStatus(t, now),
+          ...(t.models ? { models: [...t.models] } : {}),
+          limits: { ...t.limits },
+          createdAt: t.createdAt,
+          ...(t.expiresAt !== undefined ? { expiresAt: t.expiresAt } : {}),
+          ...(t.revokedAt !== undefined ? { revokedAt: t.revokedAt } : {}),
+          today: usage.day,
+          total: usage.total,
+        };
         return out;
       }),
     );
