@@ -1,14 +1,18 @@
 /**
  * TokenRegistry: tokens made, shown once, stored as a hash; authentication with a cache of
- * at most a second (as two processes on one store see it); names, limits, durations.
+ * at most a second (as two processes on one store see it, Redis too); names, limits,
+ * durations.
  */
 import { createHash } from 'node:crypto';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { hashToken, parseDuration, TokenRegistry, validateTokenName } from '../../src/gateway/tokens.ts';
 import { isStoreRejectedError } from '../../src/store/errors.ts';
 import type { GatewayStore } from '../../src/store/gatewayTypes.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
+import { RedisStore } from '../../src/store/redis.ts';
 import { TestClock } from '../helpers.ts';
+import { useRedisServer } from '../store/redisServer.ts';
 
 /** A store that counts token lookups and can be made to fail them. */
 function countingStore(): { store: GatewayStore; lookups: () => number; fail: (on: boolean) => void } {
@@ -263,6 +267,34 @@ describe('parseDuration', () => {
   it('refuses anything else with the forms it takes', () => {
     for (const bad of ['', '30', 'd', '0d', '-1d', '30 days', '1y', 'soon']) {
       expect(() => parseDuration(bad), bad).toThrow(/a duration is a number and a unit s, m, h, d or w, such as 90m, 12h or 30d/);
+    }
+  });
+});
+
+describe('TokenRegistry on Redis: two processes', () => {
+  const redis = useRedisServer();
+
+  it('a token created in one process works in the other; revoked there, it stops here within a second', async () => {
+    const clock = new TestClock();
+    const prefix = `tokens${process.pid}:`;
+    const a = await RedisStore.connect(redis.server().url, { prefix, logger: pino({ level: 'silent' }) });
+    const b = await RedisStore.connect(redis.server().url, { prefix, logger: pino({ level: 'silent' }) });
+    try {
+      const here = new TokenRegistry(a, { now: clock.now });
+      const there = new TokenRegistry(b, { now: clock.now });
+      const { token, record } = await here.create({ name: 'shared', limits: { rpd: 10 } });
+      expect(await there.authenticate(token)).toEqual({ ok: true, token: record });
+      expect((await here.authenticate(token)).ok).toBe(true);
+      expect(await there.revoke('shared')).toBe(true);
+      // `here` looked it up a moment ago: that answer stands for at most a second.
+      expect(await there.authenticate(token)).toEqual({ ok: false, reason: 'revoked' });
+      expect((await here.authenticate(token)).ok).toBe(true);
+      clock.advance(1_000);
+      expect(await here.authenticate(token)).toEqual({ ok: false, reason: 'revoked' });
+      expect(JSON.stringify(await redis.admin().hgetall(`${prefix}gw:token:shared`))).not.toContain(token.slice(7));
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });
