@@ -1,12 +1,13 @@
 /**
- * What survives a restart and what several processes share, as two interfaces for its two
- * users: {@link PoolStateStore} (the pool's key states and counters) and
- * {@link ConversationStore} (the bot's conversations and meta values). Every store class
- * implements both over one connection ({@link StateStore}). Keys are only ever stored as
- * their hash (`PoolKey.hash`), never as the key.
+ * What survives a restart and what several processes share, as one interface for each of
+ * its users: {@link PoolStateStore} (the pool's key states and counters),
+ * {@link ConversationStore} (the bot's conversations and meta values) and `GatewayStore`
+ * (the gateway's client tokens, their usage and the request log; in gatewayTypes.ts).
+ * Every store class implements all three over one connection ({@link StateStore}). Keys
+ * and client tokens are only ever stored as their hash, never as themselves.
  *
  * The shapes here are what is persisted, owned by the store; the pool's and the bot's own
- * types are assignable to them. The gateway's side is in gatewayTypes.ts.
+ * types are assignable to them.
  */
 import type { GatewayStore } from './gatewayTypes.ts';
 
