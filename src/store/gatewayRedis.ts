@@ -257,10 +257,13 @@ export class RedisGatewayStore implements GatewayStore {
     const max = query.until === undefined ? '+inf' : `(${query.until}`;
     const min = query.since === undefined ? '-inf' : String(query.since);
     const out: RequestLogRow[] = [];
+    // Without a filter beyond time every row read is returned: read no more than asked for.
+    const filtered = [query.token, query.keyId, query.model, query.status, query.kind].some((v) => v !== undefined);
+    const page = filtered ? QUERY_PAGE : Math.min(QUERY_PAGE, limit);
     // Rows appended while we page push older ones down: a row may come twice, never be missed.
     const seen = new Set<string>();
-    for (let offset = 0; out.length < limit; offset += QUERY_PAGE) {
-      const ids = await redis.zrevrangebyscore(this.k('log'), max, min, 'LIMIT', offset, QUERY_PAGE);
+    for (let offset = 0; out.length < limit; offset += page) {
+      const ids = await redis.zrevrangebyscore(this.k('log'), max, min, 'LIMIT', offset, page);
       const fresh = ids.filter((id) => !seen.has(id));
       for (const id of fresh) seen.add(id);
       const values = fresh.length > 0 ? await redis.hmget(this.k('logrows'), ...fresh) : [];
@@ -270,7 +273,7 @@ export class RedisGatewayStore implements GatewayStore {
         if (matchesQuery(row, query)) out.push(cleanRow(row));
         if (out.length >= limit) break;
       }
-      if (ids.length < QUERY_PAGE) break;
+      if (ids.length < page) break;
     }
     return out;
   }
