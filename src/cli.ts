@@ -1,33 +1,33 @@
 /**
- * Command line: `ask`, `keys check`, `stats`. Same configuration as the bot. Output goes
- * to stdout, logs (warnings and errors only, unless LOG_LEVEL is set for the command) and
- * diagnostics to stderr.
+ * Command line: `ask`, `keys check`, `stats`, and the gateway's `tokens` and `logs`
+ * (src/cli/). Same configuration as the bot. Output goes to stdout, logs (warnings and
+ * errors only, unless LOG_LEVEL is set for the command) and diagnostics to stderr.
  *
  *   npm run cli -- ask "prompt" [--model M] [--json]
  *   npm run cli -- keys check [--json]
  *   npm run cli -- stats [--json]
+ *   npm run cli -- tokens create|list|revoke|update ...
+ *   npm run cli -- logs [--token NAME] [--status 429] [--since 1h] [--json] ...
  */
 import { parseArgs } from 'node:util';
-import pino from 'pino';
-import { formatWarnings, isConfigError, loadConfig, type Config } from './config.ts';
+import { isConfigError } from './config.ts';
 import { hideFromLibraries, readEnv } from './env.ts';
 import type { GeminiAPIPool } from './pool/GeminiAPIPool.ts';
 import { createPool } from './services.ts';
-import { createStore } from './store/index.ts';
-import type { StateStore } from './store/types.ts';
 import type { Classified } from './gemini/classify.ts';
 import { secretKind } from './configEcho.ts';
 import { describeNetworkFailure, isNetworkFailure } from './endpoint.ts';
+import { table } from './cli/format.ts';
+import { cliLogger, loadCliConfig, openCliStore, type CliIo } from './cli/setup.ts';
+import { runStoreCommand, STORE_COMMANDS, STORE_USAGE } from './cli/store.ts';
+
+export type { CliIo } from './cli/setup.ts';
 
 const USAGE = `Usage:
   npm run cli -- ask "prompt" [--model M] [--json]   answer through the pool
   npm run cli -- keys check [--json]                 check every key with a cheap call
-  npm run cli -- stats [--json]                      key and pool statistics`;
-
-export interface CliIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
+  npm run cli -- stats [--json]                      key and pool statistics
+${STORE_USAGE}`;
 
 /** What a key check found, in words an operator knows. */
 export function checkVerdict(error: Classified | undefined): string {
@@ -44,11 +44,6 @@ export function unknownModel(model: string, served: readonly string[]): string {
   const name = secretKind(model) ? 'that model' : model;
   const add = /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(model) && !secretKind(model) ? ` (GEMINI_MODELS=${[...served, model].join(',')})` : '';
   return `unknown model ${name}: this configuration serves ${served.join(', ')}. To serve it too, add it to GEMINI_MODELS${add}.`;
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
 }
 
 async function ask(pool: GeminiAPIPool, prompt: string, model: string | undefined, json: boolean, io: CliIo, baseUrl: string | undefined): Promise<number> {
@@ -108,6 +103,7 @@ function stats(pool: GeminiAPIPool, json: boolean, io: CliIo): number {
 
 /** Runs one command line; returns the exit code. */
 export async function runCli(argv: string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
+  if (argv[0] !== undefined && STORE_COMMANDS.has(argv[0])) return runStoreCommand(argv, env, io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -124,27 +120,11 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     io.out(USAGE);
     return command || parsed.values.help ? 0 : 2;
   }
-  let config: Config;
-  try {
-    config = loadConfig(env);
-    if (config.warnings.length > 0) io.err(formatWarnings(config.warnings));
-  } catch (err) {
-    if (isConfigError(err)) {
-      io.err(err.message);
-      return 2;
-    }
-    throw err;
-  }
-  // Logs go to stderr, written at once, so they never land inside the output on stdout;
-  // only warnings and errors unless LOG_LEVEL is given to this command.
-  const logger = pino({ level: env.LOG_LEVEL ? config.logLevel : 'warn' }, pino.destination({ dest: 2, sync: true }));
-  let store: StateStore;
-  try {
-    store = await createStore(config.store, logger);
-  } catch (err) {
-    io.err(`cannot open the state store: ${(err as Error).message}`);
-    return 2;
-  }
+  const config = loadCliConfig(env, io);
+  if (!config) return 2;
+  const logger = cliLogger(config, env);
+  const store = await openCliStore(config, logger, io);
+  if (!store) return 2;
   const pool = createPool(config, { logger, timers: false });
   try {
     // The same state as the bot: dead keys stay dead, today's counts add up.

@@ -87,18 +87,32 @@ export interface GatewayStore {
   listTokens(): Promise<StoredToken[]>;
   /** The token with this hash (revoked or not), if any. */
   tokenByHash(hash: string): Promise<StoredToken | undefined>;
+  /** The token of this name (revoked or not), if any. */
+  tokenByName(name: string): Promise<StoredToken | undefined>;
   /** Marks a token revoked; false when there is no live token of that name. */
   revokeToken(name: string, at: number): Promise<boolean>;
-  /** Changes a token's limits, models or expiry; false when there is no such token. */
+  /**
+   * Changes a token's limits, models or expiry; false when there is no such token. A field
+   * absent from `change` stays; `limits` replaces the whole limits; `models` or `expiresAt`
+   * present with the value `undefined` is cleared (every model; no expiry).
+   * @throws StoreRejectedError when a value is not of its type (limits not positive integers ...).
+   */
   updateToken(name: string, change: Partial<Pick<StoredToken, 'models' | 'limits' | 'expiresAt'>>): Promise<boolean>;
 
-  /** Adds to a client's usage of `day` (`YYYY-MM-DD`, Pacific) and to its total. */
+  /**
+   * Adds to a client's usage of `day` (`YYYY-MM-DD`, Pacific) and to its total.
+   * @throws StoreRejectedError, writing nothing, when a count is not a non-negative integer.
+   */
   addClientUsage(client: string, day: string, delta: ClientUsage): Promise<void>;
   /** A client's usage on `day` and in total (zeros when unknown). */
   clientUsage(client: string, day: string): Promise<{ day: ClientUsage; total: ClientUsage }>;
 
-  /** Appends rows to the request log. */
-  appendRequestLog(rows: readonly RequestLogRow[]): Promise<void>;
+  /**
+   * Appends rows to the request log. With `maxRows`, the oldest rows beyond it go in the
+   * same write, so the log stays bounded between two prunes.
+   * @throws StoreRejectedError, writing nothing, when a row is not of its shape.
+   */
+  appendRequestLog(rows: readonly RequestLogRow[], maxRows?: number): Promise<void>;
   /** Rows matching the query, newest first. */
   queryRequestLog(query: RequestLogQuery): Promise<RequestLogRow[]>;
   /** Deletes rows older than `olderThan` (epoch ms) and the oldest beyond `maxRows`; returns how many went. */

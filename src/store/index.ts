@@ -1,7 +1,7 @@
 /**
- * The stores: two interfaces ({@link PoolStateStore} for the pool, {@link ConversationStore}
- * for the bot), three implementations of both (memory, SQLite, Redis); {@link createStore}
- * opens the one the configuration names.
+ * The stores: three interfaces ({@link PoolStateStore} for the pool, {@link ConversationStore}
+ * for the bot, {@link GatewayStore} for the gateway), three implementations of all (memory,
+ * SQLite, Redis); {@link createStore} opens the one the configuration names.
  */
 import type { Logger } from 'pino';
 import { MemoryStore } from './memory.ts';
@@ -22,6 +22,7 @@ export type {
   StoredTurn,
   UsageReport,
 } from './types.ts';
+export type { ClientUsage, GatewayStore, RequestLogQuery, RequestLogRow, StoredToken, TokenLimits } from './gatewayTypes.ts';
 export { MemoryStore } from './memory.ts';
 export { MIGRATIONS, SCHEMA_VERSION, SqliteStore, migrate, type Migration, type SqliteStoreOptions } from './sqlite.ts';
 export { RedisStore, redactRedisUrl, type RedisStoreOptions } from './redis.ts';

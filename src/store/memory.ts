@@ -2,6 +2,8 @@
  * MemoryStore: the StateStore in plain maps. Nothing touches the disk, nothing is shared,
  * `subscribe` never fires. For tests and for people who want no state on disk.
  */
+import { DelegatesGatewayStore } from './gatewayDelegate.ts';
+import { MemoryGatewayStore } from './gatewayMemory.ts';
 import type {
   CounterDelta,
   CounterRow,
@@ -19,8 +21,9 @@ const rowKey = (keyHash: string, model: string): string => `${keyHash}\u0000${mo
 /** Deep copy of a JSON-shaped value, so callers never share objects with the store. */
 const copy = <T>(value: T): T => structuredClone(value);
 
-export class MemoryStore implements StateStore {
+export class MemoryStore extends DelegatesGatewayStore implements StateStore {
   readonly kind = 'memory' as const;
+  protected readonly gateway = new MemoryGatewayStore();
 
   /** keyHash -> model -> state. */
   private readonly states = new Map<string, Map<ModelScope, StoredKeyState>>();

@@ -11,6 +11,7 @@
  * | `day:{day}:{keyHash}` | hash, EXPIRE 2 days | `requests:{model}`, `tokens:{model}` of that Pacific day |
  * | `conv:{id}` | string (JSON) | a conversation |
  * | `meta:{name}` | string | meta values |
+ * | `gw:...` | | the gateway's tokens, client usage and request log (see gatewayRedis.ts) |
  *
  * Every setKeyState is also published on `${prefix}keystate`; a second connection in
  * subscriber mode hands other processes' changes to `subscribe` listeners.
@@ -34,6 +35,8 @@ import type {
   UsageReport,
 } from './types.ts';
 import { StoreUnavailableError } from './errors.ts';
+import { DelegatesGatewayStore } from './gatewayDelegate.ts';
+import { RedisGatewayStore } from './gatewayRedis.ts';
 import { defineScripts, type ScriptedRedis } from './redisScripts.ts';
 import { assertCounterDeltas, assertCounterRows } from './validate.ts';
 
@@ -100,7 +103,7 @@ function splitField(field: string): [string, string] | undefined {
   return i <= 0 ? undefined : [field.slice(0, i), field.slice(i + 1)];
 }
 
-export class RedisStore implements StateStore {
+export class RedisStore extends DelegatesGatewayStore implements StateStore {
   readonly kind = 'redis' as const;
   /** The key prefix in use. */
   readonly prefix: string;
@@ -116,6 +119,8 @@ export class RedisStore implements StateStore {
   private down = false;
   private closing = false;
   private lastError: Error | undefined;
+  /** Tokens, client usage and the request log: layout in gatewayRedis.ts. */
+  protected readonly gateway: RedisGatewayStore;
 
   private constructor(
     private readonly redis: ScriptedRedis,
@@ -124,10 +129,12 @@ export class RedisStore implements StateStore {
     private readonly logger: Logger,
     options: RedisStoreOptions,
   ) {
+    super();
     this.prefix = options.prefix ?? 'gpool:';
     this.channel = `${this.prefix}keystate`;
     this.usageChannel = `${this.prefix}usage`;
     this.dayTtlSeconds = options.dayTtlSeconds ?? 172_800;
+    this.gateway = new RedisGatewayStore(redis, () => this.ready(), this.prefix, this.dayTtlSeconds);
   }
 
   /**

@@ -21,6 +21,8 @@ import type {
   StoredConversation,
   StoredKeyState,
 } from './types.ts';
+import { DelegatesGatewayStore } from './gatewayDelegate.ts';
+import { gatewaySchema, SqliteGatewayStore } from './gatewaySqlite.ts';
 import { openDatabase, prepareDataDir } from './sqliteFile.ts';
 import { assertCounterDeltas, assertCounterRows } from './validate.ts';
 
@@ -79,6 +81,7 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  { version: 2, description: 'gateway: client tokens, client usage, request log', up: gatewaySchema },
 ];
 
 /** The schema version this code writes. */
@@ -167,12 +170,13 @@ interface ConversationRow {
   updated_at: number;
 }
 
-export class SqliteStore implements StateStore {
+export class SqliteStore extends DelegatesGatewayStore implements StateStore {
   readonly kind = 'sqlite' as const;
   /** Full path of the database file. */
   readonly file: string;
   /** The underlying connection, for tests and maintenance (`PRAGMA integrity_check`). */
   readonly db: Database.Database;
+  protected readonly gateway: SqliteGatewayStore;
 
   private readonly stmt;
   private readonly addBatch: (deltas: readonly CounterDelta[]) => void;
@@ -185,6 +189,7 @@ export class SqliteStore implements StateStore {
    * @throws Error naming DATA_DIR or the file when either cannot be used.
    */
   constructor(dataDir: string, options: SqliteStoreOptions = {}) {
+    super();
     prepareDataDir(dataDir);
     this.file = join(dataDir, options.fileName ?? 'state.db');
     this.db = openDatabase(this.file, options.logger ?? pino({ name: 'store' }));
@@ -196,6 +201,7 @@ export class SqliteStore implements StateStore {
     }
 
     const db = this.db;
+    this.gateway = new SqliteGatewayStore(db);
     this.stmt = {
       statesOf: db.prepare<[string, number]>(
         `SELECT key_hash, model, status, until_ms, since_ms, reason, kind FROM key_states

@@ -1,13 +1,15 @@
 /**
- * What survives a restart and what several processes share, as two interfaces for its two
- * users: {@link PoolStateStore} (the pool's key states and counters) and
- * {@link ConversationStore} (the bot's conversations and meta values). Every store class
- * implements both over one connection ({@link StateStore}). Keys are only ever stored as
- * their hash (`PoolKey.hash`), never as the key.
+ * What survives a restart and what several processes share, as one interface for each of
+ * its users: {@link PoolStateStore} (the pool's key states and counters),
+ * {@link ConversationStore} (the bot's conversations and meta values) and `GatewayStore`
+ * (the gateway's client tokens, their usage and the request log; in gatewayTypes.ts).
+ * Every store class implements all three over one connection ({@link StateStore}). Keys
+ * and client tokens are only ever stored as their hash, never as themselves.
  *
  * The shapes here are what is persisted, owned by the store; the pool's and the bot's own
  * types are assignable to them.
  */
+import type { GatewayStore } from './gatewayTypes.ts';
 
 /**
  * A non-active state of a key. Active is the absence of a record. `kind` is the kind of
@@ -143,11 +145,12 @@ export interface ConversationStore {
 }
 
 /**
- * A whole store: both interfaces over one connection, and its lifetime. Three
- * implementations: memory, sqlite (default), redis. Whoever opens it (`createStore`)
- * closes it; the pool and the bot each get the narrow side they use.
+ * A whole store: the pool's, the bot's and the gateway's interfaces over one connection,
+ * and its lifetime. Three implementations: memory, sqlite (default), redis. Whoever opens
+ * it (`createStore`) closes it; the pool, the bot and the gateway each get the narrow side
+ * they use.
  */
-export interface StateStore extends PoolStateStore, ConversationStore {
+export interface StateStore extends PoolStateStore, ConversationStore, GatewayStore {
   /** Writes what is pending and releases the connection or file. Safe to call twice. */
   close(): Promise<void>;
 }

@@ -1,8 +1,9 @@
 /**
  * What the store contracts share: the harness a store is tested through, and a bounded
- * wait. The contracts themselves: poolStateContract.ts and conversationContract.ts; every
- * store class must pass both (stores.test.ts).
+ * wait. The contracts themselves: poolStateContract.ts, conversationContract.ts and
+ * gatewayContract.ts; every store class must pass all three (stores.test.ts).
  */
+import type { GatewayStore } from '../../src/store/gatewayTypes.ts';
 import type { PoolStateStore } from '../../src/store/types.ts';
 
 /** A store under test, seen through the interface under test, plus a way to see what it really wrote. */
@@ -14,6 +15,8 @@ export interface StoreHarness<S> {
   rawDump?(): Promise<string>;
   /** For shared stores: a second store on the same data, as another process would open it. */
   peer?: PoolStateStore;
+  /** For stores on a file or a server: a second store on the same data (SQLite's file, Redis). */
+  sameData?: GatewayStore;
 }
 
 /** Polls `check` every 20 ms until it returns true or `timeoutMs` passes. */

@@ -1,6 +1,6 @@
 /**
- * Both store contracts against all three stores; Redis is a real redis-server. Each store
- * class is one object (one connection, one file) serving both interfaces.
+ * The three store contracts against all three stores; Redis is a real redis-server. Each
+ * store class is one object (one connection, one file) serving all three interfaces.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,14 +13,15 @@ import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { StateStore } from '../../src/store/types.ts';
 import { describeConversationStoreContract } from './conversationContract.ts';
 import type { StoreHarness } from './contract.ts';
+import { describeGatewayStoreContract } from './gatewayContract.ts';
 import { describePoolStateStoreContract } from './poolStateContract.ts';
 import { useRedisServer } from './redisServer.ts';
 
 /** A whole store, as `createStore` hands it out, and what the harness opened besides. */
 type Opened = Omit<StoreHarness<StateStore>, 'close'> & { cleanup?(): Promise<void> };
 
-/** Both contracts for one kind of store. */
-function describeStore(name: string, open: () => Promise<Opened>): void {
+/** The three contracts for one kind of store. */
+function describeStore(name: string, open: () => Promise<Opened>, options: { sameData: boolean }): void {
   const make = async (): Promise<StoreHarness<StateStore>> => {
     const o = await open();
     return {
@@ -33,24 +34,28 @@ function describeStore(name: string, open: () => Promise<Opened>): void {
   };
   describePoolStateStoreContract(name, make);
   describeConversationStoreContract(name, make);
+  describeGatewayStoreContract(name, make, options);
 }
 
-describeStore('memory', async () => ({ store: new MemoryStore() }));
+describeStore('memory', async () => ({ store: new MemoryStore() }), { sameData: false });
 
 describeStore('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpool-store-'));
   const store = new SqliteStore(join(dir, 'nested', 'data'));
+  const sameData = new SqliteStore(join(dir, 'nested', 'data'));
   return {
     store,
+    sameData,
     async rawDump() {
       store.db.pragma('wal_checkpoint(TRUNCATE)');
       return readFileSync(store.file).toString('latin1');
     },
     async cleanup() {
+      await sameData.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+}, { sameData: true });
 
 // Scoped, so a missing redis-server fails the Redis tests only (with startRedis's message).
 describe('redis (real redis-server)', () => {
@@ -66,6 +71,7 @@ describe('redis (real redis-server)', () => {
     return {
       store,
       peer,
+      sameData: peer,
       async cleanup() {
         await peer.close();
       },
@@ -82,5 +88,5 @@ describe('redis (real redis-server)', () => {
         return parts.join('\n');
       },
     };
-  });
+  }, { sameData: true });
 });
