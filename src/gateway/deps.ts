@@ -24,7 +24,7 @@ export interface GatewayTokens {
 
 /** Per-client limits, decided before the pool is asked. */
 export interface GatewayLimits {
-  admit(client: string, limits: TokenLimits, now: number): { ok: true } | { ok: false; limit: 'rpm' | 'rpd' | 'tpd'; retryAfterMs: number };
+  admit(client: string, limits: TokenLimits, now: number): Promise<{ ok: true } | { ok: false; limit: 'rpm' | 'rpd' | 'tpd'; retryAfterMs: number }>;
   record(client: string, usage: ClientUsage, now: number): void;
 }
 

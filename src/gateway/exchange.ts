@@ -28,13 +28,13 @@ export function servedModels(deps: Pick<GatewayDeps, 'chatModels' | 'embeddingMo
 }
 
 /** A refusal when this client may not send this request now; undefined when it may. */
-export function refusal(deps: GatewayDeps, client: GatewayClient, model: string): Refusal | undefined {
+export async function refusal(deps: GatewayDeps, client: GatewayClient, model: string): Promise<Refusal | undefined> {
   const token = client.token;
   if (token && deps.tokens && !deps.tokens.allows(token, model)) {
     return { status: 403, message: `this client token may not use ${model} (allowed: ${(token.models ?? []).join(', ')})` };
   }
   if (!token) return undefined;
-  const admitted = deps.limits.admit(client.name, token.limits, deps.now());
+  const admitted = await deps.limits.admit(client.name, token.limits, deps.now());
   if (admitted.ok) return undefined;
   const what = { rpm: 'requests a minute', rpd: 'requests a day', tpd: 'tokens a day' }[admitted.limit];
   return {

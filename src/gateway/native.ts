@@ -76,7 +76,7 @@ export function nativeRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
       if (bad) return nativeError(c, 400, bad);
     }
     const ex = begin(deps, client, route, model, method === 'streamGenerateContent', body);
-    const refused = refusal(deps, client, model);
+    const refused = await refusal(deps, client, model);
     if (refused) {
       end(deps, ex, refused.status, undefined);
       return nativeError(c, refused.status, refused.message, refused.retryAfterS !== undefined ? { 'retry-after': String(refused.retryAfterS) } : {});

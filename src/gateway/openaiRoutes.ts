@@ -33,8 +33,8 @@ function failure(c: Context, result: Extract<NativeResult, { ok: false }>): Resp
 }
 
 /** Refused before the pool: 403 for a model the token may not use, 429 over its limits. */
-function refused(c: Context, deps: GatewayDeps, ex: Exchange): Response | undefined {
-  const r = refusal(deps, ex.client, ex.model);
+async function refused(c: Context, deps: GatewayDeps, ex: Exchange): Promise<Response | undefined> {
+  const r = await refusal(deps, ex.client, ex.model);
   if (!r) return undefined;
   end(deps, ex, r.status, undefined);
   return r.status === 429
@@ -59,7 +59,7 @@ export function openaiRoutes(deps: GatewayDeps, signatures: SignatureStore = new
     });
     if (!t.ok) return c.json(openaiError(400, t.message, { param: t.param, code: t.code }), 400);
     const ex = begin(deps, c.get('client'), '/v1/chat/completions', t.model, t.stream, parsed.body);
-    const no = refused(c, deps, ex);
+    const no = await refused(c, deps, ex);
     if (no) return no;
     const meta: ChatMeta = { id: newCompletionId(), model: t.model, created: Math.floor(deps.now() / 1000), signatures };
     if (t.stream) return streamChat(c, deps, ex, t.body, meta, t.includeUsage);
@@ -85,7 +85,7 @@ export function openaiRoutes(deps: GatewayDeps, signatures: SignatureStore = new
     const t = embeddingsToGemini(parsed.body, { models: deps.embeddingModels });
     if (!t.ok) return c.json(openaiError(400, t.message, { param: t.param, code: t.code }), 400);
     const ex = begin(deps, c.get('client'), '/v1/embeddings', t.model, false, parsed.body);
-    const no = refused(c, deps, ex);
+    const no = await refused(c, deps, ex);
     if (no) return no;
     const result = await deps.pool.callNative({ model: t.model, method: t.method, body: t.body, client: ex.client.name, signal: c.req.raw.signal });
     if (!result.ok) {

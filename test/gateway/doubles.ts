@@ -75,7 +75,7 @@ export class ListTokens implements GatewayTokens {
 export class SwitchLimits implements GatewayLimits {
   refuse: { limit: 'rpm' | 'rpd' | 'tpd'; retryAfterMs: number } | undefined;
   readonly recorded: Array<{ client: string; requests: number; tokens: number; errors: number }> = [];
-  admit(_client: string, _limits: TokenLimits, _now: number) {
+  async admit(_client: string, _limits: TokenLimits, _now: number) {
     return this.refuse ? { ok: false as const, ...this.refuse } : { ok: true as const };
   }
   record(client: string, usage: { requests: number; tokens: number; errors: number }): void {
