@@ -10,7 +10,7 @@ import { pacificDay } from '../../src/pool/time.ts';
 import { ERROR_KINDS } from '../../src/pool/types.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { FakeGemini } from '../../fakes/fakeGemini.ts';
-import { TestClock, captureLogger, closedPort } from '../helpers.ts';
+import { TestClock, captureLogger, closedPort, noNative } from '../helpers.ts';
 import { poolFixture } from './fixture.ts';
 
 const setup = poolFixture(() => new TestClock(), { keys: ['test-key-1', 'test-key-2', 'test-key-3'], poolSize: 3, attemptTimeoutMs: 2_000 });
@@ -83,6 +83,7 @@ describe('thrown values no code expects', () => {
       check: async () => {
         throw make();
       },
+      ...noNative,
     });
     const pool = new GeminiAPIPool({ keys: ['test-key-1', 'test-key-2'], clientFactory: factory, timers: false, clock: new TestClock() });
     expect(await pool.generateContent({ prompt: 'x' })).toMatchObject({ ok: true, attempts: 2 });
@@ -99,7 +100,7 @@ describe('thrown values no code expects', () => {
     let built = 0;
     const factory: ClientFactory = () => {
       if (built++ === 0) throw new TypeError('bad client options');
-      return { generate: async () => ({ text: 'ok', usage: { promptTokens: 1, outputTokens: 1, totalTokens: 2 } }), stream: () => { throw new Error('unused'); }, check: async () => undefined };
+      return { generate: async () => ({ text: 'ok', usage: { promptTokens: 1, outputTokens: 1, totalTokens: 2 } }), stream: () => { throw new Error('unused'); }, check: async () => undefined, ...noNative };
     };
     const pool = new GeminiAPIPool({ keys: ['test-key-1', 'test-key-2'], clientFactory: factory, timers: false, clock: new TestClock() });
     expect(await pool.generateContent({ prompt: 'x' })).toMatchObject({ ok: true, keyId: 'key#2', attempts: 2 });
