@@ -368,11 +368,12 @@ export class GeminiAPIPool {
     this.#counters.totalRequests++;
     this.#inFlight++;
     // `status`: Gemini's HTTP status, when the error came from an answer (a Classified).
-    const fail = (error: PoolError & { status?: number }, extra: { partialText?: string | undefined; body?: NativeBody | undefined } = {}): RunOutcome<T> => {
+    const fail = (error: PoolError & { status?: number }, extra: { partialText?: string | undefined; body?: NativeBody | undefined; status?: number } = {}): RunOutcome<T> => {
       this.#counters.failedRequests++;
       const failure: PoolFailure = { ok: false, error: { ...error, message: this.#ring.redact(error.message) }, attempts, model };
       if (extra.partialText) failure.partialText = extra.partialText;
-      return { ok: false, failure, ...(error.status !== undefined ? { status: error.status } : {}), ...(lastKeyId ? { keyId: lastKeyId } : {}), ...(extra.body ? { body: extra.body } : {}) };
+      const status = extra.status ?? error.status;
+      return { ok: false, failure, ...(status !== undefined ? { status } : {}), ...(lastKeyId ? { keyId: lastKeyId } : {}), ...(extra.body ? { body: extra.body } : {}) };
     };
     try {
       while (attempts < this.options.maxAttempts) {
@@ -449,8 +450,8 @@ export class GeminiAPIPool {
         if (err.unanswered && countsQuota) this.#sync.releaseSlot(key.group, model, slotAt, tokens);
         if (err.reason === 'CANCELLED') return fail({ kind: 'timeout', message: 'the request was cancelled' });
         if (err.kind === 'bad_request' || err.kind === 'blocked' || outcome.committed) {
-          const error = { kind: err.kind, message: err.message, status: err.status, ...(err.reason && err.kind === 'blocked' ? { reason: err.reason } : {}) };
-          return fail(error, { partialText: outcome.partialText, body: outcome.body });
+          const error = { kind: err.kind, message: err.message, ...(err.reason && err.kind === 'blocked' ? { reason: err.reason } : {}) };
+          return fail(error, { partialText: outcome.partialText, body: outcome.body, status: err.status });
         }
         if (err.kind === 'overloaded') overloaded++;
         tried.add(inst.keyIndex);

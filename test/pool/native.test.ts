@@ -158,6 +158,9 @@ describe('callNative fails over, refuses and cancels like every request', () => 
     expect(stopped).toMatchObject({ ok: false, attempts: 1, error: { kind: 'blocked', reason: 'SAFETY' }, body: { candidates: [{ finishReason: 'SAFETY' }] } });
     expect(fake.requests).toHaveLength(2);
     expect(pool.getKeyStats().totals.errors).toBe(0);
+    // The text path's results keep their shape: no status, key or body there.
+    fake.inject({ type: 'blocked' });
+    expect(await pool.generateContent({ prompt: 'bad' })).toEqual({ ok: false, attempts: 1, model: MODEL, error: { kind: 'blocked', reason: 'SAFETY', message: 'the prompt was blocked (SAFETY)' } });
   });
 
   it('an answer with no content at all is an empty answer: another key is tried', async () => {
