@@ -83,7 +83,13 @@ describe('thrown values no code expects', () => {
       check: async () => {
         throw make();
       },
-      ...noNative,
+      native: async () => {
+        throw make();
+      },
+      // eslint-disable-next-line require-yield
+      async *nativeStream() {
+        throw make();
+      },
     });
     const pool = new GeminiAPIPool({ keys: ['test-key-1', 'test-key-2'], clientFactory: factory, timers: false, clock: new TestClock() });
     expect(await pool.generateContent({ prompt: 'x' })).toMatchObject({ ok: true, attempts: 2 });
@@ -93,6 +99,14 @@ describe('thrown values no code expects', () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(ERROR_KINDS).toContain(r.error.kind);
     expect(await pool.checkKey(0)).toMatchObject({ ok: false, error: { kind: 'transient' } });
+    const native = await pool.callNative({ method: 'generateContent', body: { contents: [] } });
+    expect(native.ok).toBe(false);
+    if (!native.ok) expect(ERROR_KINDS).toContain(native.error.kind);
+    const ns = pool.streamNative({ body: { contents: [] } });
+    for await (const _ of ns) void _;
+    const nr = await ns.result;
+    expect(nr.ok).toBe(false);
+    if (!nr.ok) expect(ERROR_KINDS).toContain(nr.error.kind);
     await pool.close();
   });
 
