@@ -52,7 +52,22 @@ export const noNetworkFactory: ClientFactory = (): GeminiClient => ({
     yield { text, usage: { promptTokens: 10, outputTokens: 50, totalTokens: 60 }, finishReason: 'STOP' };
   },
   async check() {},
+  async native() {
+    return nativeAnswer(randomBytes(100).toString('hex'));
+  },
+  async *nativeStream() {
+    yield nativeAnswer(randomBytes(100).toString('hex'));
+  },
 });
+
+/** A generateContent answer in Gemini's JSON, as the native path passes it on. */
+function nativeAnswer(text: string): Record<string, unknown> {
+  return {
+    candidates: [{ content: { parts: [{ text }], role: 'model' }, finishReason: 'STOP', index: 0 }],
+    usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 50, totalTokenCount: 60 },
+    modelVersion: MODEL,
+  };
+}
 
 /**
  * Closed loop: `concurrency` workers run `n` calls back to back. Returns the wall time, the

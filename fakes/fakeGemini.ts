@@ -18,8 +18,13 @@
  * malformed bodies, any bytes with any status, cut streams, bodies that trickle, SSE comments
  * before the data, blocked prompts, odd finish reasons, empty answers, odd usage counts, latency).
  *
+ * Tools and structured output: function calls instead of text (`functionCallReply`), Gemini 3's
+ * thought signatures on them and its 400 when one does not come back (`thoughtSignatures`),
+ * JSON text for `responseMimeType: application/json`.
+ *
  * Order of checks for every request: key validity, then injected faults, then route and
- * model, then quota, then the answer. Every request is recorded in {@link FakeGemini.requests}.
+ * model, then (with `thoughtSignatures`) the signatures, then quota, then the answer. Every
+ * request is recorded in {@link FakeGemini.requests}, with its whole body and URL.
  */
 import http from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -28,9 +33,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import { nextPacificMidnight, pacificDay } from '../src/pool/time.ts';
 import { billingError, durationText, errorInfo, googleError, notFoundModel, quotaError, statusFault, type QuotaHit } from './gemini/errorBodies.ts';
 import { allText, DEFAULT_MODELS, embed, GENERATE_ROUTES, isEmbeddingModel, lastUserTextOf, modelInfo, parseRoute, partsText, SAFETY_LIKE, SAFETY_RATINGS, stripModelPrefix, tokensOf } from './gemini/requests.ts';
-import type { FakeGeminiOptions, FakeKey, Fault, FaultMatch, Json, Outcome, QuotaLimits, ReplyContext, RequestLogEntry, Route } from './gemini/types.ts';
+import { asJsonText, functionCallParts, functionCallsFor, missingSignature, wantsJson } from './gemini/tools.ts';
+import type { FakeGeminiOptions, FakeKey, Fault, FaultMatch, FunctionCallReply, Json, Outcome, QuotaLimits, ReplyContext, RequestLogEntry, Route } from './gemini/types.ts';
 
-export type { FakeGeminiOptions, FakeKey, Fault, FaultMatch, QuotaLimits, ReplyContext, RequestLogEntry } from './gemini/types.ts';
+export type { FakeGeminiOptions, FakeKey, Fault, FaultMatch, FunctionCallReply, QuotaLimits, ReplyContext, RequestLogEntry } from './gemini/types.ts';
 
 interface QueuedFault {
   fault: Fault;
@@ -68,6 +74,10 @@ export class FakeGemini {
   private readonly models: string[];
   private reply: (ctx: ReplyContext) => string;
   private readonly streamChunkChars: number;
+  private functionCallReply: FakeGeminiOptions['functionCallReply'];
+  private readonly thoughtSignatures: boolean;
+  /** Answers the fake cut itself (a reset, a cut stream): their closing is not the client's doing. */
+  private readonly cutByFake = new WeakSet<ServerResponse>();
   private faults: QueuedFault[] = [];
   private usage = new Map<string, Usage>();
   private readonly sockets = new Set<Socket>();
@@ -88,6 +98,8 @@ export class FakeGemini {
     this.models = (options.models ?? DEFAULT_MODELS).map(stripModelPrefix);
     this.reply = options.reply ?? ((ctx) => `echo: ${ctx.lastUserText}`);
     this.streamChunkChars = Math.max(1, options.streamChunkChars ?? 20);
+    this.functionCallReply = options.functionCallReply;
+    this.thoughtSignatures = options.thoughtSignatures ?? false;
   }
 
   /** Starts a fake on 127.0.0.1 with a random free port. */
@@ -143,6 +155,11 @@ export class FakeGemini {
   /** Replaces the reply function (undefined → the default echo). */
   setReply(fn: FakeGeminiOptions['reply']): void {
     this.reply = fn ?? ((ctx) => `echo: ${ctx.lastUserText}`);
+  }
+
+  /** Replaces the function-call rule (see {@link FakeGeminiOptions.functionCallReply}; undefined: text only). */
+  setFunctionCallReply(option: FakeGeminiOptions['functionCallReply']): void {
+    this.functionCallReply = option;
   }
 
   /** Sets the delay before each response, in ms. */
@@ -347,7 +364,10 @@ export class FakeGemini {
     }
 
     const info = key ? this.keyInfo(key) : { project: '', status: 'valid' as const };
-    const entry: RequestLogEntry = { at, key, project: info.project, model, route, apiVersion, status: 0, body };
+    const entry: RequestLogEntry = { at, key, project: info.project, model, route, apiVersion, url: req.url ?? '/', status: 0, body };
+    res.on('close', () => {
+      if (!res.writableFinished && !this.closing && !this.cutByFake.has(res)) entry.clientClosed = true;
+    });
     let decided: { outcome: Outcome; delay: number };
     try {
       decided = this.decide(entry, info.status, body, bodyIsJson);
@@ -468,6 +488,8 @@ export class FakeGemini {
       });
     }
     const reqBody = body as Json;
+    const unsigned = this.thoughtSignatures && GENERATE_ROUTES.has(route) ? missingSignature(reqBody) : undefined;
+    if (unsigned) return done(unsigned);
 
     // 4. Quota (generate routes only).
     const promptTokens = Math.max(1, tokensOf(allText(reqBody)));
@@ -587,7 +609,10 @@ export class FakeGemini {
       requestBody: body,
     };
     if (body.systemInstruction !== undefined) ctx.systemInstruction = partsText(body.systemInstruction);
+    const calls = shape?.type === 'finishReason' || shape?.type === 'empty' ? undefined : functionCallsFor(this.functionCallReply, ctx);
+    if (calls) return this.callAnswer(calls, base, promptTokens, stream, shape);
     let text = this.reply(ctx);
+    if (wantsJson(body)) text = asJsonText(text);
     let finishReason = 'STOP';
     let noContent = false;
     if (shape?.type === 'finishReason') {
@@ -641,11 +666,24 @@ export class FakeGemini {
     return { kind: 'stream', chunks };
   }
 
+  /** An answer of function calls (one chunk when streamed: Gemini sends a call whole). */
+  private callAnswer(calls: FunctionCallReply[], base: Json, promptTokens: number, stream: boolean, shape: Fault | undefined): Outcome {
+    const parts = functionCallParts(calls, this.thoughtSignatures, this.responseSeq);
+    const outputTokens = tokensOf(JSON.stringify(parts).length);
+    const usageMetadata: unknown =
+      shape?.type === 'usage'
+        ? shape.usageMetadata
+        : { promptTokenCount: promptTokens, candidatesTokenCount: outputTokens, totalTokenCount: promptTokens + outputTokens, promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokens }] };
+    const answer: Json = { candidates: [{ content: { parts, role: 'model' }, finishReason: 'STOP', index: 0 }], usageMetadata, ...base };
+    return stream ? { kind: 'stream', chunks: [answer] } : { kind: 'json', status: 200, body: answer };
+  }
+
   private async send(req: IncomingMessage, res: ServerResponse, outcome: Outcome): Promise<void> {
     switch (outcome.kind) {
       case 'hang':
         return;
       case 'reset':
+        this.cutByFake.add(res);
         req.socket.destroy();
         return;
       case 'json': {
@@ -700,6 +738,7 @@ export class FakeGemini {
         if (outcome.cutAfter !== undefined) {
           // Give the client time to read what was sent, then drop the connection mid-body.
           await this.sleep(30);
+          this.cutByFake.add(res);
           req.socket.destroy();
           return;
         }

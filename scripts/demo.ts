@@ -63,6 +63,8 @@ const gentleStreams: ClientFactory = (apiKey, options) => {
   return {
     generate: (req, signal) => real.generate(req, signal),
     check: (signal) => real.check(signal),
+    native: (method, model, body, signal) => real.native(method, model, body, signal),
+    nativeStream: (model, body, signal) => real.nativeStream(model, body, signal),
     async *stream(req, signal) {
       for await (const chunk of real.stream(req, signal)) {
         await new Promise((r) => setTimeout(r, 12));

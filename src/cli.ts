@@ -137,8 +137,8 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
         return 2;
       }
       const model = parsed.values.model;
-      if (model !== undefined && !pool.models.includes(model)) {
-        io.err(unknownModel(model, pool.models));
+      if (model !== undefined && !config.gemini.models.includes(model)) {
+        io.err(unknownModel(model, config.gemini.models));
         return 2;
       }
       return await ask(pool, prompt, model, json, io, config.gemini.baseUrl);

@@ -7,5 +7,7 @@ export type { ClientFactory, GeminiClient } from './gemini/adapter.ts';
 export { describeKey, type KeySpec, type PoolKey } from './pool/keys.ts';
 export { nextPacificMidnight, pacificDay, type Clock } from './pool/time.ts';
 export * from './pool/types.ts';
+export { NATIVE_METHODS, type NativeBody, type NativeFailure, type NativeMethod, type NativeRequest, type NativeResult, type NativeStream, type NativeSuccess } from './pool/nativeTypes.ts';
+export type { GeminiJson, GeminiMethod } from './gemini/native.ts';
 export type { LimiterOptions, QuotaLimits } from './pool/limiter.ts';
 export { createStore, MemoryStore, SqliteStore, RedisStore, type StateStore, type PoolStateStore, type ConversationStore } from './store/index.ts';

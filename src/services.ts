@@ -9,10 +9,14 @@ import type { ClientFactory } from './gemini/adapter.ts';
 import { GeminiAPIPool, type GeminiAPIPoolOptions } from './pool/GeminiAPIPool.ts';
 import { createStore, type StateStore } from './store/index.ts';
 
-/** The pool's options as the configuration gives them. */
+/**
+ * The pool's options as the configuration gives them. The pool serves the embedding models
+ * too (for the gateway), after the chat models: the first chat model stays the default.
+ */
 export function poolOptions(config: Config): GeminiAPIPoolOptions {
   const { defaults, perModel, maxQueued } = config.limits;
-  return { ...config.gemini, limits: { defaults, perModel, maxQueued } };
+  const models = [...new Set([...config.gemini.models, ...config.gateway.embeddingModels])];
+  return { ...config.gemini, models, limits: { defaults, perModel, maxQueued } };
 }
 
 /** A pool built from the typed configuration (see `loadConfig`). */

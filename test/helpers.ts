@@ -1,7 +1,16 @@
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
+import type { GeminiClient } from '../src/gemini/adapter.ts';
 import type { Clock } from '../src/pool/time.ts';
+
+/** The native calls of a scripted client whose test never makes them. */
+export const noNative: Pick<GeminiClient, 'native' | 'nativeStream'> = {
+  native: () => Promise.reject(new Error('unused')),
+  nativeStream: () => {
+    throw new Error('unused');
+  },
+};
 
 /** A clock that only moves when told to; `sleep` advances it at once and records the wait. */
 export class TestClock implements Clock {
@@ -81,6 +90,12 @@ export async function closedPort(): Promise<number> {
   const { port } = srv.address() as net.AddressInfo;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
+}
+
+/** Waits until `cond` holds, bounded by a count of short waits; fails the test when it never does. */
+export async function until(cond: () => boolean, maxWaits = 1_000): Promise<void> {
+  for (let i = 0; i < maxWaits && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  if (!cond()) throw new Error(`condition still false after ${maxWaits} waits: ${String(cond)}`);
 }
 
 /** Resolves when `signal` aborts, or after `maxMs` at most (a silent upstream that only a cancel ends). */

@@ -11,6 +11,7 @@ export const DEFAULT_MODELS = [
   'gemini-2.5-pro',
   'gemini-2.0-flash',
   'gemini-2.5-flash-lite',
+  'gemini-embedding-001',
   'text-embedding-004',
 ];
 

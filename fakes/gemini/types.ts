@@ -45,6 +45,26 @@ export interface FakeGeminiOptions {
   reply?: (ctx: ReplyContext) => string;
   /** A stream splits the answer into chunks of this many characters, default 20. */
   streamChunkChars?: number;
+  /**
+   * Function calls instead of text, for requests that declare functions (`tools[].
+   * functionDeclarations`); requests without any always get text. `true`: the first declared
+   * function with no arguments, unless the last turn hands back function results (then text).
+   * A function decides per request (undefined: text). Default: never.
+   */
+  functionCallReply?: boolean | ((ctx: ReplyContext) => FunctionCallReply | FunctionCallReply[] | undefined);
+  /**
+   * Gemini 3's thought signatures: the first function call of an answer carries a
+   * `thoughtSignature`, and a request whose current turn holds a function call without its
+   * signature is refused with Gemini's 400. Default false.
+   */
+  thoughtSignatures?: boolean;
+}
+
+/** One function call the fake answers with. */
+export interface FunctionCallReply {
+  name: string;
+  /** Default `{}`. */
+  args?: Json;
 }
 
 /** What a {@link FakeGeminiOptions.reply} function sees. */
@@ -83,10 +103,14 @@ export interface RequestLogEntry {
     | 'unknown';
   /** 'v1', 'v1beta', ... ('' if the path had none). */
   apiVersion: string;
+  /** The path and query as received (`/v1beta/models/m:streamGenerateContent?alt=sse`). */
+  url: string;
   /** HTTP status sent; 0 for `hang` and `reset`. */
   status: number;
-  /** Parsed JSON body (raw string if not JSON, undefined for GET). */
+  /** Parsed JSON body, whole (raw string if not JSON, undefined for GET). */
   body: any;
+  /** Set when the client closed the connection before the answer was complete (it gave up or cancelled). */
+  clientClosed?: true;
   /** `type` of the injected fault that shaped this answer, if any. */
   fault?: string;
 }

@@ -21,7 +21,7 @@ export async function sendEmbedPages(interaction: RepliableInteraction, pages: r
 export function statusView(ctx: BotContext): StatusView {
   const t = ctx.pool.getKeyStats().totals;
   return {
-    models: ctx.pool.models,
+    models: ctx.config.gemini.models,
     keys: { active: t.active, cooling: t.cooling, disabled: t.disabled },
     queue: { running: ctx.gate.running, waiting: ctx.gate.waiting },
     poolWaiting: ctx.pool.getPoolStats().waiting,

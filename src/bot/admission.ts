@@ -35,7 +35,9 @@ export function refusal(ctx: BotContext, request: AdmissionRequest): Failure | u
   if (request.prompt !== undefined && request.prompt.length > maxPromptChars) {
     return { kind: 'prompt_too_long', promptChars: request.prompt.length, maxPromptChars };
   }
-  if (request.model !== undefined && !ctx.pool.models.includes(request.model)) return modelNotServed(request.model, ctx.pool.models);
+  // The chat models: the pool also serves embedding models, which the bot does not offer.
+  const chatModels = ctx.config.gemini.models;
+  if (request.model !== undefined && !chatModels.includes(request.model)) return modelNotServed(request.model, chatModels);
   return undefined;
 }
 
@@ -55,7 +57,7 @@ export function admit(ctx: BotContext, command: string, request: AdmissionReques
     failure = { kind: gated.reason };
   }
   // A label only from the configured list: user input must not grow the metric's series.
-  const model = request.model === undefined ? ctx.pool.defaultModel : ctx.pool.models.includes(request.model) ? request.model : 'unknown';
+  const model = request.model === undefined ? ctx.pool.defaultModel : ctx.config.gemini.models.includes(request.model) ? request.model : 'unknown';
   ctx.metrics.observe({ command, model, outcome: failure.kind, latencyMs: 0 });
   return { ok: false, failure };
 }

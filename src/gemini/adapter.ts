@@ -6,6 +6,7 @@
 import { GoogleGenAI, type GenerateContentResponse } from '@google/genai';
 import type { ChatTurn, TokenUsage } from './types.ts';
 import { classifyBlocked, type Classified } from './classify.ts';
+import { nativeCall, nativeStreamCall, usageOf, type GeminiJson, type GeminiMethod, type NativeEndpoint } from './native.ts';
 
 export interface AdapterRequest {
   model: string;
@@ -38,6 +39,10 @@ export interface GeminiClient {
   stream(req: AdapterRequest, signal?: AbortSignal): AsyncIterable<AdapterChunk>;
   /** A cheap authenticated call (lists models): resolves when the key works. */
   check(signal: AbortSignal): Promise<void>;
+  /** `method` with `body` sent as given; resolves to Gemini's JSON answer as it came (see `native.ts`). */
+  native(method: GeminiMethod, model: string, body: GeminiJson, signal?: AbortSignal): Promise<GeminiJson>;
+  /** streamGenerateContent with `body` sent as given: Gemini's chunks as they arrive. */
+  nativeStream(model: string, body: GeminiJson, signal?: AbortSignal): AsyncIterable<GeminiJson>;
 }
 
 export interface ClientOptions {
@@ -72,26 +77,6 @@ export function sdkOptions(apiKey: string, options: ClientOptions) {
 }
 
 const EMPTY_USAGE: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
-
-/**
- * A token count as Gemini means it: a non-negative integer, also when it came as a string of
- * digits. Anything else (`"lots"`, -1, 8.5, 1e300, an object) is unknown, never passed on:
- * a string would concatenate in the counters and poison what is stored.
- */
-function tokenCount(v: unknown): number | undefined {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d{1,15}\s*$/.test(v) ? Number(v) : NaN;
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
-}
-
-/** Usage of an answer, in numbers the pool can add up whatever Gemini (or a proxy) sent. */
-function usageOf(r: GenerateContentResponse): TokenUsage | undefined {
-  const u: unknown = r.usageMetadata;
-  if (typeof u !== 'object' || u === null || Array.isArray(u)) return undefined;
-  const m = u as { promptTokenCount?: unknown; candidatesTokenCount?: unknown; totalTokenCount?: unknown };
-  const promptTokens = tokenCount(m.promptTokenCount) ?? 0;
-  const outputTokens = tokenCount(m.candidatesTokenCount) ?? 0;
-  return { promptTokens, outputTokens, totalTokens: tokenCount(m.totalTokenCount) ?? promptTokens + outputTokens };
-}
 
 /** The first candidate, when the answer has one of the right shape. */
 function firstCandidate(r: GenerateContentResponse): { finishReason?: unknown; content?: unknown } | undefined {
@@ -129,9 +114,14 @@ function configOf(req: AdapterRequest, signal: AbortSignal | undefined) {
 /** The real client: @google/genai bound to one key. */
 export class SdkGeminiClient implements GeminiClient {
   readonly #ai: GoogleGenAI;
+  /** The native calls bypass the SDK (it converts bodies) but go where it goes, through its fetch. */
+  readonly #endpoint: NativeEndpoint;
+  readonly #apiKey: string;
 
   constructor(apiKey: string, options: ClientOptions) {
     this.#ai = new GoogleGenAI(sdkOptions(apiKey, options));
+    this.#apiKey = apiKey;
+    this.#endpoint = { baseUrl: options.baseUrl ?? GOOGLE_BASE_URL, apiVersion: options.apiVersion, fetch: options.fetch };
   }
 
   async generate(req: AdapterRequest, signal?: AbortSignal): Promise<AdapterAnswer> {
@@ -169,6 +159,14 @@ export class SdkGeminiClient implements GeminiClient {
   async check(signal: AbortSignal): Promise<void> {
     const pager = await this.#ai.models.list({ config: { pageSize: 1, abortSignal: signal } });
     void pager;
+  }
+
+  native(method: GeminiMethod, model: string, body: GeminiJson, signal?: AbortSignal): Promise<GeminiJson> {
+    return nativeCall(this.#endpoint, this.#apiKey, method, model, body, signal);
+  }
+
+  nativeStream(model: string, body: GeminiJson, signal?: AbortSignal): AsyncIterable<GeminiJson> {
+    return nativeStreamCall(this.#endpoint, this.#apiKey, model, body, signal);
   }
 }
 

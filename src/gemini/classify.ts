@@ -308,10 +308,7 @@ export function classifyEmpty(finishReason: string | undefined): Classified {
 const BLOCKING_FINISH = new Set(['SAFETY', 'RECITATION', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'IMAGE_SAFETY', 'LANGUAGE', 'OTHER']);
 
 /** A 200 answer can still be a refusal: prompt blocked or candidate stopped for safety. */
-export function classifyBlocked(response: {
-  promptFeedback?: { blockReason?: string } | undefined;
-  candidates?: Array<{ finishReason?: string }> | undefined;
-}): Classified | undefined {
+export function classifyBlocked(response: { promptFeedback?: unknown; candidates?: unknown }): Classified | undefined {
   const feedback: unknown = response.promptFeedback;
   const blockReason = isObject(feedback) ? feedback.blockReason : undefined;
   if (typeof blockReason === 'string' && blockReason) {

@@ -10,7 +10,7 @@
  * - `policy.ts`      what a failure does (pure), and the retry backoff
  * - `failures.ts`    carries a policy decision out on the parts that own the state
  * - `instances.ts`   instances bound to keys, and the pick around `select.ts`
- * - `attempt.ts`     one attempt on one client, under its timer
+ * - `attempt.ts`     one attempt on one client, under its timer (`nativeAttempt.ts`: Gemini's JSON as is)
  * - `stats.ts`       counters and the key report
  * - `storeSync.ts`   the state store: load, write, flush, share
  * - `announcer.ts`   events and their log lines
@@ -24,13 +24,15 @@ import type { Classified } from '../gemini/classify.ts';
 import { classified, classifyFailure } from '../gemini/client.ts';
 import type { PoolStateStore } from '../store/types.ts';
 import { Announcer, unavailableMessage } from './announcer.ts';
-import { answerAttempt, sharedConnections, streamAttempt, timed, type Answer, type Attempt, type AttemptOutcome } from './attempt.ts';
+import { answerAttempt, poolResult, sharedConnections, streamAttempt, timed, type Attempt, type AttemptOutcome, type RunOutcome, type RunSpec } from './attempt.ts';
 import { PoolChat } from './chat.ts';
 import { Instances, type Choice, type Instance } from './instances.ts';
 import { KeyRing, type PoolKey } from './keys.ts';
 import { KeyStates } from './keyStates.ts';
 import { QuotaLimiter } from './limiter.ts';
 import { Maintenance } from './maintenance.ts';
+import { checkNative, nativeAttempt, nativeResult, nativeStreamAttempt } from './nativeAttempt.ts';
+import type { NativeBody, NativeFailure, NativeRequest, NativeResult, NativeStream } from './nativeTypes.ts';
 import { generateBatch, type BatchOptions } from './batch.ts';
 import { POOL_DEFAULTS, positiveInt, resolveOptions, type GeminiAPIPoolOptions, type ResolvedOptions } from './options.ts';
 import { retryDelay } from './policy.ts';
@@ -41,11 +43,12 @@ import { findUnhealthyKeys } from './select.ts';
 import { PoolCounters } from './stats.ts';
 import { StoreSync } from './storeSync.ts';
 import { pacificDay, systemClock, type Clock } from './time.ts';
-import type { ChatTurn, GenerateRequest, KeyState, KeyStatsReport, PoolEvents, PoolFailure, PoolResult, PoolStatsReport, PoolStream } from './types.ts';
+import type { ChatTurn, GenerateRequest, KeyState, KeyStatsReport, PoolError, PoolEvents, PoolFailure, PoolResult, PoolStatsReport, PoolStream, TokenUsage } from './types.ts';
 import { WaitQueue } from './waitQueue.ts';
 
 export type { GeminiAPIPoolOptions } from './options.ts';
 export type { PoolStream } from './types.ts';
+export type { NativeRequest, NativeResult, NativeStream } from './nativeTypes.ts';
 export { PoolChat } from './chat.ts';
 
 /** The pooled Gemini client. The failure policy it follows is `policy.ts` (and the README's table). */
@@ -127,7 +130,7 @@ export class GeminiAPIPool {
   async generateContent(req: GenerateRequest): Promise<PoolResult> {
     const prepared = this.#prepare(req);
     if ('error' in prepared) return prepared.error;
-    return this.#run(prepared.adapter, req, answerAttempt(prepared.adapter));
+    return poolResult(await this.#run({ ...req, model: prepared.adapter.model, tokens: requestTokens(prepared.adapter) }, answerAttempt(prepared.adapter)));
   }
 
   /**
@@ -140,12 +143,25 @@ export class GeminiAPIPool {
     const result: Promise<PoolResult> =
       'error' in prepared
         ? Promise.resolve(prepared.error)
-        : this.#run(prepared.adapter, req, streamAttempt(prepared.adapter, queue));
-    void result.finally(() => queue.end());
-    return {
-      result,
-      [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
-    };
+        : this.#run({ ...req, model: prepared.adapter.model, tokens: requestTokens(prepared.adapter) }, streamAttempt(prepared.adapter, queue)).then(poolResult);
+    return queue.until(result);
+  }
+
+  /**
+   * A Gemini-native call (the gateway's): `req.body` goes to Gemini as given, its JSON answer
+   * comes back as it came; failover, quota, deadline and statistics as for every request.
+   */
+  async callNative(req: NativeRequest): Promise<NativeResult> {
+    const checked = this.#checkNative(req);
+    if ('error' in checked) return checked.error;
+    return nativeResult(await this.#run(checked, nativeAttempt(req.method, checked.model, req.body)));
+  }
+
+  /** A Gemini-native streamGenerateContent: chunks as Gemini sends them, then `result`. Fails over only before the first. */
+  streamNative(req: Omit<NativeRequest, 'method'>): NativeStream {
+    const queue = new PushQueue<NativeBody>();
+    const checked = this.#checkNative({ ...req, method: 'generateContent' });
+    return queue.until('error' in checked ? Promise.resolve(checked.error) : this.#run(checked, nativeStreamAttempt(checked.model, req.body, queue)).then(nativeResult));
   }
 
   /** A chat whose history the pool keeps, so it survives the failure of any key. */
@@ -321,31 +337,43 @@ export class GeminiAPIPool {
     return prepareRequest(req, this.models, this.defaultModel);
   }
 
+  #checkNative(req: NativeRequest): RunSpec | { error: NativeFailure } {
+    if (this.#closed) throw new Error('GeminiAPIPool: the pool is closed');
+    return checkNative(req, this.models, this.defaultModel);
+  }
+
   #clientOptions(): ClientOptions {
     return { ...(this.options.baseUrl !== undefined ? { baseUrl: this.options.baseUrl } : {}), apiVersion: this.options.apiVersion, fetch: this.#fetch };
   }
 
-  async #run<T extends Answer>(adapter: AdapterRequest, req: GenerateRequest, attempt: Attempt<T>): Promise<PoolResult> {
-    const model = adapter.model;
+  /** The request loop of every request; `attempt` is what one attempt does (text, stream, native call). */
+  async #run<T extends { usage: TokenUsage }>(req: RunSpec, attempt: Attempt<T>): Promise<RunOutcome<T>> {
+    const { model, tokens, countsQuota = true } = req;
     const clock = this.#clock;
     const started = clock.now();
     const deadlineAt = started + (req.deadlineMs ?? this.options.deadlineMs);
     const tried = new Set<number>();
-    const tokens = requestTokens(adapter);
     let attempts = 0;
     let lastKey = -1;
+    let lastKeyId: string | undefined;
     let lastError: Classified | undefined;
     let sameKeyRetries = 0;
     let overloaded = 0;
     /** When the current attempt's quota slot was taken, to give it back if Gemini never saw it. */
     let slotAt = started;
+    const takeSlot = (keyIndex: number, at: number): void => {
+      slotAt = at;
+      if (countsQuota) this.#sync.takeSlot(this.#ring.keys[keyIndex]!.group, model, at, tokens);
+    };
     this.#counters.totalRequests++;
     this.#inFlight++;
-    const fail = (error: PoolFailure['error'], partialText?: string): PoolFailure => {
+    // `status`: Gemini's HTTP status, when the error came from an answer (a Classified).
+    const fail = (error: PoolError & { status?: number }, extra: { partialText?: string | undefined; body?: NativeBody | undefined; status?: number } = {}): RunOutcome<T> => {
       this.#counters.failedRequests++;
-      const out: PoolFailure = { ok: false, error: { ...error, message: this.#ring.redact(error.message) }, attempts, model };
-      if (partialText) out.partialText = partialText;
-      return out;
+      const failure: PoolFailure = { ok: false, error: { ...error, message: this.#ring.redact(error.message) }, attempts, model };
+      if (extra.partialText) failure.partialText = extra.partialText;
+      const status = extra.status ?? error.status;
+      return { ok: false, failure, ...(status !== undefined ? { status } : {}), ...(lastKeyId ? { keyId: lastKeyId } : {}), ...(extra.body ? { body: extra.body } : {}) };
     };
     try {
       while (attempts < this.options.maxAttempts) {
@@ -370,8 +398,7 @@ export class GeminiAPIPool {
               if (last.kind === 'instance') {
                 picked = last.instance;
                 // Take the slot now, before the next waiter looks: it must not see it free.
-                slotAt = clock.now();
-                this.#sync.takeSlot(this.#ring.keys[picked.keyIndex]!.group, model, slotAt, tokens);
+                takeSlot(picked.keyIndex, clock.now());
                 return 'ready';
               }
               return last.retryAt ?? Infinity;
@@ -397,8 +424,7 @@ export class GeminiAPIPool {
           lastKey = -1;
         } else {
           // Counted in the same step as the pick, so no other request can take the slot.
-          slotAt = now;
-          this.#sync.takeSlot(this.#ring.keys[choice.instance.keyIndex]!.group, model, now, tokens);
+          takeSlot(choice.instance.keyIndex, now);
         }
         const inst = choice.instance;
         const key = this.#ring.keys[inst.keyIndex]!;
@@ -414,26 +440,18 @@ export class GeminiAPIPool {
         const remaining = deadlineAt - clock.now();
         if (remaining <= 0) return fail(lastError ?? { kind: 'timeout', message: 'deadline reached' });
         attempts++;
-        const outcome = await this.#attemptOn(inst, key, Math.min(this.options.attemptTimeoutMs, remaining), req.signal, attempt);
+        lastKeyId = key.id;
+        const outcome = await this.#attemptOn(inst, key, Math.min(this.options.attemptTimeoutMs, remaining), req.signal, attempt, countsQuota);
         if (outcome.ok) {
           this.#announcer.serviceBack(model);
-          return {
-            ok: true,
-            text: outcome.value.text,
-            keyId: key.id,
-            model,
-            attempts,
-            latencyMs: clock.now() - started,
-            usage: outcome.value.usage,
-            ...(outcome.value.finishReason ? { finishReason: outcome.value.finishReason } : {}),
-          };
+          return { ok: true, value: outcome.value, keyId: key.id, model, attempts, latencyMs: clock.now() - started };
         }
         const err = outcome.error;
-        if (err.unanswered) this.#sync.releaseSlot(key.group, model, slotAt, tokens);
+        if (err.unanswered && countsQuota) this.#sync.releaseSlot(key.group, model, slotAt, tokens);
         if (err.reason === 'CANCELLED') return fail({ kind: 'timeout', message: 'the request was cancelled' });
-        const partial = outcome.partialText;
         if (err.kind === 'bad_request' || err.kind === 'blocked' || outcome.committed) {
-          return fail({ kind: err.kind, message: err.message, ...(err.reason && err.kind === 'blocked' ? { reason: err.reason } : {}) }, partial);
+          const error = { kind: err.kind, message: err.message, ...(err.reason && err.kind === 'blocked' ? { reason: err.reason } : {}) };
+          return fail(error, { partialText: outcome.partialText, body: outcome.body, status: err.status });
         }
         if (err.kind === 'overloaded') overloaded++;
         tried.add(inst.keyIndex);
@@ -449,7 +467,7 @@ export class GeminiAPIPool {
     }
   }
 
-  async #attemptOn<T extends Answer>(inst: Instance, key: PoolKey, timeoutMs: number, outer: AbortSignal | undefined, attempt: Attempt<T>): Promise<AttemptOutcome<T>> {
+  async #attemptOn<T extends { usage: TokenUsage }>(inst: Instance, key: PoolKey, timeoutMs: number, outer: AbortSignal | undefined, attempt: Attempt<T>, countsQuota: boolean): Promise<AttemptOutcome<T>> {
     const model = inst.model;
     const started = this.#clock.now();
     const c = this.#counters.attemptStarted(inst.keyIndex, model);
@@ -469,8 +487,9 @@ export class GeminiAPIPool {
     const now = this.#clock.now();
     const errorsBefore = c.errors;
     const tokens = outcome.ok ? outcome.value.usage.totalTokens : 0;
-    // Today's counts mirror Google's: an attempt that never got an answer is not one of them.
-    const reached = outcome.ok || !outcome.error.unanswered;
+    // Today's counts mirror Google's: an attempt that never got an answer, or a call Gemini
+    // counts against no quota, is not one of them.
+    const reached = countsQuota && (outcome.ok || !outcome.error.unanswered);
     this.#counters.attemptEnded(c, started, now, reached, outcome.ok, tokens);
     if (outcome.ok) {
       inst.consecutiveFailures = 0;

@@ -8,6 +8,7 @@ import type { ClassifiedClient } from '../gemini/client.ts';
 import type { TokenUsage } from '../gemini/types.ts';
 import { Agent } from 'undici';
 import type { PushQueue } from './queue.ts';
+import type { PoolFailure, PoolResult } from './types.ts';
 
 /** A complete answer of one attempt. */
 export interface Answer {
@@ -16,8 +17,39 @@ export interface Answer {
   finishReason?: string;
 }
 
-/** How an attempt ended; `committed`: text already went to the caller, so no failover. */
-export type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Classified; committed: boolean; partialText?: string };
+/**
+ * How an attempt ended; `committed`: text already went to the caller, so no failover. A
+ * refusal of the native path carries Gemini's answer that said so (`body`).
+ */
+export type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Classified; committed: boolean; partialText?: string; body?: Record<string, unknown> };
+
+/** What the request loop needs to know of a request. */
+export interface RunSpec {
+  model: string;
+  /** Estimated input tokens, for the quota check. */
+  tokens: number;
+  /** False for a call Gemini counts against no quota (countTokens): it takes no slot. @default true */
+  countsQuota?: boolean;
+  signal?: AbortSignal | undefined;
+  deadlineMs?: number | undefined;
+  /** Who asks: carried for per-client limits and fair shares. */
+  client?: string | undefined;
+}
+
+/**
+ * What the request loop ends with: the value of the attempt that succeeded, or the failure
+ * with what the last attempt learned (Gemini's HTTP status, its key, a refusal's answer).
+ */
+export type RunOutcome<T> =
+  | { ok: true; value: T; keyId: string; model: string; attempts: number; latencyMs: number }
+  | { ok: false; failure: PoolFailure; status?: number; keyId?: string; body?: Record<string, unknown> };
+
+/** A text answer's outcome as the pool's result. */
+export function poolResult(r: RunOutcome<Answer>): PoolResult {
+  if (!r.ok) return r.failure;
+  const { value, keyId, model, attempts, latencyMs } = r;
+  return { ok: true, text: value.text, keyId, model, attempts, latencyMs, usage: value.usage, ...(value.finishReason ? { finishReason: value.finishReason } : {}) };
+}
 
 /**
  * One attempt on one client, ended through `signal` by its timer or the caller. `progress`

@@ -14,6 +14,12 @@ export class PushQueue<T> implements AsyncIterable<T> {
     this.#wake?.();
   }
 
+  /** A stream over this queue that ends once `result` settles: what the pool's streams return. */
+  until<R>(result: Promise<R>): AsyncIterable<T> & { readonly result: Promise<R> } {
+    void result.finally(() => this.end());
+    return { result, [Symbol.asyncIterator]: () => this[Symbol.asyncIterator]() };
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
       if (this.#items.length > 0) {

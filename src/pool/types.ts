@@ -63,6 +63,8 @@ export interface GenerateRequest {
   signal?: AbortSignal;
   /** Overrides the pool's deadline for this request. */
   deadlineMs?: number;
+  /** Who asks (`discord:user:ID`, a gateway token's name, `cli`): for limits and fair shares. */
+  client?: string;
 }
 
 export interface KeyModelStats {

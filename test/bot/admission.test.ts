@@ -9,8 +9,9 @@ const ADMIN = '1';
 function context(options: { stopping?: boolean; maxQueued?: number } = {}) {
   const observed: Array<{ command: string; model: string; outcome: string }> = [];
   const ctx = {
-    config: { bot: { maxPromptChars: 10 } },
-    pool: { models: ['m1', 'm2'], defaultModel: 'm1' },
+    config: { bot: { maxPromptChars: 10 }, gemini: { models: ['m1', 'm2'] } },
+    // The pool also serves an embedding model, which the bot does not offer.
+    pool: { models: ['m1', 'm2', 'embedding-1'], defaultModel: 'm1' },
     gate: new RequestGate({ maxConcurrent: 1, maxQueued: options.maxQueued ?? 0 }),
     metrics: { observe: (o: { command: string; model: string; outcome: string }) => observed.push({ command: o.command, model: o.model, outcome: o.outcome }) },
     isAdmin: (who: { userId: string }) => who.userId === ADMIN,
@@ -35,6 +36,10 @@ describe('admission', () => {
       message: 'model nope is not served here (available: m1, m2)',
     });
     expect(refusal(open, { userId: '2', prompt: 'x'.repeat(10), model: 'm2' })).toBeUndefined();
+    expect(refusal(open, { userId: '2', prompt: 'short', model: 'embedding-1' })).toEqual({
+      kind: 'bad_request',
+      message: 'model embedding-1 is not served here (available: m1, m2)',
+    });
   });
 
   it('admits Gemini work through the gate: one request per user, a bounded line; refusals are counted', () => {

@@ -41,6 +41,8 @@ describe('/ask against the fakes', () => {
     // MAX_PROMPT_CHARS is 500 here: Discord is told the same limit.
     const ask = (w.discord.commands.guild.get(w.bot.config.discord.guildId!) ?? []).find((c: { name: string }) => c.name === 'ask');
     expect(ask.options.find((o: { name: string }) => o.name === 'prompt').max_length).toBe(500);
+    // The chat models only: the pool also serves the embedding models, for the gateway.
+    expect(ask.options.find((o: { name: string }) => o.name === 'model').choices.map((c: { value: string }) => c.value)).toEqual(['gemini-2.5-flash', 'gemini-2.5-pro']);
   });
 
   it('answers a short question in the deferred reply, with model and time in the footer', async () => {
@@ -142,6 +144,7 @@ describe('/ask against the fakes', () => {
     const m = await it1.waitForOriginal((o) => o.embeds.length > 0, 5000);
     const text = JSON.stringify(m.embeds);
     expect(text).toContain('gemini-2.5-flash');
+    expect(text).not.toContain('embedding');
     expect(text).toMatch(/3 available/);
     expect(text).not.toMatch(/key#|\.\.\.|ey-\d/);
     expect(it1.ephemeral()).toBe(true);

@@ -27,6 +27,8 @@ function pausedStreams(): { factory: ClientFactory; hold(): () => void } {
       return {
         generate: (req, signal) => real.generate(req, signal),
         check: (signal) => real.check(signal),
+        native: (method, model, body, signal) => real.native(method, model, body, signal),
+        nativeStream: (model, body, signal) => real.nativeStream(model, body, signal),
         async *stream(req, signal) {
           let chunks = 0;
           for await (const chunk of real.stream(req, signal)) {

@@ -163,6 +163,8 @@ export function slowStreams(delayMs: number): ClientFactory {
     return {
       generate: (req, signal) => real.generate(req, signal),
       check: (signal) => real.check(signal),
+      native: (method, model, body, signal) => real.native(method, model, body, signal),
+      nativeStream: (model, body, signal) => real.nativeStream(model, body, signal),
       async *stream(req, signal) {
         for await (const chunk of real.stream(req, signal)) {
           await new Promise((r) => setTimeout(r, delayMs));

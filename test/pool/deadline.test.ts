@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClientFactory } from '../../src/gemini/adapter.ts';
 import { GeminiAPIPool } from '../../src/pool/GeminiAPIPool.ts';
 import { poolFixture } from './fixture.ts';
-import { TestClock, untilAborted } from '../helpers.ts';
+import { TestClock, untilAborted, noNative } from '../helpers.ts';
 import { systemClock } from '../../src/pool/time.ts';
 
 // The real clock: the deadline is wall time here, and every timeout is short.
@@ -121,6 +121,7 @@ describe('the attempt timeout', () => {
         yield { text: 'late' };
       },
       check: async () => undefined,
+      ...noNative,
     });
     const pool = new GeminiAPIPool({ keys: ['test-key-1', 'test-key-2'], clientFactory: factory, timers: false, attemptTimeoutMs: 100, deadlineMs: 60_000 });
     const s = pool.generateContentStream({ prompt: 'x' });

@@ -10,7 +10,7 @@ import { pacificDay } from '../../src/pool/time.ts';
 import { ERROR_KINDS } from '../../src/pool/types.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { FakeGemini } from '../../fakes/fakeGemini.ts';
-import { TestClock, captureLogger, closedPort } from '../helpers.ts';
+import { TestClock, captureLogger, closedPort, noNative } from '../helpers.ts';
 import { poolFixture } from './fixture.ts';
 
 const setup = poolFixture(() => new TestClock(), { keys: ['test-key-1', 'test-key-2', 'test-key-3'], poolSize: 3, attemptTimeoutMs: 2_000 });
@@ -83,6 +83,13 @@ describe('thrown values no code expects', () => {
       check: async () => {
         throw make();
       },
+      native: async () => {
+        throw make();
+      },
+      // eslint-disable-next-line require-yield
+      async *nativeStream() {
+        throw make();
+      },
     });
     const pool = new GeminiAPIPool({ keys: ['test-key-1', 'test-key-2'], clientFactory: factory, timers: false, clock: new TestClock() });
     expect(await pool.generateContent({ prompt: 'x' })).toMatchObject({ ok: true, attempts: 2 });
@@ -92,6 +99,14 @@ describe('thrown values no code expects', () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(ERROR_KINDS).toContain(r.error.kind);
     expect(await pool.checkKey(0)).toMatchObject({ ok: false, error: { kind: 'transient' } });
+    const native = await pool.callNative({ method: 'generateContent', body: { contents: [] } });
+    expect(native.ok).toBe(false);
+    if (!native.ok) expect(ERROR_KINDS).toContain(native.error.kind);
+    const ns = pool.streamNative({ body: { contents: [] } });
+    for await (const _ of ns) void _;
+    const nr = await ns.result;
+    expect(nr.ok).toBe(false);
+    if (!nr.ok) expect(ERROR_KINDS).toContain(nr.error.kind);
     await pool.close();
   });
 
@@ -99,7 +114,7 @@ describe('thrown values no code expects', () => {
     let built = 0;
     const factory: ClientFactory = () => {
       if (built++ === 0) throw new TypeError('bad client options');
-      return { generate: async () => ({ text: 'ok', usage: { promptTokens: 1, outputTokens: 1, totalTokens: 2 } }), stream: () => { throw new Error('unused'); }, check: async () => undefined };
+      return { generate: async () => ({ text: 'ok', usage: { promptTokens: 1, outputTokens: 1, totalTokens: 2 } }), stream: () => { throw new Error('unused'); }, check: async () => undefined, ...noNative };
     };
     const pool = new GeminiAPIPool({ keys: ['test-key-1', 'test-key-2'], clientFactory: factory, timers: false, clock: new TestClock() });
     expect(await pool.generateContent({ prompt: 'x' })).toMatchObject({ ok: true, keyId: 'key#2', attempts: 2 });

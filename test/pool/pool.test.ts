@@ -8,7 +8,7 @@ import type { AdapterAnswer, ClientFactory } from '../../src/gemini/adapter.ts';
 import { GeminiAPIPool, type GeminiAPIPoolOptions } from '../../src/pool/GeminiAPIPool.ts';
 import { poolFixture } from './fixture.ts';
 import type { FakeGemini, Fault } from '../../fakes/fakeGemini.ts';
-import { TestClock, untilAborted } from '../helpers.ts';
+import { TestClock, untilAborted, noNative } from '../helpers.ts';
 
 const setup = poolFixture(() => new TestClock(), { keys: ['test-key-1', 'test-key-2', 'test-key-3'], poolSize: 3, attemptTimeoutMs: 2_000 });
 
@@ -63,7 +63,7 @@ describe('invariants (fast-check, scripted client)', () => {
               if (outcome !== 'ok') throw errorFor[outcome]();
               return { text: 'ok', usage: { promptTokens: 1, outputTokens: 1, totalTokens: 2 } };
             };
-            return { generate, stream: () => { throw new Error('unused'); }, check: async () => undefined };
+            return { generate, stream: () => { throw new Error('unused'); }, check: async () => undefined, ...noNative };
           };
           p = new GeminiAPIPool({ keys: Array.from({ length: nKeys }, (_, i) => `test-key-${i + 1}`), models: ['m'], poolSize: 3, strategy, clock, timers: false, clientFactory: factory });
           for (let i = 0; i < 20; i++) await p.generateContent({ prompt: 'x' });
@@ -277,6 +277,7 @@ describe('a stream that has started', () => {
         }
       },
       check: async () => undefined,
+      ...noNative,
     });
     const pool = new GeminiAPIPool({ keys: ['test-key-1'], clientFactory: factory, timers: false, deadlineMs: 150 });
     const s = pool.generateContentStream({ prompt: 'count' });
@@ -297,6 +298,7 @@ describe('a stream that has started', () => {
         yield { text: 'late' };
       },
       check: async () => undefined,
+      ...noNative,
     });
     const pool = new GeminiAPIPool({ keys: ['test-key-1'], clientFactory: factory, timers: false, deadlineMs: 100, maxAttempts: 1 });
     const s = pool.generateContentStream({ prompt: 'x' });

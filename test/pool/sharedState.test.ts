@@ -9,7 +9,7 @@ import { hashKey } from '../../src/pool/keys.ts';
 import type { PoolEvents } from '../../src/pool/types.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { KeyStateChange, PoolStateStore } from '../../src/store/types.ts';
-import { captureLogger, TestClock } from '../helpers.ts';
+import { captureLogger, TestClock, noNative } from '../helpers.ts';
 
 const MODEL = 'gemini-2.5-flash';
 const KEYS = ['p:test-key-1', 'p:test-key-2', 'test-key-3'];
@@ -19,6 +19,7 @@ const answering: ClientFactory = () => ({
     yield { text: 'hello' };
   },
   check: async () => undefined,
+  ...noNative,
 });
 
 const pools: GeminiAPIPool[] = [];

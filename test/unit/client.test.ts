@@ -15,6 +15,10 @@ function raw(over: Partial<GeminiClient>): GeminiClient {
       yield { text: 'ok', usage: USAGE };
     },
     check: async () => undefined,
+    native: async () => ({ candidates: [{ content: { parts: [{ text: 'ok' }], role: 'model' }, finishReason: 'STOP' }] }),
+    async *nativeStream() {
+      yield { candidates: [{ content: { parts: [{ text: 'ok' }], role: 'model' }, finishReason: 'STOP' }] };
+    },
     ...over,
   };
 }
