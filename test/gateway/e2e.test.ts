@@ -172,6 +172,8 @@ describe('the gateway with real clients', () => {
     ctl.abort();
     await until(() => w.services.pool.getPoolStats().inFlight === 0);
     expect(w.services.pool.getPoolStats().inFlight).toBe(0);
+    // Gemini saw the connection close before its answer was done.
+    await until(() => w.fake.requests.at(-1)?.clientClosed === true);
   });
 
   it('refuses to start without a client token, and anonymous access on a public address', async () => {
