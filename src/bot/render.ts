@@ -248,6 +248,15 @@ export const KEY_STATS_LEGEND =
 const calls = (n: number): string => `${n} ${n === 1 ? 'call' : 'calls'}`;
 /** `1 error`, `3 errors`. */
 const errors = (n: number): string => `${n} ${n === 1 ? 'error' : 'errors'}`;
+const requests = (n: number): string => `${n} ${n === 1 ? 'request' : 'requests'}`;
+
+/** What the gateway's client tokens used (`/api-key-stats` totals): requests they made, which may each take several calls. */
+export interface GatewayUsage {
+  /** Tokens that work now. */
+  clients: number;
+  today: { requests: number; tokens: number; errors: number };
+  total: { requests: number; tokens: number; errors: number };
+}
 
 /** One key as an admin sees it: `key#N (...hint)`, state, calls and errors, never the key. */
 export function keyLine(k: KeyStats): string {
@@ -268,11 +277,17 @@ export function keyLine(k: KeyStats): string {
  * Every number is a count of calls to Gemini (see {@link KEY_STATS_LEGEND}); the requests
  * users made are another count, shown by `/pool-stats`, so they are not mixed in here.
  */
-export function renderKeyStats(report: KeyStatsReport): APIEmbed[][] {
+export function renderKeyStats(report: KeyStatsReport, gateway?: GatewayUsage): APIEmbed[][] {
   const t = report.totals;
   const lines = [
     `**${t.keys} keys:** 🟢 ${t.active} active · 🟡 ${t.cooling} cooling · 🔴 ${t.disabled} disabled`,
     `**All keys:** ${calls(t.usage)} · ${errors(t.errors)} · today ${calls(t.requestsToday)}, ${t.tokensToday} tokens`,
+    ...(gateway
+      ? [
+          `**Gateway clients:** ${gateway.clients} active ${gateway.clients === 1 ? 'token' : 'tokens'} · today ${requests(gateway.today.requests)}, ${gateway.today.tokens} tokens, ${errors(gateway.today.errors)}` +
+            ` · in total ${requests(gateway.total.requests)}, ${gateway.total.tokens} tokens`,
+        ]
+      : []),
     '',
     ...report.keys.map(keyLine),
   ];

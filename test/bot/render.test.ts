@@ -196,6 +196,14 @@ describe('admin embeds respect Discord limits', () => {
     expect(legend).toContain('key#N and their last 4 characters');
   });
 
+  it('/api-key-stats totals show what the gateway\'s client tokens used, today and in total', () => {
+    const report = keyStats(1);
+    const without = renderKeyStats(report).flat()[0]!.description!;
+    expect(without).not.toContain('Gateway clients');
+    const [embed] = renderKeyStats(report, { clients: 2, today: { requests: 7, tokens: 900, errors: 1 }, total: { requests: 40, tokens: 5000, errors: 3 } }).flat();
+    expect(embed!.description!.split('\n')[2]).toBe('**Gateway clients:** 2 active tokens · today 7 requests, 900 tokens, 1 error · in total 40 requests, 5000 tokens');
+  });
+
   it('paginates into several messages when one is not enough', () => {
     const lines = Array.from({ length: 400 }, (_, i) => `line ${i} `.padEnd(150, '.'));
     const pages = paginateLines('Title', lines);
