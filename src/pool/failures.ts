@@ -55,7 +55,8 @@ export function attemptSucceeded(parts: FailureParts, key: PoolKey, model: strin
  */
 export function attemptFailed(parts: FailureParts & { instances: Instances }, inst: Instance, key: PoolKey, err: Classified, now: number): void {
   const model = inst.model;
-  const busy = err.kind === 'overloaded' || err.kind === 'timeout';
+  // An attempt the request's deadline cut short says nothing about the key's speed.
+  const busy = err.kind === 'overloaded' || (err.kind === 'timeout' && err.reason !== 'DEADLINE');
   const circumstances: Circumstances | undefined = busy
     ? { overload: judgeOverload(parts.counters, parts.ring.keys.length, key.index, model, now, parts.options.localOverloadWindowMs), softCooling: parts.states.softCooling(key.index, model, now) }
     : undefined;

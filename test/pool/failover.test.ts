@@ -13,7 +13,7 @@ import { MemoryStore } from '../../src/store/memory.ts';
 import { ManualClock, settle, TestClock } from '../helpers.ts';
 
 const M = 'm';
-type Outcome = 'ok' | 'overloaded' | 'timeout' | 'rate_limited';
+type Outcome = 'ok' | 'overloaded' | 'timeout' | 'deadline' | 'rate_limited';
 interface Call {
   /** Key number, 1-based (`test-key-N`, shown as `key#N`). */
   key: number;
@@ -53,6 +53,7 @@ function scripted<C extends Clock>(o: { clock: C; keys: number | string[]; behav
       if (clock instanceof TestClock) clock.advance(o.attemptMs ?? 100);
       if (outcome === 'overloaded') throw statusError(503, { status: 'UNAVAILABLE', message: 'The model is overloaded. Please try again later.' });
       if (outcome === 'timeout') throw new AttemptTimeoutError(30_000);
+      if (outcome === 'deadline') throw new AttemptTimeoutError(1_000, 'deadline');
       if (outcome === 'rate_limited') throw statusError(429, PER_MINUTE_429);
       return ANSWER;
     };
@@ -150,6 +151,18 @@ describe('one key times out while the others answer', () => {
     expect(pool.keyState(1, M)).toMatchObject({ status: 'cooling', kind: 'timeout', reason: expect.stringContaining('too slow') });
     expect(pool.getKeyStats().keys[1]).toMatchObject({ state: 'cooling', softCooldown: 'slow' });
     expect(events.filter((e) => e[0] === 'keyDisabled')).toEqual([]);
+  });
+});
+
+describe('an attempt cut short by the request\'s deadline', () => {
+  it('says nothing about the key: not counted, never a soft cooldown', async () => {
+    const clock = new TestClock();
+    const { pool, callsTo } = scripted({ clock, keys: 3, behave: (key) => (key === 2 ? 'deadline' : 'ok') });
+    const results = await sequential(pool, 30);
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(callsTo(2, 0).length).toBeGreaterThanOrEqual(6);
+    expect(pool.keyState(1, M).status).toBe('active');
+    expect(pool.getKeyStats().keys[1]!.errors).toBe(0);
   });
 });
 
