@@ -5,6 +5,7 @@
 import { truncate } from '../text.ts';
 import type { APIEmbed } from 'discord.js';
 import type { KeyStats, KeyStatsReport, ModelPoolStats, PoolStatsReport } from '../pool/types.ts';
+import { stateLabel } from '../pool/stats.ts';
 
 /** Discord's limits, in characters (JS string length, which never undercounts code points). */
 export const DISCORD_LIMITS = {
@@ -262,7 +263,7 @@ export interface GatewayUsage {
 export function keyLine(k: KeyStats): string {
   const state =
     k.state === 'cooling'
-      ? `cooling ${formatDuration(k.cooldownRemainingMs)} left`
+      ? `${stateLabel(k)} ${formatDuration(k.cooldownRemainingMs)} left`
       : k.state === 'disabled'
         ? `disabled${k.disabledReason ? ` (${truncate(k.disabledReason.replace(/\s+/g, ' '), 60)})` : ''}`
         : 'active';

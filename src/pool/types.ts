@@ -67,10 +67,19 @@ export interface GenerateRequest {
   client?: string;
 }
 
+/**
+ * Why a key is softly cooling (skipped for a while, never disabled): it answered 503 (model
+ * overloaded) or timed out while other keys answered the same model. Shown as
+ * `cooling (overloaded)` / `cooling (slow)`.
+ */
+export type SoftCooldown = 'overloaded' | 'slow';
+
 export interface KeyModelStats {
   state: KeyStatus;
   /** Remaining cooldown, when cooling. */
   cooldownRemainingMs: number;
+  /** Set when the cooldown is a soft one. */
+  softCooldown?: SoftCooldown;
   reason?: string;
   usage: number;
   errors: number;
@@ -87,6 +96,8 @@ export interface KeyStats {
   state: KeyStatus;
   /** Largest remaining cooldown over the models, 0 when none. */
   cooldownRemainingMs: number;
+  /** Set when the key is cooling and every cooldown it has is a soft one (the longest's reason). */
+  softCooldown?: SoftCooldown;
   disabledReason?: string;
   usage: number;
   errors: number;

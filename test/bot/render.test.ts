@@ -4,6 +4,7 @@ import {
   DISCORD_LIMITS,
   artEmbed,
   embedChars,
+  keyLine,
   openFenceAfter,
   paginateLines,
   renderKeyStats,
@@ -189,6 +190,9 @@ describe('admin embeds respect Discord limits', () => {
     expect(embed!.description).not.toMatch(/\b10\b/);
     expect(lines.find((l) => l.includes('key#1'))).toMatch(/ active · 6 calls · 0 errors \(0%\) · avg .* · today 6 calls$/);
     expect(lines.find((l) => l.includes('key#2'))).toMatch(/ disabled \(API key not valid\) · 5 calls · 1 error \(20%\) · avg .* · today 5 calls$/);
+    // A key skipped for a while after 503s of its own says so.
+    const soft = keyLine({ ...report.keys[0]!, state: 'cooling', softCooldown: 'overloaded', cooldownRemainingMs: 5_000 });
+    expect(soft).toContain(' cooling (overloaded) 5.0 s left · ');
     const legend = embed!.footer!.text;
     expect(legend).toContain('A call is one try with one key');
     expect(legend).toContain('since the last /reset-api-stats');
