@@ -10,7 +10,7 @@ import { GeminiAPIPool, type GeminiAPIPoolOptions } from '../../src/pool/GeminiA
 import type { Clock } from '../../src/pool/time.ts';
 import type { PoolEvents, PoolResult } from '../../src/pool/types.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
-import { ManualClock, settle, TestClock } from '../helpers.ts';
+import { ManualClock, noNative, settle, TestClock } from '../helpers.ts';
 
 const M = 'm';
 type Outcome = 'ok' | 'overloaded' | 'timeout' | 'deadline' | 'rate_limited';
@@ -57,7 +57,7 @@ function scripted<C extends Clock>(o: { clock: C; keys: number | string[]; behav
       if (outcome === 'rate_limited') throw statusError(429, PER_MINUTE_429);
       return ANSWER;
     };
-    return { generate, stream: () => { throw new Error('unused'); }, check: async () => undefined };
+    return { generate, stream: () => { throw new Error('unused'); }, check: async () => undefined, ...noNative };
   };
   const pool = new GeminiAPIPool({ keys, models: [M], poolSize: keys.length, clock, timers: false, clientFactory: factory, ...o.pool });
   pools.push(pool);
