@@ -35,13 +35,14 @@ import { Maintenance } from './maintenance.ts';
 import { checkNative, nativeAttempt, nativeResult, nativeStreamAttempt } from './nativeAttempt.ts';
 import type { NativeBody, NativeFailure, NativeRequest, NativeResult, NativeStream } from './nativeTypes.ts';
 import { generateBatch, type BatchOptions } from './batch.ts';
-import { POOL_DEFAULTS, positiveInt, resolveOptions, type GeminiAPIPoolOptions, type ResolvedOptions } from './options.ts';
+import { POOL_DEFAULTS, nonNegative, positiveInt, resolveOptions, type GeminiAPIPoolOptions, type ResolvedOptions } from './options.ts';
 import { retryDelay } from './policy.ts';
 import { attemptFailed, attemptSucceeded, checkAnswered, type FailureParts } from './failures.ts';
 import { ModelOverloads } from './localOverload.ts';
 import { PushQueue } from './queue.ts';
 import { prepareRequest, requestTokens } from './request.ts';
 import { findUnhealthyKeys } from './select.ts';
+import { modelSlotTimes } from './slots.ts';
 import { PoolCounters } from './stats.ts';
 import { StoreSync } from './storeSync.ts';
 import { pacificDay, systemClock, type Clock } from './time.ts';
@@ -52,6 +53,16 @@ export type { GeminiAPIPoolOptions } from './options.ts';
 export type { PoolStream } from './types.ts';
 export type { NativeRequest, NativeResult, NativeStream } from './nativeTypes.ts';
 export { PoolChat } from './chat.ts';
+
+/** Fair-share weights as given, checked: each a finite number > 0. */
+function clientWeights(weights: Readonly<Record<string, number>> | undefined): ReadonlyMap<string, number> {
+  const out = new Map<string, number>();
+  for (const [client, w] of Object.entries(weights ?? {})) {
+    if (!(typeof w === 'number' && Number.isFinite(w) && w > 0)) throw new TypeError(`GeminiAPIPool: \`limits.clientWeights.${client}\` must be a number > 0 (got ${String(w)})`);
+    out.set(client, w);
+  }
+  return out;
+}
 
 /** The pooled Gemini client. The failure policy it follows is `policy.ts` (and the README's table). */
 export class GeminiAPIPool {
@@ -71,9 +82,13 @@ export class GeminiAPIPool {
   readonly #states: KeyStates;
   readonly #maintenance: Maintenance;
   readonly #limiter: QuotaLimiter;
-  /** Per model: requests waiting, in arrival order, for quota or a cooldown to end. */
+  /** Per model: requests waiting, in fair order across clients, for quota or a cooldown to end. */
   readonly #waiting = new Map<string, WaitQueue>();
   readonly #maxQueued: number;
+  /** The longest a request is let into the queue to wait behind others (see `WaitQueue`). */
+  readonly #maxWaitMs: number;
+  /** Fair-share weights of named clients (others weigh 1). */
+  readonly #weights: ReadonlyMap<string, number>;
   #inFlight = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -95,6 +110,8 @@ export class GeminiAPIPool {
     ({ agent: this.#agent, fetch: this.#fetch } = sharedConnections(this.options.attemptTimeoutMs));
     this.#limiter = new QuotaLimiter(options.limits);
     this.#maxQueued = options.limits?.maxQueued ?? POOL_DEFAULTS.maxQueued;
+    this.#maxWaitMs = nonNegative('limits.maxWaitMs', options.limits?.maxWaitMs ?? POOL_DEFAULTS.maxWaitMs);
+    this.#weights = clientWeights(options.limits?.clientWeights);
     for (const model of this.models) this.#waiting.set(model, new WaitQueue(this.#clock, this.#maxQueued));
     this.#states = new KeyStates(this.#ring.keys, this.options.maxCooldownMs);
     this.#counters = new PoolCounters(this.#ring.keys.length);
@@ -348,6 +365,10 @@ export class GeminiAPIPool {
     return { ...(this.options.baseUrl !== undefined ? { baseUrl: this.options.baseUrl } : {}), apiVersion: this.options.apiVersion, fetch: this.#fetch };
   }
 
+  #weightOf(client: string | undefined): number {
+    return client === undefined ? 1 : (this.#weights.get(client) ?? 1);
+  }
+
   /** The request loop of every request; `attempt` is what one attempt does (text, stream, native call). */
   async #run<T extends { usage: TokenUsage }>(req: RunSpec, attempt: Attempt<T>): Promise<RunOutcome<T>> {
     const { model, tokens, countsQuota = true } = req;
@@ -383,7 +404,7 @@ export class GeminiAPIPool {
         this.#maintenance.run(now);
         const queue = this.#waiting.get(model)!;
         let choice = this.#pick(model, tried, now, tokens);
-        // Waiters are served in arrival order: a newcomer queues behind them even when a
+        // Waiters are served in their fair order: a newcomer queues with them even when a
         // slot looks free.
         if (choice.kind === 'none' || queue.length > 0) {
           if (choice.kind === 'none' && choice.retryAt === undefined) {
@@ -406,12 +427,20 @@ export class GeminiAPIPool {
             },
             deadlineAt,
             req.signal,
+            {
+              client: req.client,
+              weight: this.#weightOf(req.client),
+              maxWaitMs: this.#maxWaitMs,
+              schedule: (k) => modelSlotTimes(this.#core, model, k, clock.now()),
+              onWait: req.onWait && ((at) => req.onWait!(Math.max(0, at - clock.now()))),
+            },
           );
           if (!waited.ok) {
             if (waited.reason === 'cancelled') return fail({ kind: 'timeout', message: 'the request was cancelled' });
             const errorKind = last.kind === 'none' ? last.errorKind : 'rate_limited';
-            const retryAfterMs = waited.reason === 'deadline' && Number.isFinite(waited.retryAt) ? Math.max(0, waited.retryAt - clock.now()) : undefined;
-            if (waited.reason === 'deadline' && retryAfterMs === undefined) {
+            const later = waited.reason === 'deadline' || waited.reason === 'later';
+            const retryAfterMs = later && Number.isFinite(waited.retryAt) ? Math.max(0, waited.retryAt - clock.now()) : undefined;
+            if (later && retryAfterMs === undefined) {
               return fail({ kind: errorKind, message: unavailableMessage('auth', undefined) });
             }
             return fail({
@@ -426,6 +455,7 @@ export class GeminiAPIPool {
         } else {
           // Counted in the same step as the pick, so no other request can take the slot.
           takeSlot(choice.instance.keyIndex, now);
+          queue.took(req.client, this.#weightOf(req.client));
         }
         const inst = choice.instance;
         const key = this.#ring.keys[inst.keyIndex]!;

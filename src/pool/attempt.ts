@@ -32,8 +32,10 @@ export interface RunSpec {
   countsQuota?: boolean;
   signal?: AbortSignal | undefined;
   deadlineMs?: number | undefined;
-  /** Who asks: carried for per-client limits and fair shares. */
+  /** Who asks: its fair share when requests wait for quota. */
   client?: string | undefined;
+  /** Told when the request waits for quota, with the expected wait (again when it changes). */
+  onWait?: ((expectedWaitMs: number) => void) | undefined;
 }
 
 /**

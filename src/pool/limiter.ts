@@ -5,6 +5,7 @@
  * says whether one more request fits, so the pool stays under the limits instead of
  * learning them from 429s. Limits are configured, or learned from a 429's QuotaFailure.
  */
+import type { SlotSource } from './slots.ts';
 import { nextPacificMidnight } from './time.ts';
 
 /** Known quota of one group for one model. Missing means unknown (not enforced). */
@@ -132,6 +133,20 @@ export class QuotaLimiter {
       }
     }
     return OK;
+  }
+
+  /**
+   * The slots of one group for `model` as `slotSchedule` reads them, from `from` on (when a
+   * key of the group is usable again). The send times are this limiter's own: read them
+   * before anything is sent again.
+   */
+  slotSource(group: string, model: string, from: number, now: number): SlotSource {
+    if (!this.#learnedAny && isEmpty(this.#configured(model))) return { kind: 'unlimited', from };
+    const u = this.#get(group, model, now);
+    const { rpm, rpd } = u.limits;
+    const dayLeft = rpd === undefined ? Infinity : rpd - u.dayCount;
+    if (rpm === undefined) return { kind: 'unlimited', from: dayLeft > 0 ? from : Math.max(from, u.dayEnd) };
+    return { kind: 'window', from, rpm, windowMs: this.minuteMs + this.marginMs, times: u.times, dayLeft, dayEnd: u.dayEnd };
   }
 
   /** Counts one request sent now. */

@@ -79,9 +79,12 @@ export interface GeminiAPIPoolOptions {
   /**
    * Known quota per group (project) and model. The pool never sends past a known limit;
    * limits Gemini names in a 429 are learned. `maxQueued` bounds the requests waiting for
-   * quota (@default 100).
+   * quota (@default 100); `maxWaitMs` is the longest wait for quota a request is let in
+   * for: one whose turn is expected later is refused at once with `retryAfterMs`
+   * (@default 10_000); `clientWeights` weighs the fair shares of clients that wait
+   * (`{ 'web-app': 3 }`; @default 1 each).
    */
-  limits?: LimiterOptions & { maxQueued?: number };
+  limits?: LimiterOptions & { maxQueued?: number; maxWaitMs?: number; clientWeights?: Readonly<Record<string, number>> };
   /** Injected time and randomness. */
   clock?: Partial<Clock>;
   /** pino logger; silent when omitted. */
@@ -123,6 +126,7 @@ export const POOL_DEFAULTS = {
   instanceFailuresBeforeRebuild: 3,
   sameAuthFailureWindowMs: 5_000,
   maxQueued: 100,
+  maxWaitMs: 10_000,
   flushIntervalMs: 1_000,
 } as const satisfies Record<string, unknown> & { strategy: Strategy };
 

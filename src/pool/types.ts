@@ -65,6 +65,12 @@ export interface GenerateRequest {
   deadlineMs?: number;
   /** Who asks (`discord:user:ID`, a gateway token's name, `cli`): for limits and fair shares. */
   client?: string;
+  /**
+   * Called when the request has to wait for quota, with the expected wait in ms, and again
+   * when that changes (a request of a client with a smaller share got in ahead). Not called
+   * when the request goes at once.
+   */
+  onWait?: (expectedWaitMs: number) => void;
 }
 
 /**
