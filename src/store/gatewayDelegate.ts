@@ -42,6 +42,10 @@ export abstract class DelegatesGatewayStore implements GatewayStore {
     return this.gateway.clientUsage(client, day);
   }
 
+  topClients(day: string, prefix: string, limit: number): Promise<Array<{ client: string } & ClientUsage>> {
+    return this.gateway.topClients(day, prefix, limit);
+  }
+
   appendRequestLog(rows: readonly RequestLogRow[], maxRows?: number): Promise<void> {
     return this.gateway.appendRequestLog(rows, maxRows);
   }

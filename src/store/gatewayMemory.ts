@@ -12,6 +12,7 @@ import {
   assertToken,
   assertTokenChange,
   assertUsage,
+  byRequests,
   cleanRow,
   cleanToken,
   matchesQuery,
@@ -117,6 +118,15 @@ export class MemoryGatewayStore implements GatewayStore {
   async clientUsage(client: string, day: string): Promise<{ day: ClientUsage; total: ClientUsage }> {
     const u = this.usage.get(client);
     return { day: { ...(u?.days.get(day) ?? zero()) }, total: { ...(u?.total ?? zero()) } };
+  }
+
+  async topClients(day: string, prefix: string, limit: number): Promise<Array<{ client: string } & ClientUsage>> {
+    const out: Array<{ client: string } & ClientUsage> = [];
+    for (const [client, u] of this.usage) {
+      const d = u.days.get(day);
+      if (d && client.startsWith(prefix)) out.push({ client, ...d });
+    }
+    return byRequests(out, limit);
   }
 
   async appendRequestLog(rows: readonly RequestLogRow[], maxRows?: number): Promise<void> {

@@ -26,6 +26,7 @@ import {
   assertToken,
   assertTokenChange,
   assertUsage,
+  byRequests,
   cleanLimits,
   cleanRow,
   cleanToken,
@@ -241,6 +242,28 @@ export class RedisGatewayStore implements GatewayStore {
       return toUsage(h as Record<string, string>);
     });
     return { day: d ?? zero(), total: t ?? zero() };
+  }
+
+  async topClients(day: string, prefix: string, limit: number): Promise<Array<{ client: string } & ClientUsage>> {
+    // An admin's query, not the request path: a SCAN over the day's keys of that prefix.
+    const from = this.k('day', day, '');
+    const pattern = `${from}${prefix}*`.replace(/[*?[\]\\]/g, (c) => `\\${c}`).replace(/\\\*$/, '*');
+    const keys = new Set<string>();
+    let cursor = '0';
+    for (let guard = 0; guard < 100_000; guard++) {
+      const [next, found] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+      for (const key of found) keys.add(key);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    const names = [...keys];
+    const results = (await names.reduce((p, key) => p.hgetall(key), this.redis.pipeline()).exec()) ?? [];
+    const out = names.map((key, i) => {
+      const [err, h] = results[i]!;
+      if (err) throw err;
+      return { client: key.slice(from.length), ...toUsage(h as Record<string, string>) };
+    });
+    return byRequests(out, limit);
   }
 
   async appendRequestLog(rows: readonly RequestLogRow[], maxRows?: number): Promise<void> {

@@ -141,6 +141,9 @@ function prepare(db: Database.Database) {
          requests = requests + excluded.requests, tokens = tokens + excluded.tokens, errors = errors + excluded.errors`,
     ),
     usage: db.prepare<[string, string]>('SELECT requests, tokens, errors FROM client_usage WHERE client = ? AND day = ?'),
+    top: db.prepare<[string, number, string, number]>(
+      'SELECT client, requests, tokens, errors FROM client_usage WHERE day = ? AND substr(client, 1, ?) = ? ORDER BY requests DESC, client LIMIT ?',
+    ),
     insertRow: db.prepare(`INSERT INTO request_log (${LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     // Every filter is optional: NULL matches every row. Newest first.
     query: db.prepare(
@@ -247,6 +250,11 @@ export class SqliteGatewayStore implements GatewayStore {
     const zero = { requests: 0, tokens: 0, errors: 0 };
     const read = (d: string): ClientUsage => ({ ...((this.s.usage.get(client, d) as ClientUsage | undefined) ?? zero) });
     return { day: read(day), total: read(TOTAL) };
+  }
+
+  async topClients(day: string, prefix: string, limit: number): Promise<Array<{ client: string } & ClientUsage>> {
+    const rows = this.s.top.all(day, prefix.length, prefix, Math.max(0, Math.floor(limit))) as Array<{ client: string } & ClientUsage>;
+    return rows.map((r) => ({ client: r.client, requests: r.requests, tokens: r.tokens, errors: r.errors }));
   }
 
   async appendRequestLog(rows: readonly RequestLogRow[], maxRows?: number): Promise<void> {

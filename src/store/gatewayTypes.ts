@@ -106,6 +106,8 @@ export interface GatewayStore {
   addClientUsage(client: string, day: string, delta: ClientUsage): Promise<void>;
   /** A client's usage on `day` and in total (zeros when unknown). */
   clientUsage(client: string, day: string): Promise<{ day: ClientUsage; total: ClientUsage }>;
+  /** The clients whose name starts with `prefix` that used something on `day`: most requests first, at most `limit`. */
+  topClients(day: string, prefix: string, limit: number): Promise<Array<{ client: string } & ClientUsage>>;
 
   /**
    * Appends rows to the request log. With `maxRows`, the oldest rows beyond it go in the

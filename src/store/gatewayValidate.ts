@@ -196,3 +196,8 @@ export function applyTokenChange(token: StoredToken, change: Partial<Pick<Stored
   }
   return cleanToken(next);
 }
+
+/** Usage rows, most requests first (then by name), at most `limit`. */
+export function byRequests<T extends { client: string; requests: number }>(rows: T[], limit: number): T[] {
+  return rows.sort((a, b) => b.requests - a.requests || (a.client < b.client ? -1 : a.client > b.client ? 1 : 0)).slice(0, Math.max(0, Math.floor(limit)));
+}

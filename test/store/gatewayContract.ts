@@ -168,6 +168,22 @@ export function describeGatewayStoreContract(
         expect((await store.clientUsage('other', '2026-11-22')).total).toEqual({ requests: 9, tokens: 9, errors: 9 });
       });
 
+      it('lists the clients of a day whose name has a prefix, most requests first, at most as many as asked', async () => {
+        await store.addClientUsage('discord:user:1', '2026-11-22', { requests: 2, tokens: 20, errors: 0 });
+        await store.addClientUsage('discord:user:2', '2026-11-22', { requests: 5, tokens: 9, errors: 1 });
+        await store.addClientUsage('discord:user:3', '2026-11-22', { requests: 1, tokens: 1, errors: 0 });
+        await store.addClientUsage('discord:user:4', '2026-11-23', { requests: 9, tokens: 9, errors: 0 });
+        await store.addClientUsage('discord:guild:1', '2026-11-22', { requests: 8, tokens: 30, errors: 1 });
+        await store.addClientUsage('web-app', '2026-11-22', { requests: 7, tokens: 7, errors: 0 });
+        expect(await store.topClients('2026-11-22', 'discord:user:', 2)).toEqual([
+          { client: 'discord:user:2', requests: 5, tokens: 9, errors: 1 },
+          { client: 'discord:user:1', requests: 2, tokens: 20, errors: 0 },
+        ]);
+        expect(await store.topClients('2026-11-22', 'discord:guild:', 10)).toEqual([{ client: 'discord:guild:1', requests: 8, tokens: 30, errors: 1 }]);
+        expect(await store.topClients('2026-11-24', 'discord:user:', 10)).toEqual([]);
+        expect((await store.topClients('2026-11-22', '', 10)).map((c) => c.client)).toEqual(['discord:guild:1', 'web-app', 'discord:user:2', 'discord:user:1', 'discord:user:3']);
+      });
+
       it('refuses counts that are not counts, writing nothing', async () => {
         for (const delta of [
           { requests: 1, tokens: '8' as unknown as number, errors: 0 },
