@@ -48,7 +48,7 @@ export function unknownModel(model: string, served: readonly string[]): string {
 }
 
 async function ask(pool: GeminiAPIPool, prompt: string, model: string | undefined, json: boolean, io: CliIo, baseUrl: string | undefined): Promise<number> {
-  const result = await pool.generateContent({ prompt, ...(model ? { model } : {}) });
+  const result = await pool.generateContent({ prompt, client: 'cli', ...(model ? { model } : {}) });
   if (json) io.out(JSON.stringify(result, null, 2));
   else if (result.ok) {
     io.out(result.text);

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { collectKeys, configWarnings } from './configKeys.ts';
-import { bool, discordToken, enumOf, host, int, modelLimits, models, optionalInt, redisUrl, shardCount, shardIds, snowflake, snowflakes, url } from './configFields.ts';
+import { bool, clientWeights, discordToken, enumOf, host, int, modelLimits, models, optionalInt, redisUrl, shardCount, shardIds, snowflake, snowflakes, url } from './configFields.ts';
 import { redactSecrets, type KeySpec } from './pool/keys.ts';
 import { POOL_DEFAULTS } from './pool/options.ts';
 import type { StoreOptions } from './store/index.ts';
@@ -64,6 +64,19 @@ export interface LimitsConfig {
   perModel: Record<string, ModelLimits>;
   /** Requests that may wait for quota at once; more are refused at once. */
   maxQueued: number;
+  /** The longest a request waits for quota behind others; one whose turn comes later is refused at once. */
+  maxWaitMs: number;
+  /** Fair-share weights by the pool's client name (a gateway token's client is its bare name). */
+  clientWeights: Record<string, number>;
+}
+
+/** Limits of the bot's users and servers (undefined: no limit), counted on Google's day through the store. */
+export interface ClientLimitsConfig {
+  userRpm: number | undefined;
+  userDailyRequests: number | undefined;
+  guildDailyRequests: number | undefined;
+  /** Admins (Manage Server, ADMIN_USER_IDS) are not limited. */
+  exemptAdmins: boolean;
 }
 
 export interface DiscordConfig {
@@ -91,6 +104,8 @@ export interface BotConfig {
   alertMinIntervalMs: number;
   systemPrompt: string | undefined;
   healthPort: number | undefined;
+  /** USER_RPM, USER_DAILY_REQUESTS, GUILD_DAILY_REQUESTS, LIMITS_EXEMPT_ADMINS. */
+  clientLimits: ClientLimitsConfig;
 }
 
 /** The HTTP gateway: the pool served to other apps (Gemini-native and OpenAI-compatible routes). */
@@ -161,6 +176,8 @@ const schema = z.object({
   GEMINI_TPM: optionalInt(1),
   GEMINI_MODEL_LIMITS: modelLimits,
   GEMINI_MAX_QUEUED: int(0, POOL_DEFAULTS.maxQueued),
+  GEMINI_MAX_QUEUE_WAIT_MS: int(0, POOL_DEFAULTS.maxWaitMs),
+  CLIENT_WEIGHTS: clientWeights,
   DISCORD_TOKEN: discordToken,
   DISCORD_APPLICATION_ID: snowflake,
   DISCORD_GUILD_ID: snowflake,
@@ -177,6 +194,10 @@ const schema = z.object({
   MAX_ANSWER_MESSAGES: int(1, 5),
   SHUTDOWN_GRACE_MS: int(0, 10_000),
   ALERT_MIN_INTERVAL_MS: int(0, 60_000),
+  USER_RPM: optionalInt(1),
+  USER_DAILY_REQUESTS: optionalInt(1),
+  GUILD_DAILY_REQUESTS: optionalInt(1),
+  LIMITS_EXEMPT_ADMINS: bool(true),
   SYSTEM_PROMPT: z.string().optional().transform((v) => (v && v.trim() ? v.trim() : undefined)),
   STORE: enumOf(['sqlite', 'memory', 'redis'] as const, 'sqlite'),
   DATA_DIR: z.string().trim().optional().transform((v) => v || './data'),
@@ -265,7 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxCooldownMs: e.GEMINI_MAX_COOLDOWN_MS,
       transientCooldownMs: e.GEMINI_TRANSIENT_COOLDOWN_MS,
     },
-    limits: { defaults, perModel: e.GEMINI_MODEL_LIMITS, maxQueued: e.GEMINI_MAX_QUEUED },
+    limits: { defaults, perModel: e.GEMINI_MODEL_LIMITS, maxQueued: e.GEMINI_MAX_QUEUED, maxWaitMs: e.GEMINI_MAX_QUEUE_WAIT_MS, clientWeights: e.CLIENT_WEIGHTS },
     discord: {
       token: e.DISCORD_TOKEN,
       applicationId: e.DISCORD_APPLICATION_ID,
@@ -286,6 +307,12 @@ export function loadConfig(env: Env = process.env): Config {
       alertMinIntervalMs: e.ALERT_MIN_INTERVAL_MS,
       systemPrompt: e.SYSTEM_PROMPT,
       healthPort: e.HEALTH_PORT,
+      clientLimits: {
+        userRpm: e.USER_RPM,
+        userDailyRequests: e.USER_DAILY_REQUESTS,
+        guildDailyRequests: e.GUILD_DAILY_REQUESTS,
+        exemptAdmins: e.LIMITS_EXEMPT_ADMINS,
+      },
     },
     store: {
       kind: e.STORE,

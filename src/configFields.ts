@@ -224,3 +224,25 @@ export const host = (def: string) =>
       }
       return v;
     });
+
+/**
+ * `token:web-app=3,discord:guild:123=2,cli=0.5`: fair-share weights of clients, keyed by the
+ * pool's client names (a gateway token's client is its bare name).
+ */
+export const clientWeights = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const out: Record<string, number> = {};
+    const entries = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    for (const [i, entry] of entries.entries()) {
+      const m = /^(token:[A-Za-z0-9._-]{1,64}|discord:(?:user|guild):\d{5,25}|cli)\s*=\s*(\d+(?:\.\d+)?)$/.exec(entry);
+      const weight = m ? Number(m[2]) : NaN;
+      if (!m || !(weight > 0) || secretKind(entry)) {
+        ctx.addIssue({ code: 'custom', message: `entry ${i + 1} must look like token:NAME=3, discord:guild:ID=2, discord:user:ID=2 or cli=1, with a weight > 0 (got ${shown(entry)})` });
+        return z.NEVER;
+      }
+      out[m[1]!.startsWith('token:') ? m[1]!.slice('token:'.length) : m[1]!] = weight;
+    }
+    return out;
+  });

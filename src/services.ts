@@ -14,9 +14,9 @@ import { createStore, type StateStore } from './store/index.ts';
  * too (for the gateway), after the chat models: the first chat model stays the default.
  */
 export function poolOptions(config: Config): GeminiAPIPoolOptions {
-  const { defaults, perModel, maxQueued } = config.limits;
+  const { defaults, perModel, maxQueued, maxWaitMs, clientWeights } = config.limits;
   const models = [...new Set([...config.gemini.models, ...config.gateway.embeddingModels])];
-  return { ...config.gemini, models, limits: { defaults, perModel, maxQueued } };
+  return { ...config.gemini, models, limits: { defaults, perModel, maxQueued, maxWaitMs, clientWeights } };
 }
 
 /** A pool built from the typed configuration (see `loadConfig`). */
