@@ -3,12 +3,16 @@
  * user why not. {@link refusal} is the decision, in this order: the bot is stopping; an
  * admin command from someone who is not an admin; a prompt over MAX_PROMPT_CHARS; a model
  * this bot does not serve. {@link admit} adds the gate for Gemini work: the user already
- * has a request running, or the waiting line is full. Slash commands, buttons and chat
- * messages all go through these; only the way the user is told differs
- * ({@link replyFailure} for interactions, a reply for messages).
+ * has a request running, or the waiting line is full. {@link admitWork} then names the
+ * request's client and holds the user and their server to their limits (USER_RPM,
+ * USER_DAILY_REQUESTS, GUILD_DAILY_REQUESTS). Slash commands, buttons and chat messages all
+ * go through these; only the way the user is told differs ({@link replyFailure} for
+ * interactions, a reply for messages).
  */
 import { MessageFlags } from 'discord.js';
 import type { ButtonInteraction, ChatInputCommandInteraction, RepliableInteraction } from 'discord.js';
+import type { Limits } from '../limits/clientLimits.ts';
+import type { PoolResult } from '../pool/types.ts';
 import { errorSummary } from './errors.ts';
 import type { Ticket } from './gate.ts';
 import { isConversationStoreError } from './conversations.ts';
@@ -25,6 +29,39 @@ export interface AdmissionRequest {
   prompt?: string;
   /** A model asked for by name, checked against the served ones. */
   model?: string | undefined;
+}
+
+/** Where Gemini work is asked for, as far as limits care. */
+export interface WorkRequest extends AdmissionRequest {
+  prompt: string;
+  /** The server; null or absent in a DM. */
+  guildId?: string | null | undefined;
+  /** The member's permissions (null in DMs): admins are not held to the limits (LIMITS_EXEMPT_ADMINS). */
+  permissions?: Requester['permissions'] | undefined;
+}
+
+/** Admitted Gemini work: the gate's ticket, the pool's client, and where its use is counted. */
+export interface Work extends Ticket {
+  /** The pool's client: `discord:guild:ID` in a server (servers share fairly), `discord:user:ID` in a DM. */
+  readonly client: string;
+  /** Counts what the request used, for the user and the server (once); call it with the pool's result. */
+  counted(result: PoolResult): void;
+}
+
+/** The pool's client of a request: the server, or the user in a DM. */
+export function clientOf(request: { userId: string; guildId?: string | null | undefined }): string {
+  return request.guildId ? `discord:guild:${request.guildId}` : `discord:user:${request.userId}`;
+}
+
+/** The clients whose limits and usage a request counts in: the user, and the server if any. */
+function limitEntries(ctx: BotContext, request: WorkRequest): Array<{ client: string; limits: Limits; scope: 'user' | 'guild' }> {
+  const l = ctx.config.bot.clientLimits;
+  const user: Limits = {};
+  if (l.userRpm !== undefined) user.rpm = l.userRpm;
+  if (l.userDailyRequests !== undefined) user.rpd = l.userDailyRequests;
+  const entries: Array<{ client: string; limits: Limits; scope: 'user' | 'guild' }> = [{ client: `discord:user:${request.userId}`, limits: user, scope: 'user' }];
+  if (request.guildId) entries.push({ client: `discord:guild:${request.guildId}`, limits: l.guildDailyRequests !== undefined ? { rpd: l.guildDailyRequests } : {}, scope: 'guild' });
+  return entries;
 }
 
 /** Why `request` may not start now, or undefined when it may. The only place that decides. */
@@ -62,6 +99,69 @@ export function admit(ctx: BotContext, command: string, request: AdmissionReques
   return { ok: false, failure };
 }
 
+/** The answer of {@link admitWork}. */
+export type WorkAdmission = { ok: true; work: Work } | { ok: false; failure: Failure };
+
+/**
+ * Admits Gemini work: {@link admit} (refusals, the gate), then the limits of the user and
+ * their server, which count the request from now on (admins are exempt with
+ * LIMITS_EXEMPT_ADMINS, but their requests still count as usage). A request over a limit
+ * is refused with when it may ask again, and counted in the metrics as `over_limit`. The
+ * caller runs the work with `work.run`, passes the pool's result to `work.counted`, and
+ * must `release()` it in a `finally` (a reservation never counted is given back then).
+ */
+export async function admitWork(ctx: BotContext, command: string, request: WorkRequest): Promise<WorkAdmission> {
+  const gated = admit(ctx, command, request);
+  if (!gated.ok) return gated;
+  const entries = limitEntries(ctx, request);
+  const exempt = ctx.config.bot.clientLimits.exemptAdmins && ctx.isAdmin({ userId: request.userId, permissions: request.permissions ?? null });
+  let reserved: string[] = [];
+  if (!exempt) {
+    let decided: Awaited<ReturnType<BotContext['limits']['admitAll']>>;
+    try {
+      decided = await ctx.limits.admitAll(entries);
+    } catch (err) {
+      gated.ticket.release();
+      throw err;
+    }
+    if (!decided.ok) {
+      gated.ticket.release();
+      const refused = decided;
+      const scope = entries.find((e) => e.client === refused.client)!.scope;
+      const limitValue = scope === 'guild' ? ctx.config.bot.clientLimits.guildDailyRequests : refused.limit === 'rpm' ? ctx.config.bot.clientLimits.userRpm : ctx.config.bot.clientLimits.userDailyRequests;
+      const failure: Failure = {
+        kind: 'over_limit',
+        limit: scope === 'guild' ? 'guild_day' : refused.limit === 'rpm' ? 'user_minute' : 'user_day',
+        retryAfterMs: refused.retryAfterMs,
+        ...(limitValue !== undefined ? { limitValue } : {}),
+      };
+      const model = request.model === undefined ? ctx.pool.defaultModel : request.model;
+      ctx.metrics.observe({ command, model, outcome: failure.kind, latencyMs: 0 });
+      return { ok: false, failure };
+    }
+    reserved = entries.filter((e) => e.limits.rpm !== undefined || e.limits.rpd !== undefined || e.limits.tpd !== undefined).map((e) => e.client);
+  }
+  let settled = false;
+  const { ticket } = gated;
+  const work: Work = {
+    client: clientOf(request),
+    run: (task) => ticket.run(task),
+    counted(result) {
+      if (settled) return;
+      settled = true;
+      const usage = { requests: 1, tokens: result.ok ? result.usage.totalTokens : 0, errors: result.ok ? 0 : 1 };
+      for (const e of entries) ctx.limits.record(e.client, usage);
+    },
+    release() {
+      ticket.release();
+      if (settled) return;
+      settled = true;
+      for (const client of reserved) ctx.limits.release(client);
+    },
+  };
+  return { ok: true, work };
+}
+
 /**
  * Tells the user about a failure, whatever state the interaction is in: a fresh one gets
  * an ephemeral reply, a deferred one gets its reply edited, an answered one a follow-up.
@@ -78,17 +178,23 @@ export async function replyFailure(interaction: RepliableInteraction, failure: F
 }
 
 /**
- * Admits an interaction's Gemini work ({@link admit}), then defers the reply within
- * Discord's 3 seconds. Returns the ticket to run the work with, or undefined when the
- * user was already told why not.
+ * Admits an interaction's Gemini work ({@link admitWork}), then defers the reply within
+ * Discord's 3 seconds. Returns the work to run, or undefined when the user was already told
+ * (in a private reply) why not.
  */
 export async function admitInteraction(
   interaction: RepliableInteraction,
   ctx: BotContext,
   options: { prompt: string; ephemeral: boolean; model?: string | undefined },
-): Promise<Ticket | undefined> {
+): Promise<Work | undefined> {
   const command = interaction.isChatInputCommand() ? interaction.commandName : 'other';
-  const admission = admit(ctx, command, { userId: interaction.user.id, prompt: options.prompt, model: options.model });
+  const admission = await admitWork(ctx, command, {
+    userId: interaction.user.id,
+    guildId: interaction.guildId,
+    permissions: interaction.inGuild() ? interaction.memberPermissions : null,
+    prompt: options.prompt,
+    model: options.model,
+  });
   if (!admission.ok) {
     await replyFailure(interaction, admission.failure);
     return undefined;
@@ -96,10 +202,10 @@ export async function admitInteraction(
   try {
     await interaction.deferReply(options.ephemeral ? { flags: MessageFlags.Ephemeral } : {});
   } catch (err) {
-    admission.ticket.release();
+    admission.work.release();
     throw err;
   }
-  return admission.ticket;
+  return admission.work;
 }
 
 /**

@@ -15,6 +15,7 @@ import { GeminiAPIPool } from '../pool/GeminiAPIPool.ts';
 import { redactSecrets } from '../pool/keys.ts';
 import { createServices } from '../services.ts';
 import { openGateway, type OpenGateway } from '../gateway/open.ts';
+import { ClientLimits } from '../limits/clientLimits.ts';
 import type { StateStore } from '../store/types.ts';
 import { onChatMessage } from './chat.ts';
 import { Conversations } from './conversations.ts';
@@ -124,6 +125,7 @@ export async function startBot(env: Record<string, string | undefined>, override
     store,
     logger: botLogger,
     gate,
+    limits: new ClientLimits(store, { logger: botLogger, flushIntervalMs: config.store.flushIntervalMs }),
     conversations: new Conversations(store, { historyTurns: config.bot.chatHistoryTurns }),
     metrics,
     lifecycle,
@@ -195,6 +197,7 @@ export async function startBot(env: Record<string, string | undefined>, override
     await step('closing the health server', async () => health?.close());
     await step('closing the Discord connection', () => client.destroy());
     await step('writing the counters', () => pool.flush());
+    await step('writing the users\' and servers\' usage', () => ctx.limits.close());
     await step('closing the pool', () => pool.close());
     await step('closing the store', () => store.close());
   };

@@ -23,7 +23,7 @@ import type {
 } from 'discord.js';
 import type { ChatTurn } from '../pool/types.ts';
 import type { StoredConversation } from '../store/types.ts';
-import { admit, admitInteraction, replyFailure } from './admission.ts';
+import { admitInteraction, admitWork, replyFailure, type Work } from './admission.ts';
 import { logTokenExpired, runStreamedAnswer } from './answer.ts';
 import { isConversationStoreError, userTurnText } from './conversations.ts';
 import { NO_MENTIONS, threadName } from './render.ts';
@@ -78,9 +78,9 @@ function introMessage(ctx: BotContext, starter: string, model: string, prompt: s
 
 /**
  * Answers one user message in a conversation and stores the exchange. Runs under the
- * conversation's lock and a gate ticket (the caller's job).
+ * conversation's lock and the admitted work (the caller's job).
  */
-async function converse(ctx: BotContext, conversationId: string, author: string, text: string, sink: AnswerSink): Promise<void> {
+async function converse(ctx: BotContext, conversationId: string, author: string, text: string, sink: AnswerSink, work: Pick<Work, 'client' | 'counted'>): Promise<void> {
   const conversation = await ctx.conversations.get(conversationId);
   if (!conversation) {
     // Ended while this message waited its turn.
@@ -96,8 +96,14 @@ async function converse(ctx: BotContext, conversationId: string, author: string,
   const result = await runStreamedAnswer(ctx, {
     command: 'chat',
     sink,
-    start: () =>
-      chat.sendMessageStream(userText, { maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages), signal: ctx.lifecycle.signal }),
+    work,
+    start: (onWait) =>
+      chat.sendMessageStream(userText, {
+        maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
+        signal: ctx.lifecycle.signal,
+        client: work.client,
+        ...(onWait ? { onWait } : {}),
+      }),
   });
   if (!result.ok) return;
   const turns: ChatTurn[] = [
@@ -125,8 +131,8 @@ export async function startChat(
     await replyFailure(interaction, { kind: 'wrong_channel' });
     return;
   }
-  const ticket = await admitInteraction(interaction, ctx, { prompt: options.prompt, ephemeral: false, model: options.model });
-  if (!ticket) return;
+  const work = await admitInteraction(interaction, ctx, { prompt: options.prompt, ephemeral: false, model: options.model });
+  if (!work) return;
   const author = displayNameOf(interaction.member, interaction.user);
   try {
     if (place.kind === 'new-thread') {
@@ -140,7 +146,7 @@ export async function startChat(
       await interaction.editReply({ content: chatStartedText(thread.id), allowedMentions: NO_MENTIONS });
       await thread.send(introMessage(ctx, author, model, options.prompt));
       await ctx.conversations.withLock(thread.id, () =>
-        ticket.run(() => converse(ctx, thread.id, author, options.prompt, channelSink(thread))),
+        work.run(() => converse(ctx, thread.id, author, options.prompt, channelSink(thread), work)),
       );
       return;
     }
@@ -152,9 +158,9 @@ export async function startChat(
       await ctx.conversations.append(id, { ...existing, model: options.model }, []);
     }
     const sink = interactionSink(interaction, { ephemeral: false, onExpired: () => logTokenExpired(ctx, interaction) });
-    await ctx.conversations.withLock(id, () => ticket.run(() => converse(ctx, id, author, options.prompt, sink)));
+    await ctx.conversations.withLock(id, () => work.run(() => converse(ctx, id, author, options.prompt, sink, work)));
   } finally {
-    ticket.release();
+    work.release();
   }
 }
 
@@ -221,20 +227,26 @@ export async function onChatMessage(message: Message, ctx: BotContext): Promise<
   // Threads are conversations only when /chat made them; a DM always is one.
   if (!conversation && !inDm) return;
   const model = conversation?.model ?? ctx.pool.defaultModel;
-  const admission = admit(ctx, 'chat', { userId: message.author.id, prompt: text, model });
+  const admission = await admitWork(ctx, 'chat', {
+    userId: message.author.id,
+    guildId: message.guildId,
+    permissions: message.inGuild() ? (message.member?.permissions ?? null) : null,
+    prompt: text,
+    model,
+  });
   if (!admission.ok) return tell(admission.failure);
-  const { ticket } = admission;
+  const { work } = admission;
   try {
     if (!conversation) await ctx.conversations.start(id, { model, ownerId: message.author.id });
     const sendable = channel as SendableChannels;
     // Typing is a courtesy: its failure must not stop the answer.
     void sendable.sendTyping().catch(() => undefined);
     const author = displayNameOf(message.member, message.author);
-    await ctx.conversations.withLock(id, () => ticket.run(() => converse(ctx, id, author, text, channelSink(sendable, message))));
+    await ctx.conversations.withLock(id, () => work.run(() => converse(ctx, id, author, text, channelSink(sendable, message), work)));
   } catch (err) {
     if (!isConversationStoreError(err)) throw err;
     await storeAway(err, model);
   } finally {
-    ticket.release();
+    work.release();
   }
 }

@@ -9,7 +9,7 @@ import type { Message, RepliableInteraction, SendableChannels } from 'discord.js
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
 import type { PoolError, PoolResult } from '../pool/types.ts';
 import { DISCORD_LIMITS, FOOTER_RESERVE_CHARS, NO_MENTIONS, answerFooter, splitMessage, truncate } from './render.ts';
-import { EMPTY_ANSWER_TEXT, answerCutOffText, answerCutText, expiredPrivateAnswerText, failureText, poolFailureText } from './userText.ts';
+import { EMPTY_ANSWER_TEXT, answerCutOffText, answerCutText, expiredPrivateAnswerText, failureText, poolFailureText, waitingForSlotText } from './userText.ts';
 
 /** Where an answer's messages go. Message 0 may already exist (a deferred reply). */
 export interface AnswerSink {
@@ -118,6 +118,11 @@ export class LiveMessages {
     return this.#writtenAt.length;
   }
 
+  /** Message `index` was written at `at` by someone else (the wait notice): its next edit keeps the interval. */
+  written(index: number, at: number): void {
+    if (index < this.#writtenAt.length && at > this.#writtenAt[index]!) this.#writtenAt[index] = at;
+  }
+
   async show(parts: readonly string[]): Promise<void> {
     for (let i = 0; i < parts.length; i++) {
       const content = parts[i]!;
@@ -219,18 +224,100 @@ export function finalAnswerParts(
 }
 
 /**
+ * The deferred reply while a request waits for quota: "waiting for a free slot, about N s",
+ * written when the pool says the request waits (its `onWait`), then counted down at most
+ * every `refreshMs`. {@link WaitNotice.stop} ends it before the answer is shown: no notice
+ * is written after that.
+ */
+export class WaitNotice {
+  #expectedAt: number | undefined;
+  #shown: string | undefined;
+  #writing: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  /** When the notice was last written (-Infinity: never). */
+  lastWriteAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly write: (text: string) => Promise<void>,
+    private readonly options: { refreshMs: number; now?: () => number; onError?: (err: unknown) => void },
+  ) {}
+
+  #now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+
+  /** The pool's `onWait`: the request waits, about this long from now. */
+  readonly waiting = (expectedWaitMs: number): void => {
+    if (this.#stopped) return;
+    this.#expectedAt = this.#now() + expectedWaitMs;
+    // A write is due at once, or the timer already set writes the latest expectation.
+    if (this.#timer === undefined) this.#due();
+  };
+
+  #due(): void {
+    const inMs = this.lastWriteAt + this.options.refreshMs - this.#now();
+    if (inMs > 0) this.#timer = setTimeout(() => this.#show(), inMs);
+    else this.#show();
+  }
+
+  #show(): void {
+    this.#timer = undefined;
+    if (this.#stopped || this.#expectedAt === undefined) return;
+    const now = this.#now();
+    const leftMs = this.#expectedAt - now;
+    const text = waitingForSlotText(Math.max(0, leftMs));
+    if (text !== this.#shown) {
+      this.#shown = text;
+      this.lastWriteAt = now;
+      this.#writing = this.#writing.then(() => (this.#stopped ? undefined : this.write(text))).catch((err: unknown) => this.options.onError?.(err));
+    }
+    // The count goes down while the request waits.
+    if (leftMs > 1_000) this.#timer = setTimeout(() => this.#show(), this.options.refreshMs);
+  }
+
+  /** Ends the notice for good; resolves once a write in flight is done. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#writing;
+  }
+}
+
+/** The deltas of `stream`, the notice stopped (and its write done) before the first. */
+async function* afterNotice(stream: AsyncIterable<string>, notice: WaitNotice, live: LiveMessages): AsyncGenerator<string> {
+  let first = true;
+  for await (const delta of stream) {
+    if (first) {
+      first = false;
+      await notice.stop();
+      live.written(0, notice.lastWriteAt);
+    }
+    yield delta;
+  }
+}
+
+/**
  * Streams a pool answer into a sink and writes its final form. Returns the pool's result.
  * A request that failed because `cancelled` aborted (the bot is shutting down) ends with
- * the line saying the bot restarted, whatever the pool calls the cancellation.
+ * the line saying the bot restarted, whatever the pool calls the cancellation. With
+ * `notice`, the deferred reply said the request was waiting for quota until the answer
+ * began.
  */
 export async function streamAnswer(
   stream: PoolStream,
   sink: AnswerSink,
-  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock; cancelled?: AbortSignal },
+  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock; cancelled?: AbortSignal; notice?: WaitNotice | undefined },
 ): Promise<{ result: PoolResult; text: string }> {
   const live = new LiveMessages(sink, options);
-  const text = await pumpStream(stream, live, options);
+  const notice = options.notice;
+  const text = await pumpStream(notice ? afterNotice(stream, notice, live) : stream, live, options);
   const result = await stream.result;
+  if (notice) {
+    await notice.stop();
+    live.written(0, notice.lastWriteAt);
+  }
   await live.show(finalAnswerParts(result, text, options.layout, (error) => failureTextOf(error, options.cancelled)));
   return { result, text };
 }

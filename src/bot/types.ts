@@ -9,6 +9,7 @@ import type {
 } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import type { ClientLimits } from '../limits/clientLimits.ts';
 import type { GeminiAPIPool } from '../pool/GeminiAPIPool.ts';
 import type { StateStore } from '../store/types.ts';
 import type { BotMetrics } from '../ops/metrics.ts';
@@ -57,6 +58,8 @@ export interface BotContext {
   readonly logger: Logger;
   /** One request per user, bounded concurrency and waiting line. */
   readonly gate: RequestGate;
+  /** Per-user and per-server limits and usage (USER_RPM, USER_DAILY_REQUESTS, GUILD_DAILY_REQUESTS). */
+  readonly limits: ClientLimits;
   readonly conversations: Conversations;
   readonly metrics: BotMetrics;
   /**

@@ -12,6 +12,7 @@ import { truncate } from './render.ts';
 export const BOT_FAILURE_KINDS = [
   'busy',
   'queue_full',
+  'over_limit',
   'shutting_down',
   'interrupted',
   'prompt_too_long',
@@ -40,6 +41,9 @@ export interface Failure {
   /** `prompt_too_long`: the prompt's length and the limit, in characters. */
   promptChars?: number;
   maxPromptChars?: number;
+  /** `over_limit`: which limit (the user's a minute or a day, the server's a day), and its value. */
+  limit?: 'user_minute' | 'user_day' | 'guild_day';
+  limitValue?: number;
 }
 
 /** `~45 s`, `~3 min`, `~2 h`: rounded up, because "try again in 0 s" helps nobody. */
@@ -80,6 +84,13 @@ const USER_TEXT: { readonly [K in FailureKind]: (f: Failure) => string } = {
   blocked: (f) => `🚫 Gemini declined to answer (reason: ${shortDetail(f.reason, 60) || 'not given'}). Try rephrasing.`,
   busy: () => '⏳ Still working on your last request. Please wait for it to finish.',
   queue_full: () => '🚦 Too many requests are waiting right now. Please try again in a moment.',
+  over_limit: (f) => {
+    const again = `You can ask again in ${formatWait(f.retryAfterMs ?? 0).replace('~', 'about ')}.`;
+    if (f.limit === 'user_minute') return `⏳ You are asking too fast${f.limitValue !== undefined ? ` (at most ${f.limitValue} a minute)` : ''}. ${again}`;
+    const count = f.limitValue !== undefined ? `${f.limitValue} ` : '';
+    const whose = f.limit === 'guild_day' ? 'This server has used its' : 'You have used your';
+    return `📅 ${whose} ${count}requests for today (the day starts at midnight Pacific time). ${again}`;
+  },
   shutting_down: () => '🔄 The bot is restarting. Please try again in a moment.',
   interrupted: () => '🔄 The bot restarted before this answer was finished. Please ask again.',
   prompt_too_long: (f) =>
@@ -95,6 +106,14 @@ const USER_TEXT: { readonly [K in FailureKind]: (f: Failure) => string } = {
 /** The text a user sees for a failure. */
 export function failureText(f: Failure): string {
   return USER_TEXT[f.kind](f);
+}
+
+/**
+ * The deferred reply while the request waits for quota: how long it should take, rounded
+ * up ("about 12 s", "about 2 min").
+ */
+export function waitingForSlotText(expectedWaitMs: number): string {
+  return `⏳ Waiting for a free slot, about ${formatWait(expectedWaitMs).replace('~', '')}…`;
 }
 
 /** The text for a pool failure (`result.error`). */
