@@ -86,6 +86,8 @@ export class WaitQueue {
   #virtual = 0;
   /** Finish tag of each client's latest slot taken or request in line. */
   readonly #lastFinish = new Map<string, number>();
+  /** Clients remembered before the next sweep of `#lastFinish` (amortized: it doubles with what a sweep keeps). */
+  #sweepAt: number;
   #seq = 0;
 
   constructor(
@@ -94,6 +96,12 @@ export class WaitQueue {
     readonly maxQueued = 100,
   ) {
     if (!Number.isInteger(maxQueued) || maxQueued < 0) throw new TypeError(`WaitQueue: \`maxQueued\` must be an integer >= 0 (got ${maxQueued})`);
+    this.#sweepAt = 4 * maxQueued + 1_024;
+  }
+
+  /** Clients whose use is remembered now (for tests and the curious). */
+  get remembered(): number {
+    return this.#lastFinish.size;
   }
 
   /** Requests waiting now. */
@@ -161,10 +169,19 @@ export class WaitQueue {
   /** A slot was taken at tag `start`: the virtual time follows it. */
   #moved(start: number): void {
     if (start > this.#virtual) this.#virtual = start;
-    // Clients whose last tag is behind the floor start at the floor anyway.
-    if (this.#lastFinish.size > 4 * this.maxQueued + 1_024) {
-      for (const [client, finish] of this.#lastFinish) if (finish <= this.#virtual - CREDIT_TURNS) this.#lastFinish.delete(client);
-    }
+    if (this.#lastFinish.size > this.#sweepAt) this.#sweep();
+  }
+
+  /**
+   * Forgets clients within one turn of the floor (those behind it start there anyway; those
+   * less than a turn ahead of it gain at most that turn), except those in line. Many clients
+   * that each ask once never move the virtual time, so without this the map would only grow.
+   */
+  #sweep(): void {
+    const waiting = new Set(this.#items.map((w) => w.client));
+    const keepAbove = this.#virtual - CREDIT_TURNS + 1;
+    for (const [client, finish] of this.#lastFinish) if (finish <= keepAbove && !waiting.has(client)) this.#lastFinish.delete(client);
+    this.#sweepAt = Math.max(4 * this.maxQueued + 1_024, 2 * this.#lastFinish.size);
   }
 
   /** Tags the newcomer and puts it in line. */

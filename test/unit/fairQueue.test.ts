@@ -233,3 +233,17 @@ describe('WaitQueue: bounded wait', () => {
     await expect(h.q.wait(() => 'ready', T0 + 1_000, undefined, { weight: 0 })).rejects.toThrow('`weight` must be a number > 0 (got 0)');
   });
 });
+
+describe('WaitQueue: memory', () => {
+  it('many clients that each take one slot are not all remembered, but a client that keeps asking is', async () => {
+    const h = harness(10);
+    for (let i = 0; i < 5; i++) h.q.took('heavy');
+    for (let i = 0; i < 50_000; i++) h.q.took(`discord:user:${i}`);
+    expect(h.q.remembered).toBeLessThanOrEqual(4 * 10 + 1_024 + 1);
+    void h.join('heavy1');
+    void h.join('newcomer1');
+    await settle();
+    await h.free(2);
+    expect(h.served).toEqual(['newcomer1', 'heavy1']);
+  });
+});
