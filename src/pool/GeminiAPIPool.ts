@@ -455,7 +455,8 @@ export class GeminiAPIPool {
         } else {
           // Counted in the same step as the pick, so no other request can take the slot.
           takeSlot(choice.instance.keyIndex, now);
-          queue.took(req.client, this.#weightOf(req.client));
+          // A slot taken counts as its client's use, for the fair order of later waits.
+          if (countsQuota) queue.took(req.client, this.#weightOf(req.client));
         }
         const inst = choice.instance;
         const key = this.#ring.keys[inst.keyIndex]!;
