@@ -46,7 +46,14 @@ export type PoolResult = PoolSuccess | PoolFailure;
 export type KeyState =
   | { status: 'active' }
   | { status: 'cooling'; until: number; reason: string; kind: ErrorKind }
-  | { status: 'disabled'; since: number; reason: string; kind: ErrorKind };
+  | {
+      status: 'disabled';
+      since: number;
+      reason: string;
+      kind: ErrorKind;
+      /** Disabled by an operator (dashboard, CLI): no re-check enables it, only an operator. */
+      manual?: true;
+    };
 
 export type KeyStatus = KeyState['status'];
 
@@ -88,6 +95,10 @@ export interface KeyStats {
   /** Largest remaining cooldown over the models, 0 when none. */
   cooldownRemainingMs: number;
   disabledReason?: string;
+  /** Disabled by an operator: stays disabled until an operator enables it. */
+  disabledByOperator?: true;
+  /** Added while the pool runs (`addKey`); absent for keys of the configuration. */
+  added?: true;
   usage: number;
   errors: number;
   errorRate: number;
@@ -147,6 +158,10 @@ export interface PoolEvents {
    */
   allKeysUnavailable: { model: string; retryAfterMs?: number; kind: ErrorKind; message: string; sameFailure?: { withinMs: number; reason: string } };
   serviceRecovered: { model: string };
+  /** A key joined while the pool runs (`addKey`, or another process added it). */
+  keyAdded: { keyId: string; hint: string; group: string };
+  /** A key left the pool (`removeKey`); its `key#N` is never reused. */
+  keyRemoved: { keyId: string };
 }
 
 /** A streamed answer: iterate for text deltas, await `result` for the outcome. */
