@@ -74,6 +74,8 @@ export interface StartBotOverrides {
   readyTimeoutMs?: number;
   /** Wraps the store the configuration built (tests make it stall or fail). */
   wrapStore?: (store: StateStore) => StateStore;
+  /** Where each variable of the environment came from, for the dashboard's settings page. */
+  envOrigin?: Record<string, 'environment' | 'file'>;
 }
 
 /** A running bot. */
@@ -106,7 +108,7 @@ export async function startBot(env: Record<string, string | undefined>, override
   const token = requireDiscordToken(config);
   const logger = overrides.logger ?? pino({ level: config.logLevel });
   const commands = await loadCommands(overrides.commandsDir ?? DEFAULT_COMMANDS_DIR);
-  const { pool, store } = await createServices(config, logger, {
+  const { pool, store, vault } = await createServices(config, logger, {
     ...(overrides.clientFactory ? { clientFactory: overrides.clientFactory } : {}),
     ...(overrides.wrapStore ? { wrapStore: overrides.wrapStore } : {}),
   });
@@ -201,7 +203,7 @@ export async function startBot(env: Record<string, string | undefined>, override
 
   try {
     // Before Discord: a gateway that cannot start (no client token, port taken) stops the start.
-    if (config.gateway.port !== undefined) gateway = await openGateway(config, pool, store, logger);
+    if (config.gateway.port !== undefined) gateway = await openGateway(config, pool, store, logger, { vault, env, ...(overrides.envOrigin ? { envOrigin: overrides.envOrigin } : {}) });
     if (config.bot.healthPort !== undefined) {
       health = await startHealthServer({
         port: config.bot.healthPort,
