@@ -7,6 +7,7 @@
  */
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { secureHeaders } from 'hono/secure-headers';
@@ -212,6 +213,12 @@ export function dashboardApp(deps: DashboardDeps): { app: Hono<DashboardEnv>; cl
   });
 
   pageRoutes(app, ctx);
+  // A refusal of a middleware (the origin check's 403) is an answer, not a failure.
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) return err.getResponse();
+    log.error({ err: err.message, path: c.req.path }, 'dashboard request failed');
+    return c.text('internal error: the log has what went wrong', 500);
+  });
   app.all('*', (c) => (c.req.path === '/dashboard/' ? c.redirect('/dashboard', 308) : c.text('no such dashboard page', 404)));
 
   return {

@@ -122,6 +122,6 @@ function addedReport(r: AddKeysResult): Html {
 }
 
 /** The keys page. */
-export function keysPage(ctx: PageContext & { canAdd: boolean }, keys: readonly KeyStats[], sort: KeySort, message: KeysMessage | undefined): Html {
-  return page(ctx, 'keys', 'Keys', keysRegion(ctx, keys, sort, message));
+export function keysPage(ctx: PageContext & { canAdd: boolean }, keys: readonly KeyStats[], sort: KeySort, message: KeysMessage | undefined, added?: AddKeysResult): Html {
+  return page(ctx, 'keys', 'Keys', keysRegion(ctx, keys, sort, message, added));
 }

@@ -72,7 +72,7 @@ export function pageRoutes(app: Hono<DashboardEnv>, ctx: DashboardContext): void
   const keysAnswer = (c: C, sort: KeySort, message: KeysMessage | undefined, added?: Parameters<typeof keysRegion>[4]): Response | Promise<Response> => {
     const stats = deps.pool.getKeyStats().keys;
     if (isHtmx(c)) return c.html(keysRegion(keysCtx(c), stats, sort, message, added));
-    return c.html(keysPage(keysCtx(c), stats, sort, message) as Html);
+    return c.html(keysPage(keysCtx(c), stats, sort, message, added) as Html);
   };
 
   app.get('/keys', (c) => keysAnswer(c, parseSort(c.req.query('sort'), c.req.query('dir')), undefined));
