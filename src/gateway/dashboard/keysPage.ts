@@ -104,7 +104,7 @@ ${
     ? html`<form method="post" action="/dashboard/keys/add" hx-post="/dashboard/keys/add" hx-target="#keys-region" hx-swap="outerHTML" autocomplete="off">${csrfField(ctx.csrf)}<input type="hidden" name="sort" value="${sort.by}"><input type="hidden" name="dir" value="${sort.dir}">
 <label for="new-keys">Keys, one a line (<code>project:key</code> names a key's Google Cloud project)</label>
 <textarea id="new-keys" name="keys" spellcheck="false" autocapitalize="off" autocomplete="off" required></textarea>
-<div class="row"><div><label for="new-project">Project of the keys without one (optional)</label><input id="new-project" name="project" maxlength="64" pattern="[A-Za-z0-9._-]{1,64}"></div>
+<div class="row"><div><label for="new-project">Project of the keys without one (optional)</label><input id="new-project" name="project" maxlength="64" pattern="[A-Za-z0-9._\\-]{1,64}"></div>
 <div><button class="primary" type="submit">Check and add</button></div></div>
 <p class="muted">Each key is checked with a cheap call first; one that fails is refused with the answer. Added keys are stored encrypted (STATE_SECRET) and used by every process sharing the store within a second.</p>
 </form>`

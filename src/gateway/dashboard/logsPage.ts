@@ -150,17 +150,15 @@ export function toCsv(rows: readonly RequestLogRow[]): string {
  * sent, counting equal rows so none is sent twice or lost.
  */
 export class LogTail {
-  #watermark: number;
+  /** The newest row time seen (rows carry the time of the process that served them, not ours). */
+  #watermark = Number.NEGATIVE_INFINITY;
   #seen = new Map<string, number>();
 
   constructor(
     private readonly store: Pick<GatewayStore, 'queryRequestLog'>,
     private readonly filters: LogFilters,
-    startAt: number,
     private readonly lookbackMs = 10_000,
-  ) {
-    this.#watermark = startAt;
-  }
+  ) {}
 
   /** Takes what the log holds now as sent (the page shows it already). */
   async prime(now: number): Promise<void> {
@@ -171,6 +169,7 @@ export class LogTail {
   async next(now: number): Promise<RequestLogRow[]> {
     const q = toQuery(this.filters, now, 500);
     q.since = Math.max(q.since ?? 0, this.#watermark - this.lookbackMs);
+    if (!Number.isFinite(q.since)) delete q.since;
     const rows = await this.store.queryRequestLog(q);
     const counts = new Map<string, number>();
     const fresh: RequestLogRow[] = [];

@@ -242,7 +242,7 @@ export function pageRoutes(app: Hono<DashboardEnv>, ctx: DashboardContext): void
       stream.onAbort(() => {
         open = false;
       });
-      const tail = new LogTail(deps.store, f, deps.now());
+      const tail = new LogTail(deps.store, f);
       await tail.prime(deps.now());
       while (open && !ctx.closed()) {
         await stream.sleep(Math.min(1_000, ctx.liveIntervalMs));

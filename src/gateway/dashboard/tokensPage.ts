@@ -84,7 +84,7 @@ ${
 <section class="panel" aria-labelledby="h-create">
 <h2 id="h-create">Create a token</h2>
 <form method="post" action="/dashboard/tokens/create" hx-post="/dashboard/tokens/create" hx-target="#tokens-region" hx-swap="outerHTML" autocomplete="off">${csrfField(ctx.csrf)}
-<label for="token-name">Name (who uses it, e.g. web-app)</label><input id="token-name" name="name" required maxlength="64" pattern="[A-Za-z0-9._-]{1,64}">
+<label for="token-name">Name (who uses it, e.g. web-app)</label><input id="token-name" name="name" required maxlength="64" pattern="[A-Za-z0-9._\\-]{1,64}">
 ${modelBoxes('new', ctx.models, undefined)}${limitFields('new', undefined)}
 <p><button class="primary" type="submit">Create token</button></p>
 </form>
