@@ -219,6 +219,10 @@ describe.skipIf(skip)('the dashboard in a real browser', () => {
     expect(await page.evaluate('document.activeElement?.textContent')).toBe('Keys');
     await page.keyboard.press('Enter');
     await page.waitForURL('**/dashboard/keys');
+    // Nothing kept in the browser's storage but htmx's note of the page's path; the session
+    // cookie is out of the page's reach.
+    expect(await page.evaluate('[localStorage.length, document.cookie]')).toEqual([0, '']);
+    expect(await page.evaluate('Object.keys(sessionStorage).filter((k) => k !== "htmx-current-path-for-history")')).toEqual([]);
     expect(problems).toEqual([]);
   });
 

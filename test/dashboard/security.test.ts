@@ -104,6 +104,12 @@ describe('secrets and passwords', () => {
     }
     await expect(hashPassword('short')).rejects.toThrow(/at least 12/);
   });
+
+  it('many sign-ins at once are all answered (two derivations run at a time, the rest wait)', async () => {
+    const check = await passwordChecker({ kind: 'plain', password: 'correct horse battery' });
+    const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => check(i === 2 ? 'correct horse battery' : `wrong ${i}`)));
+    expect(answers).toEqual([false, false, true, false, false]);
+  });
 });
 
 describe('sealed keys', () => {

@@ -29,10 +29,10 @@ export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 /**
  * htmx settings: no eval, no script tags in swapped content, requests to this origin only, no
- * injected style element, and no `style` attribute copied while settling (the CSP refuses
- * inline style, and a browser may leave an empty one on a form field).
+ * history snapshots, no injected style element, and no `style` attribute copied while
+ * settling (the CSP refuses inline style, and a browser may leave an empty one on a form field).
  */
-const HTMX_CONFIG = JSON.stringify({ includeIndicatorStyles: false, allowEval: false, allowScriptTags: false, selfRequestsOnly: true, historyCacheSize: 0, attributesToSettle: ['class', 'width', 'height'] });
+const HTMX_CONFIG = JSON.stringify({ includeIndicatorStyles: false, allowEval: false, allowScriptTags: false, selfRequestsOnly: true, historyEnabled: false, historyCacheSize: 0, attributesToSettle: ['class', 'width', 'height'] });
 
 function assetUrl(assets: ReadonlyMap<string, Asset>, name: string): string {
   const a = assets.get(name);

@@ -48,12 +48,24 @@ export function parsePasswordHash(text: string): PasswordHash {
   return { logN: Number(m[1]), r: Number(m[2]), p: Number(m[3]), salt: Buffer.from(m[4]!, 'base64url'), hash: Buffer.from(m[5]!, 'base64url') };
 }
 
+/** Derivations run at once at most: each takes 32 MiB, so many sign-ins at once wait instead. */
+const MAX_CONCURRENT_CHECKS = 2;
+
 /** The check of a login: the configured password (plain or hashed) as one parsed hash. */
 export async function passwordChecker(setting: { kind: 'plain'; password: string } | { kind: 'hash'; hash: string }): Promise<(given: string) => Promise<boolean>> {
   const h = parsePasswordHash(setting.kind === 'hash' ? setting.hash : await hashPassword(setting.password));
+  let running = 0;
+  const waiting: Array<() => void> = [];
   return async (given) => {
-    // Always a whole derivation and a comparison of equal lengths: the time says nothing.
-    const got = await derive(typeof given === 'string' ? given.slice(0, 1024) : '', h, h.hash.length);
-    return timingSafeEqual(got, h.hash);
+    if (running >= MAX_CONCURRENT_CHECKS) await new Promise<void>((r) => waiting.push(r));
+    running++;
+    try {
+      // Always a whole derivation and a comparison of equal lengths: the time says nothing.
+      const got = await derive(typeof given === 'string' ? given.slice(0, 1024) : '', h, h.hash.length);
+      return timingSafeEqual(got, h.hash);
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
   };
 }
