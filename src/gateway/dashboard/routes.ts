@@ -5,19 +5,19 @@
  * creates a token.
  */
 import type { Context, Hono } from 'hono';
+import { getCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
 import { addKeys, keyVerdict, NO_STATE_SECRET, removeAddedKey } from '../../addedKeys.ts';
 import { isStoreRejectedError } from '../../store/errors.ts';
 import { parseDuration, type NewToken, type TokenChange } from '../tokens.ts';
 import type { DashboardContext, DashboardEnv } from './app.ts';
-import { SESSION_COOKIE } from './security.ts';
 import { keysPage, keysRegion, parseSort, type KeySort, type KeysMessage } from './keysPage.ts';
-import type { Html, PageContext } from './layout.ts';
+import type { PageContext } from './layout.ts';
 import { CSV_MAX_ROWS, LogTail, logRow, logsPage, parseCursor, parseFilters, readPage, toCsv, toQuery } from './logsPage.ts';
 import { overviewData, overviewPage } from './overview.ts';
+import { SESSION_COOKIE } from './security.ts';
 import { settingsPage } from './settingsPage.ts';
 import { tokensPage, tokensRegion, type TokensOutcome } from './tokensPage.ts';
-import { getCookie } from 'hono/cookie';
 
 type C = Context<DashboardEnv>;
 
@@ -72,7 +72,7 @@ export function pageRoutes(app: Hono<DashboardEnv>, ctx: DashboardContext): void
   const keysAnswer = (c: C, sort: KeySort, message: KeysMessage | undefined, added?: Parameters<typeof keysRegion>[4]): Response | Promise<Response> => {
     const stats = deps.pool.getKeyStats().keys;
     if (isHtmx(c)) return c.html(keysRegion(keysCtx(c), stats, sort, message, added));
-    return c.html(keysPage(keysCtx(c), stats, sort, message, added) as Html);
+    return c.html(keysPage(keysCtx(c), stats, sort, message, added));
   };
 
   app.get('/keys', (c) => keysAnswer(c, parseSort(c.req.query('sort'), c.req.query('dir')), undefined));
@@ -153,7 +153,7 @@ export function pageRoutes(app: Hono<DashboardEnv>, ctx: DashboardContext): void
   const tokensCtx = (c: C) => ({ ...pageCtx(c), models });
   const tokensAnswer = async (c: C, outcome: TokensOutcome | undefined): Promise<Response> => {
     const list = await deps.tokens.list();
-    return c.html(isHtmx(c) ? tokensRegion(tokensCtx(c), list, outcome) : (tokensPage(tokensCtx(c), list, outcome) as Html));
+    return c.html(isHtmx(c) ? tokensRegion(tokensCtx(c), list, outcome) : tokensPage(tokensCtx(c), list, outcome));
   };
   const limitOf = (v: string, name: string): number | undefined => {
     if (v === '') return undefined;
