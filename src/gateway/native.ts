@@ -75,7 +75,7 @@ export function nativeRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
       const bad = batchModelProblem(body, model);
       if (bad) return nativeError(c, 400, bad);
     }
-    const ex = begin(deps, client, route, model, method === 'streamGenerateContent', body);
+    const ex = begin(c, deps, route, model, method === 'streamGenerateContent', body);
     const refused = await refusal(deps, client, model);
     if (refused) {
       end(deps, ex, refused.status, undefined);

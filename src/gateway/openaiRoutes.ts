@@ -58,7 +58,7 @@ export function openaiRoutes(deps: GatewayDeps, signatures: SignatureStore = new
       signatures,
     });
     if (!t.ok) return c.json(openaiError(400, t.message, { param: t.param, code: t.code }), 400);
-    const ex = begin(deps, c.get('client'), '/v1/chat/completions', t.model, t.stream, parsed.body);
+    const ex = begin(c, deps, '/v1/chat/completions', t.model, t.stream, parsed.body);
     const no = await refused(c, deps, ex);
     if (no) return no;
     const meta: ChatMeta = { id: newCompletionId(), model: t.model, created: Math.floor(deps.now() / 1000), signatures };
@@ -84,7 +84,7 @@ export function openaiRoutes(deps: GatewayDeps, signatures: SignatureStore = new
     if (!parsed.ok) return openaiErrorResponse(c, 400, parsed.message);
     const t = embeddingsToGemini(parsed.body, { models: deps.embeddingModels });
     if (!t.ok) return c.json(openaiError(400, t.message, { param: t.param, code: t.code }), 400);
-    const ex = begin(deps, c.get('client'), '/v1/embeddings', t.model, false, parsed.body);
+    const ex = begin(c, deps, '/v1/embeddings', t.model, false, parsed.body);
     const no = await refused(c, deps, ex);
     if (no) return no;
     const result = await deps.pool.callNative({ model: t.model, method: t.method, body: t.body, client: ex.client.name, signal: c.req.raw.signal });

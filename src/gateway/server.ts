@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AddressInfo } from 'node:net';
 import type { GatewayEnv } from './auth.ts';
 import type { GatewayDeps } from './deps.ts';
+import { logUnserved } from './exchange.ts';
 import { googleError, nativeRoutes } from './native.ts';
 import { openaiRoutes, openaiErrorResponse } from './openaiRoutes.ts';
 
@@ -39,6 +40,8 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
       onError: (c) => dialectError(c, 413, `the request body is larger than ${Math.round(deps.maxBodyBytes / 1024 / 1024)} MB (GATEWAY_MAX_BODY_MB)`),
     }),
   );
+  app.use('/v1/*', logUnserved(deps));
+  app.use('/v1beta/*', logUnserved(deps));
   app.route('/v1', openaiRoutes(deps));
   app.route('/v1', nativeRoutes(deps));
   app.route('/v1beta', nativeRoutes(deps));
