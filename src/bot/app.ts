@@ -15,12 +15,12 @@ import { GeminiAPIPool } from '../pool/GeminiAPIPool.ts';
 import { redactSecrets } from '../pool/keys.ts';
 import { createServices } from '../services.ts';
 import type { StateStore } from '../store/types.ts';
-import { onChatMessage } from './chat.ts';
 import { Conversations } from './conversations.ts';
 import { runInteraction } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { errorSummary } from './errors.ts';
 import { Lifecycle } from './lifecycle.ts';
+import { onMessage } from './messages.ts';
 import { RequestGate } from './gate.ts';
 import { DEFAULT_COMMANDS_DIR, commandPayloads, loadCommands } from './loader.ts';
 import { isAdmin } from './permissions.ts';
@@ -132,7 +132,7 @@ export async function startBot(env: Record<string, string | undefined>, override
     intents: [
       GatewayIntentBits.Guilds,
       GatewayIntentBits.GuildMessages,
-      // Privileged: chat threads need the text of members' messages.
+      // Privileged: chat threads, mentions and replies need the text of members' messages.
       GatewayIntentBits.MessageContent,
       GatewayIntentBits.DirectMessages,
     ],
@@ -142,7 +142,7 @@ export async function startBot(env: Record<string, string | undefined>, override
     ...(config.discord.apiUrl ? { rest: { api: config.discord.apiUrl } } : {}),
   });
   client.on(Events.InteractionCreate, (interaction) => void lifecycle.track(dispatcher.dispatch(interaction)));
-  client.on(Events.MessageCreate, (message) => void lifecycle.track(onChatMessage(message, ctx)));
+  client.on(Events.MessageCreate, (message) => void lifecycle.track(onMessage(message, ctx)));
   client.on(Events.Error, (err) => ctx.logger.error({ err: errorSummary(err) }, 'discord client error'));
   client.on(Events.Warn, (message) => ctx.logger.warn({ message }, 'discord client warning'));
 

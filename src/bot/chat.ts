@@ -25,7 +25,7 @@ import type { ChatTurn } from '../pool/types.ts';
 import type { StoredConversation } from '../store/types.ts';
 import { admit, admitInteraction, replyFailure } from './admission.ts';
 import { logTokenExpired, runStreamedAnswer } from './answer.ts';
-import { isConversationStoreError, userTurnText } from './conversations.ts';
+import { displayNameOf, isConversationStoreError, userTurnText } from './conversations.ts';
 import { NO_MENTIONS, threadName } from './render.ts';
 import { answerTokenBudget, channelSink, interactionSink, type AnswerSink } from './stream.ts';
 import type { BotContext } from './types.ts';
@@ -56,12 +56,6 @@ export function chatPlace(interaction: RepliableInteraction): ChatPlace {
   if (channel.isThread()) return { kind: 'in-place', conversationId: channel.id };
   if (channel.type === ChannelType.GuildText || channel.type === ChannelType.GuildAnnouncement) return { kind: 'new-thread', channel };
   return { kind: 'unsupported' };
-}
-
-/** The name people go by here: server nickname, else global name, else username. */
-function displayNameOf(member: unknown, user: { displayName: string }): string {
-  if (member && typeof member === 'object' && 'displayName' in member && typeof member.displayName === 'string') return member.displayName;
-  return user.displayName;
 }
 
 /** The first message of a chat thread: who started it, the prompt, how it works, an end button. */
@@ -189,16 +183,17 @@ export async function endChat(interaction: ChatInputCommandInteraction | ButtonI
 }
 
 /**
- * A message in a DM or a bot chat thread: continues the conversation. Ignores the bot's own
- * messages, other bots, system messages and threads that are not bot conversations.
+ * A message in a DM or a bot chat thread: continues the conversation. Returns false, doing
+ * nothing, when the channel is no conversation (a server channel, a thread the bot did not
+ * start with `/chat`), so the message may still be a mention. Ignores the bot's own
+ * messages, other bots and system messages.
  */
-export async function onChatMessage(message: Message, ctx: BotContext): Promise<void> {
-  if (message.author.bot || message.system || message.author.id === message.client.user.id) return;
+export async function onChatMessage(message: Message, ctx: BotContext): Promise<boolean> {
+  if (message.author.bot || message.system || message.author.id === message.client.user.id) return true;
   const channel = message.channel;
   const inDm = channel.isDMBased();
-  if (!inDm && !channel.isThread()) return;
+  if (!inDm && !channel.isThread()) return false;
   const text = message.content.trim();
-  if (!text) return;
   const id = message.channelId;
   const tell = async (f: Failure): Promise<void> => {
     await message.reply({ content: failureText(f), allowedMentions: NO_MENTIONS, failIfNotExists: false });
@@ -215,14 +210,21 @@ export async function onChatMessage(message: Message, ctx: BotContext): Promise<
     if (!isConversationStoreError(err)) throw err;
     // Without the store it is unknown whether a thread is a conversation: a DM always is,
     // and so is a thread the bot started; other threads are left alone.
-    if (inDm || (channel.isThread() && channel.ownerId === message.client.user.id)) await storeAway(err, ctx.pool.defaultModel);
-    return;
+    if (inDm || (channel.isThread() && channel.ownerId === message.client.user.id)) {
+      await storeAway(err, ctx.pool.defaultModel);
+      return true;
+    }
+    return false;
   }
   // Threads are conversations only when /chat made them; a DM always is one.
-  if (!conversation && !inDm) return;
+  if (!conversation && !inDm) return false;
+  if (!text) return true;
   const model = conversation?.model ?? ctx.pool.defaultModel;
   const admission = admit(ctx, 'chat', { userId: message.author.id, prompt: text, model });
-  if (!admission.ok) return tell(admission.failure);
+  if (!admission.ok) {
+    await tell(admission.failure);
+    return true;
+  }
   const { ticket } = admission;
   try {
     if (!conversation) await ctx.conversations.start(id, { model, ownerId: message.author.id });
@@ -237,4 +239,5 @@ export async function onChatMessage(message: Message, ctx: BotContext): Promise<
   } finally {
     ticket.release();
   }
+  return true;
 }

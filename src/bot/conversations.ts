@@ -17,6 +17,12 @@ export function trimHistory(history: readonly ChatTurn[], maxTurns: number): Cha
   return kept;
 }
 
+/** The name people go by here: server nickname, else global name, else username. */
+export function displayNameOf(member: unknown, user: { displayName: string }): string {
+  if (member && typeof member === 'object' && 'displayName' in member && typeof member.displayName === 'string') return member.displayName;
+  return user.displayName;
+}
+
 /** `Alice: hello`: several people may talk in one thread. */
 export function userTurnText(displayName: string, text: string): string {
   const name = displayName.replace(/[\r\n:]+/g, ' ').trim() || 'someone';

@@ -322,16 +322,20 @@ export function interactionSink(
   };
 }
 
-/** An answer as channel messages, the first replying to `replyTo` when given. */
-export function channelSink(channel: SendableChannels, replyTo?: Message): AnswerSink {
+/**
+ * An answer as channel messages, the first replying to `replyTo` when given. With `chain`,
+ * each further message replies to the one before it, so the whole answer can be followed
+ * back from its last message (mention answers read their history that way).
+ */
+export function channelSink(channel: SendableChannels, replyTo?: Message, options: { chain?: boolean } = {}): AnswerSink {
   const messages: Message[] = [];
   return {
     firstExists: false,
     async create(index, content) {
-      messages[index] =
-        index === 0 && replyTo
-          ? await replyTo.reply({ content, allowedMentions: NO_MENTIONS, failIfNotExists: false })
-          : await channel.send({ content, allowedMentions: NO_MENTIONS });
+      const target = index === 0 ? replyTo : options.chain ? messages[index - 1] : undefined;
+      messages[index] = target
+        ? await target.reply({ content, allowedMentions: NO_MENTIONS, failIfNotExists: false })
+        : await channel.send({ content, allowedMentions: NO_MENTIONS });
     },
     async edit(index, content) {
       const m = messages[index];
