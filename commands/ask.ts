@@ -1,6 +1,7 @@
-/** `/ask prompt [model] [temperature] [private]`: one streamed answer. */
+/** `/ask prompt [model] [temperature] [private] [attachment]`: one streamed answer. */
 import { InteractionContextType, SlashCommandBuilder } from 'discord.js';
 import { runAsk } from '../src/bot/answer.ts';
+import { attachmentOption } from '../src/bot/attachments.ts';
 import type { Command } from '../src/bot/types.ts';
 
 export default {
@@ -13,13 +14,15 @@ export default {
     // Choices are the configured models, filled in at registration.
     .addStringOption((o) => o.setName('model').setDescription('Which model answers (default: the first configured)'))
     .addNumberOption((o) => o.setName('temperature').setDescription('Creativity, 0 (focused) to 2 (wild)').setMinValue(0).setMaxValue(2))
-    .addBooleanOption((o) => o.setName('private').setDescription('Only you see the answer')),
+    .addBooleanOption((o) => o.setName('private').setDescription('Only you see the answer'))
+    .addAttachmentOption((o) => o.setName('attachment').setDescription('An image, PDF or text file to ask about')),
   async execute(interaction, ctx) {
     await runAsk(interaction, ctx, {
       prompt: interaction.options.getString('prompt', true),
       model: interaction.options.getString('model') ?? undefined,
       temperature: interaction.options.getNumber('temperature') ?? undefined,
       ephemeral: interaction.options.getBoolean('private') ?? false,
+      attachment: attachmentOption(interaction),
     });
   },
 } satisfies Command;

@@ -117,12 +117,29 @@ export interface RecordedCall {
   response?: unknown;
 }
 
-/** An attachment stored on a message. */
+/** An attachment stored on a message (or given as a command's attachment option). */
 export interface FakeAttachment {
   id: string;
   filename: string;
+  /** The size Discord reports. */
   size: number;
   contentType: string;
+}
+
+/**
+ * A file a user attaches, to a message or as a command's attachment option. Its bytes are
+ * served by the fake's CDN route (`GET /attachments/:channel/:id/:name`, outside `/api`),
+ * where the attachment's `url` points, as Discord's point at cdn.discordapp.com.
+ */
+export interface FakeUpload {
+  filename: string;
+  /** @default 'application/octet-stream' */
+  contentType?: string;
+  data: Uint8Array | string;
+  /** The size Discord reports, when it must differ from the bytes served (a size that lies). */
+  declaredSize?: number;
+  /** Serve the bytes without a Content-Length (chunked), so only counting them tells the size. */
+  omitLength?: boolean;
 }
 
 /** Who a message would actually notify, computed from its content and `allowed_mentions`. */
@@ -252,6 +269,8 @@ export interface SendUserMessageOptions {
   author: FakeUser;
   /** Message this one replies to. */
   replyTo?: string;
+  /** Files attached to it. */
+  attachments?: FakeUpload[];
 }
 
 /** An interaction the fake dispatched, and what the bot answered. */

@@ -2,13 +2,14 @@
  * Admission: the one place that decides whether a request may start now, and tells the
  * user why not. {@link refusal} is the decision, in this order: the bot is stopping; an
  * admin command from someone who is not an admin; a prompt over MAX_PROMPT_CHARS; a model
- * this bot does not serve. {@link admit} adds the gate for Gemini work: the user already
+ * this bot does not serve; files it cannot read or that are too big. {@link admit} adds the gate for Gemini work: the user already
  * has a request running, or the waiting line is full. Slash commands, buttons and chat
  * messages all go through these; only the way the user is told differs
  * ({@link replyFailure} for interactions, a reply for messages).
  */
 import { MessageFlags } from 'discord.js';
 import type { ButtonInteraction, ChatInputCommandInteraction, RepliableInteraction } from 'discord.js';
+import type { AttachmentMeta } from './attachments.ts';
 import { errorSummary } from './errors.ts';
 import type { Ticket } from './gate.ts';
 import { isConversationStoreError } from './conversations.ts';
@@ -25,6 +26,8 @@ export interface AdmissionRequest {
   prompt?: string;
   /** A model asked for by name, checked against the served ones. */
   model?: string | undefined;
+  /** Files sent with the prompt: readable types, MAX_ATTACHMENT_MB, what one request carries. */
+  attachments?: readonly AttachmentMeta[];
 }
 
 /** Why `request` may not start now, or undefined when it may. The only place that decides. */
@@ -36,6 +39,7 @@ export function refusal(ctx: BotContext, request: AdmissionRequest): Failure | u
     return { kind: 'prompt_too_long', promptChars: request.prompt.length, maxPromptChars };
   }
   if (request.model !== undefined && !ctx.pool.models.includes(request.model)) return modelNotServed(request.model, ctx.pool.models);
+  if (request.attachments && request.attachments.length > 0) return ctx.attachments.refusal(request.attachments);
   return undefined;
 }
 
@@ -83,10 +87,15 @@ export async function replyFailure(interaction: RepliableInteraction, failure: F
 export async function admitInteraction(
   interaction: RepliableInteraction,
   ctx: BotContext,
-  options: { prompt: string; ephemeral: boolean; model?: string | undefined },
+  options: { prompt: string; ephemeral: boolean; model?: string | undefined; attachments?: readonly AttachmentMeta[] },
 ): Promise<Ticket | undefined> {
   const command = interaction.isChatInputCommand() ? interaction.commandName : 'other';
-  const admission = admit(ctx, command, { userId: interaction.user.id, prompt: options.prompt, model: options.model });
+  const admission = admit(ctx, command, {
+    userId: interaction.user.id,
+    prompt: options.prompt,
+    model: options.model,
+    ...(options.attachments ? { attachments: options.attachments } : {}),
+  });
   if (!admission.ok) {
     await replyFailure(interaction, admission.failure);
     return undefined;

@@ -7,9 +7,11 @@ import type { RepliableInteraction } from 'discord.js';
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
 import type { PoolResult } from '../pool/types.ts';
 import { admitInteraction } from './admission.ts';
+import type { AttachmentMeta } from './attachments.ts';
 import { DISCORD_LIMITS, NO_MENTIONS, artEmbed } from './render.ts';
-import { ANSWER_CHARS, answerTokenBudget, failureTextOf, streamAnswer, type AnswerSink, interactionSink } from './stream.ts';
+import { ANSWER_CHARS, answerTokenBudget, failureTextOf, showOnly, streamAnswer, type AnswerSink, interactionSink } from './stream.ts';
 import type { BotContext } from './types.ts';
+import { failureText } from './userText.ts';
 
 /** Streams a pool answer into a sink, and counts it in the metrics. */
 export async function runStreamedAnswer(
@@ -44,28 +46,38 @@ export interface AskOptions {
   model?: string | undefined;
   temperature?: number | undefined;
   ephemeral: boolean;
+  /** A file to ask about. */
+  attachment?: AttachmentMeta | undefined;
 }
 
 /** `/ask`: one streamed answer in the reply and, past 2000 characters, follow-ups. */
 export async function runAsk(interaction: RepliableInteraction, ctx: BotContext, o: AskOptions): Promise<void> {
-  const ticket = await admitInteraction(interaction, ctx, { prompt: o.prompt, ephemeral: o.ephemeral, model: o.model });
+  const files = o.attachment ? [o.attachment] : [];
+  const ticket = await admitInteraction(interaction, ctx, { prompt: o.prompt, ephemeral: o.ephemeral, model: o.model, attachments: files });
   if (!ticket) return;
   try {
-    await ticket.run(() =>
-      runStreamedAnswer(ctx, {
+    await ticket.run(async () => {
+      const sink = interactionSink(interaction, { ephemeral: o.ephemeral, onExpired: () => logTokenExpired(ctx, interaction) });
+      const loaded = await ctx.attachments.load(files, ctx.lifecycle.signal);
+      if (!loaded.ok) {
+        ctx.metrics.observe({ command: 'ask', model: o.model ?? ctx.pool.defaultModel, outcome: loaded.failure.kind, latencyMs: 0 });
+        await showOnly(sink, failureText(loaded.failure));
+        return;
+      }
+      await runStreamedAnswer(ctx, {
         command: 'ask',
-        sink: interactionSink(interaction, { ephemeral: o.ephemeral, onExpired: () => logTokenExpired(ctx, interaction) }),
+        sink,
         start: () =>
           ctx.pool.generateContentStream({
-            prompt: o.prompt,
+            contents: [{ role: 'user', parts: [{ text: o.prompt }, ...loaded.parts] }],
             ...(o.model !== undefined ? { model: o.model } : {}),
             ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
             ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
             maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
             signal: ctx.lifecycle.signal,
           }),
-      }),
-    );
+      });
+    });
   } finally {
     ticket.release();
   }

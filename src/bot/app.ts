@@ -15,6 +15,7 @@ import { GeminiAPIPool } from '../pool/GeminiAPIPool.ts';
 import { redactSecrets } from '../pool/keys.ts';
 import { createServices } from '../services.ts';
 import type { StateStore } from '../store/types.ts';
+import { Attachments, DISCORD_ATTACHMENT_ORIGINS } from './attachments.ts';
 import { Conversations } from './conversations.ts';
 import { runInteraction } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
@@ -122,6 +123,11 @@ export async function startBot(env: Record<string, string | undefined>, override
     logger: botLogger,
     gate,
     conversations: new Conversations(store, { historyTurns: config.bot.chatHistoryTurns }),
+    attachments: new Attachments({
+      maxFileBytes: config.bot.maxAttachmentBytes,
+      // A REST proxy (or the test server) that DISCORD_API_URL names may serve attachments too.
+      allowedOrigins: [...DISCORD_ATTACHMENT_ORIGINS, ...(config.discord.apiUrl ? [new URL(config.discord.apiUrl).origin] : [])],
+    }),
     metrics,
     lifecycle,
     isAdmin: (who) => isAdmin(who, config.discord.adminUserIds),

@@ -21,13 +21,13 @@ import type {
   SendableChannels,
   TextChannel,
 } from 'discord.js';
-import type { ChatTurn } from '../pool/types.ts';
-import type { StoredConversation } from '../store/types.ts';
+import type { StoredConversation, StoredTurn } from '../store/types.ts';
 import { admit, admitInteraction, replyFailure } from './admission.ts';
+import { DESCRIBE_THIS_TEXT, attachmentMetas, type AttachmentMeta } from './attachments.ts';
 import { logTokenExpired, runStreamedAnswer } from './answer.ts';
 import { displayNameOf, isConversationStoreError, userTurnText } from './conversations.ts';
 import { NO_MENTIONS, threadName } from './render.ts';
-import { answerTokenBudget, channelSink, interactionSink, type AnswerSink } from './stream.ts';
+import { answerTokenBudget, channelSink, interactionSink, showOnly, type AnswerSink } from './stream.ts';
 import type { BotContext } from './types.ts';
 import {
   END_CHAT_BUTTON_LABEL,
@@ -71,31 +71,44 @@ function introMessage(ctx: BotContext, starter: string, model: string, prompt: s
 }
 
 /**
- * Answers one user message in a conversation and stores the exchange. Runs under the
- * conversation's lock and a gate ticket (the caller's job).
+ * Answers one user message (and its files) in a conversation and stores the exchange, the
+ * files as references. Runs under the conversation's lock and a gate ticket (the caller's job).
  */
-async function converse(ctx: BotContext, conversationId: string, author: string, text: string, sink: AnswerSink): Promise<void> {
+async function converse(
+  ctx: BotContext,
+  conversationId: string,
+  said: { author: string; text: string; files: readonly AttachmentMeta[] },
+  sink: AnswerSink,
+): Promise<void> {
   const conversation = await ctx.conversations.get(conversationId);
   if (!conversation) {
     // Ended while this message waited its turn.
     await sink.create(0, failureText({ kind: 'no_conversation' }));
     return;
   }
-  const userText = userTurnText(author, text);
-  const chat = ctx.pool.createChat({
-    model: conversation.model,
-    history: ctx.conversations.historyFor(conversation),
-    ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
-  });
+  const loaded = await ctx.attachments.load(said.files, ctx.lifecycle.signal);
+  if (!loaded.ok) {
+    ctx.metrics.observe({ command: 'chat', model: conversation.model, outcome: loaded.failure.kind, latencyMs: 0 });
+    await showOnly(sink, failureText(loaded.failure));
+    return;
+  }
+  const userText = userTurnText(said.author, said.text || (said.files.length > 0 ? DESCRIBE_THIS_TEXT : ''));
+  const history = ctx.attachments.history(ctx.conversations.historyFor(conversation), ctx.attachments.budgetAfter(loaded.parts));
   const result = await runStreamedAnswer(ctx, {
     command: 'chat',
     sink,
     start: () =>
-      chat.sendMessageStream(userText, { maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages), signal: ctx.lifecycle.signal }),
+      ctx.pool.generateContentStream({
+        model: conversation.model,
+        contents: [...history, { role: 'user', parts: [{ text: userText }, ...loaded.parts] }],
+        ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
+        maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
+        signal: ctx.lifecycle.signal,
+      }),
   });
   if (!result.ok) return;
-  const turns: ChatTurn[] = [
-    { role: 'user', parts: [{ text: userText }] },
+  const turns: StoredTurn[] = [
+    { role: 'user', parts: [{ text: userText }, ...loaded.refs.map((fileRef) => ({ fileRef }))] },
     { role: 'model', parts: [{ text: result.text }] },
   ];
   try {
@@ -108,20 +121,21 @@ async function converse(ctx: BotContext, conversationId: string, author: string,
   }
 }
 
-/** `/chat prompt [model]`. */
+/** `/chat prompt [model] [attachment]`. */
 export async function startChat(
   interaction: ChatInputCommandInteraction,
   ctx: BotContext,
-  options: { prompt: string; model?: string | undefined },
+  options: { prompt: string; model?: string | undefined; attachment?: AttachmentMeta | undefined },
 ): Promise<void> {
   const place = chatPlace(interaction);
   if (place.kind === 'unsupported') {
     await replyFailure(interaction, { kind: 'wrong_channel' });
     return;
   }
-  const ticket = await admitInteraction(interaction, ctx, { prompt: options.prompt, ephemeral: false, model: options.model });
+  const files = options.attachment ? [options.attachment] : [];
+  const ticket = await admitInteraction(interaction, ctx, { prompt: options.prompt, ephemeral: false, model: options.model, attachments: files });
   if (!ticket) return;
-  const author = displayNameOf(interaction.member, interaction.user);
+  const said = { author: displayNameOf(interaction.member, interaction.user), text: options.prompt, files };
   try {
     if (place.kind === 'new-thread') {
       const model = options.model ?? ctx.pool.defaultModel;
@@ -132,9 +146,9 @@ export async function startChat(
       });
       await ctx.conversations.start(thread.id, { model, ownerId: interaction.user.id });
       await interaction.editReply({ content: chatStartedText(thread.id), allowedMentions: NO_MENTIONS });
-      await thread.send(introMessage(ctx, author, model, options.prompt));
+      await thread.send(introMessage(ctx, said.author, model, options.prompt));
       await ctx.conversations.withLock(thread.id, () =>
-        ticket.run(() => converse(ctx, thread.id, author, options.prompt, channelSink(thread))),
+        ticket.run(() => converse(ctx, thread.id, said, channelSink(thread))),
       );
       return;
     }
@@ -146,7 +160,7 @@ export async function startChat(
       await ctx.conversations.append(id, { ...existing, model: options.model }, []);
     }
     const sink = interactionSink(interaction, { ephemeral: false, onExpired: () => logTokenExpired(ctx, interaction) });
-    await ctx.conversations.withLock(id, () => ticket.run(() => converse(ctx, id, author, options.prompt, sink)));
+    await ctx.conversations.withLock(id, () => ticket.run(() => converse(ctx, id, said, sink)));
   } finally {
     ticket.release();
   }
@@ -218,9 +232,10 @@ export async function onChatMessage(message: Message, ctx: BotContext): Promise<
   }
   // Threads are conversations only when /chat made them; a DM always is one.
   if (!conversation && !inDm) return false;
-  if (!text) return true;
+  const files = attachmentMetas(message.attachments.values());
+  if (!text && files.length === 0) return true;
   const model = conversation?.model ?? ctx.pool.defaultModel;
-  const admission = admit(ctx, 'chat', { userId: message.author.id, prompt: text, model });
+  const admission = admit(ctx, 'chat', { userId: message.author.id, prompt: text, model, attachments: files });
   if (!admission.ok) {
     await tell(admission.failure);
     return true;
@@ -231,8 +246,8 @@ export async function onChatMessage(message: Message, ctx: BotContext): Promise<
     const sendable = channel as SendableChannels;
     // Typing is a courtesy: its failure must not stop the answer.
     void sendable.sendTyping().catch(() => undefined);
-    const author = displayNameOf(message.member, message.author);
-    await ctx.conversations.withLock(id, () => ticket.run(() => converse(ctx, id, author, text, channelSink(sendable, message))));
+    const said = { author: displayNameOf(message.member, message.author), text, files };
+    await ctx.conversations.withLock(id, () => ticket.run(() => converse(ctx, id, said, channelSink(sendable, message))));
   } catch (err) {
     if (!isConversationStoreError(err)) throw err;
     await storeAway(err, model);

@@ -7,12 +7,13 @@
  */
 import { MessageReferenceType } from 'discord.js';
 import type { Message, SendableChannels } from 'discord.js';
-import type { ChatTurn } from '../pool/types.ts';
+import type { ChatPart, ChatTurn } from '../pool/types.ts';
 import { admit } from './admission.ts';
+import { DESCRIBE_THIS_TEXT, attachmentMetas } from './attachments.ts';
 import { runStreamedAnswer } from './answer.ts';
 import { displayNameOf, userTurnText } from './conversations.ts';
 import { NO_MENTIONS } from './render.ts';
-import { answerTokenBudget, channelSink } from './stream.ts';
+import { answerTokenBudget, channelSink, showOnly } from './stream.ts';
 import type { BotContext } from './types.ts';
 import { failureText } from './userText.ts';
 
@@ -23,6 +24,8 @@ export interface ChainMessage {
   /** Display name of the author. */
   author: string;
   text: string;
+  /** Its files, as Gemini gets them (or notes for files no longer at hand). */
+  files?: ChatPart[];
 }
 
 /**
@@ -70,6 +73,7 @@ export function chainTurns(chain: readonly ChainMessage[]): ChatTurn[] {
     if (last?.role === role && lastPart && 'text' in lastPart) lastPart.text = `${lastPart.text}\n${text}`;
     else if (last?.role === role) last.parts.push({ text });
     else turns.push({ role, parts: [{ text }] });
+    turns[turns.length - 1]!.parts.push(...(m.files ?? []));
   }
   if (turns[0]?.role === 'model') turns.unshift({ role: 'user', parts: [{ text: EARLIER_QUESTION_TEXT }] });
   return turns;
@@ -127,8 +131,9 @@ export async function answerMention(message: Message, ctx: BotContext): Promise<
   if (!mentioned && parent?.author.id !== botId) return;
 
   const self = chainMessage(message, botId);
+  const files = attachmentMetas(message.attachments.values());
   const model = ctx.pool.defaultModel;
-  const admission = admit(ctx, 'mention', { userId: message.author.id, prompt: self.text, model });
+  const admission = admit(ctx, 'mention', { userId: message.author.id, prompt: self.text, model, attachments: files });
   if (!admission.ok) {
     await message.reply({ content: failureText(admission.failure), allowedMentions: NO_MENTIONS, failIfNotExists: false });
     return;
@@ -138,12 +143,28 @@ export async function answerMention(message: Message, ctx: BotContext): Promise<
     const channel = message.channel as SendableChannels;
     // Typing is a courtesy: its failure must not stop the answer.
     void channel.sendTyping().catch(() => undefined);
+    const sink = channelSink(channel, message, { chain: true });
     const chain = await readChain(message, parent, ctx.config.bot.chatHistoryTurns);
-    const contents = chainTurns([...chain.slice(0, -1).map((m) => chainMessage(m, botId)), self]);
+    const loaded = await ctx.attachments.load(files, ctx.lifecycle.signal);
+    if (!loaded.ok) {
+      ctx.metrics.observe({ command: 'mention', model, outcome: loaded.failure.kind, latencyMs: 0 });
+      await showOnly(sink, failureText(loaded.failure));
+      return;
+    }
+    if (!self.text && files.length > 0) self.text = DESCRIBE_THIS_TEXT;
+    self.files = loaded.parts;
+    // Earlier files: from the cache while the request has room (newest first), else a note.
+    const budget = ctx.attachments.budgetAfter(loaded.parts);
+    const earlier = chain.slice(0, -1).map((m) => chainMessage(m, botId));
+    for (let i = earlier.length - 1; i >= 0; i--) {
+      const refs = [...chain[i]!.attachments.values()].map((a) => ({ url: a.url, name: a.name, mimeType: a.contentType ?? '' }));
+      if (refs.length > 0 && !earlier[i]!.fromBot) earlier[i]!.files = ctx.attachments.remembered(refs, budget);
+    }
+    const contents = chainTurns([...earlier, self]);
     await ticket.run(() =>
       runStreamedAnswer(ctx, {
         command: 'mention',
-        sink: channelSink(channel, message, { chain: true }),
+        sink,
         start: () =>
           ctx.pool.generateContentStream({
             model,

@@ -235,6 +235,12 @@ export async function streamAnswer(
   return { result, text };
 }
 
+/** Shows one line as the whole answer: the deferred reply edited, or a first message sent. */
+export async function showOnly(sink: AnswerSink, content: string): Promise<void> {
+  if (sink.firstExists) await sink.edit(0, content);
+  else await sink.create(0, content);
+}
+
 /** The words for a failed request: "the bot restarted" when `cancelled` is why. */
 export function failureTextOf(error: PoolError, cancelled: AbortSignal | undefined): string {
   return cancelled?.aborted ? failureText({ kind: 'interrupted' }) : poolFailureText(error);

@@ -12,6 +12,7 @@ import type { Config } from '../config.ts';
 import type { GeminiAPIPool } from '../pool/GeminiAPIPool.ts';
 import type { StateStore } from '../store/types.ts';
 import type { BotMetrics } from '../ops/metrics.ts';
+import type { Attachments } from './attachments.ts';
 import type { Conversations } from './conversations.ts';
 import type { RequestGate } from './gate.ts';
 import type { LifecycleView } from './lifecycle.ts';
@@ -58,6 +59,8 @@ export interface BotContext {
   /** One request per user, bounded concurrency and waiting line. */
   readonly gate: RequestGate;
   readonly conversations: Conversations;
+  /** Files sent with questions: checked, downloaded from Discord only, remembered a while. */
+  readonly attachments: Attachments;
   readonly metrics: BotMetrics;
   /**
    * Whether the bot is stopping (only admission reads it: new work gets a "restarting"

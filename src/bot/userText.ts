@@ -20,6 +20,10 @@ export const BOT_FAILURE_KINDS = [
   'no_conversation',
   'not_owner',
   'store_unavailable',
+  'unsupported_file',
+  'file_too_big',
+  'files_too_big',
+  'file_unreadable',
   'internal',
 ] as const;
 /** A refusal the bot makes itself. */
@@ -40,6 +44,24 @@ export interface Failure {
   /** `prompt_too_long`: the prompt's length and the limit, in characters. */
   promptChars?: number;
   maxPromptChars?: number;
+  /** `unsupported_file`: the endings (`.zip`) or types of the files that cannot be read. */
+  fileTypes?: readonly string[];
+  /** File kinds: the file's name. */
+  fileName?: string;
+  /** `file_too_big`, `files_too_big`: the size and the limit, in bytes. */
+  sizeBytes?: number;
+  maxBytes?: number;
+}
+
+/** `3.2 MB`. */
+export function formatMegabytes(bytes: number): string {
+  const mb = bytes / (1024 * 1024);
+  return `${mb < 10 ? mb.toFixed(1).replace(/\.0$/, '') : Math.round(mb)} MB`;
+}
+
+/** `.zip`, `.zip and .exe`, `.a, .b and .c`. */
+function listOf(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
 /** `~45 s`, `~3 min`, `~2 h`: rounded up, because "try again in 0 s" helps nobody. */
@@ -89,6 +111,12 @@ const USER_TEXT: { readonly [K in FailureKind]: (f: Failure) => string } = {
   no_conversation: () => 'There is no conversation to end here.',
   not_owner: () => '🔒 Only the person who started this conversation (or a moderator) can end it.',
   store_unavailable: () => '💾 I cannot reach the memory of this conversation right now. Please send your message again in a moment.',
+  unsupported_file: (f) => `📎 I can't read ${listOf(f.fileTypes ?? ['these'])} files (I read images, PDFs and text or code files).`,
+  file_too_big: (f) =>
+    `📎 ${truncate(f.fileName ?? 'That file', 80)} is too big${f.sizeBytes !== undefined ? ` (${formatMegabytes(f.sizeBytes)})` : ''}: the limit is ${formatMegabytes(f.maxBytes ?? 0)} a file.`,
+  files_too_big: (f) =>
+    `📎 These files are too big together (${formatMegabytes(f.sizeBytes ?? 0)} as sent to Gemini; one request takes at most ${formatMegabytes(f.maxBytes ?? 0)}).`,
+  file_unreadable: (f) => `📎 I could not read ${truncate(f.fileName ?? 'that file', 80)} (the download failed, or it is not the type its name says). Please send it again.`,
   internal: () => '😵 Something went wrong on our side. It has been logged; please try again.',
 };
 

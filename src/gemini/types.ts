@@ -24,8 +24,17 @@ export interface TokenUsage {
   totalTokens: number;
 }
 
+/** A file's bytes sent with the prompt (an image, a PDF): base64 in `data`. */
+export interface InlineData {
+  mimeType: string;
+  data: string;
+}
+
+/** One part of a turn, in Gemini's `Part` shape: text, or a file sent inline. */
+export type ChatPart = { text: string } | { inlineData: InlineData };
+
 /** One turn of a conversation, in Gemini's `Content` shape. */
 export interface ChatTurn {
   role: 'user' | 'model';
-  parts: Array<{ text: string }>;
+  parts: ChatPart[];
 }

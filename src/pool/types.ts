@@ -3,7 +3,7 @@
  */
 
 import type { ErrorKind, TokenUsage, ChatTurn } from '../gemini/types.ts';
-export { ERROR_KINDS, type ErrorKind, type TokenUsage, type ChatTurn } from '../gemini/types.ts';
+export { ERROR_KINDS, type ErrorKind, type TokenUsage, type ChatTurn, type ChatPart, type InlineData } from '../gemini/types.ts';
 
 /** Key-selection strategies. `health` is the default. */
 export const STRATEGIES = ['health', 'round-robin', 'random', 'least-busy'] as const;

@@ -3,32 +3,11 @@
  * is a reply; the conversation Gemini gets is the reply chain, `Name: text` per person.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FakeMessage } from '../../fakes/fakeDiscord.ts';
-import { APP_ID, CHANNEL_ID, alice, bob, carol, essence, expectWorldInvariants, longAnswer, robot, startWorld, type World } from './harness.ts';
+import { APP_ID, CHANNEL_ID, alice, bob, carol, essence, expectWorldInvariants, longAnswer, replyAnswer, robot, startWorld, type World } from './harness.ts';
 
 const FOOTER = /\n-# \S+ · /;
 type Turns = Array<{ role: string; parts: Array<{ text?: string }> }>;
 const turnsOf = (body: { contents: Turns }): string[] => body.contents.map((c) => `${c.role}: ${c.parts.map((p) => p.text ?? '').join('')}`);
-
-/** The bot's answer to `userMessage`: the messages replying to it, then to each other, once the last has its footer. */
-async function answerTo(w: World, userMessage: FakeMessage, channelId = CHANNEL_ID, timeoutMs = 8000): Promise<FakeMessage[]> {
-  const chain = (): FakeMessage[] => {
-    const out: FakeMessage[] = [];
-    let parent = userMessage.id;
-    for (;;) {
-      const next = w.discord.channelMessages(channelId).find((m) => m.referenceMessageId === parent);
-      if (!next) return out;
-      out.push(next);
-      parent = next.id;
-    }
-  };
-  const messages = await w.discord.waitFor(() => {
-    const ms = chain();
-    return ms.length > 0 && FOOTER.test(ms[ms.length - 1]!.content) ? ms : undefined;
-  }, timeoutMs);
-  await w.discord.waitFor(() => w.bot.gate.inFlight === 0, 2000);
-  return messages;
-}
 
 const streamRequests = (w: World) => w.gemini.requests.filter((r) => r.route === 'streamGenerateContent');
 
@@ -47,12 +26,12 @@ describe('mentions and replies', () => {
     // Bob says hello first (not to the bot), so the fake knows his name.
     w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: 'hello all', author: bob });
     const asked = w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: `<@${APP_ID}> what is a <@${bob.id}>?`, author: alice });
-    const [first] = await answerTo(w, asked);
+    const [first] = await replyAnswer(w, asked);
     expect(first!.content).toMatch(/^echo: Alice: what is a @Bob\?\n-# gemini-2\.5-flash · /);
     expect(turnsOf(streamRequests(w).at(-1)!.body)).toEqual(['user: Alice: what is a @Bob?']);
 
     const followUp = w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: 'and why?', author: bob, replyTo: first!.id });
-    await answerTo(w, followUp);
+    await replyAnswer(w, followUp);
     expect(turnsOf(streamRequests(w).at(-1)!.body)).toEqual([
       'user: Alice: what is a @Bob?',
       'model: echo: Alice: what is a @Bob?',
@@ -62,21 +41,21 @@ describe('mentions and replies', () => {
 
   it('a reply to an older answer continues that branch, not the newest', async () => {
     const root = w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: `<@${APP_ID}> start`, author: alice });
-    const [a1] = await answerTo(w, root);
+    const [a1] = await replyAnswer(w, root);
     const b1 = w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: 'branch one', author: bob, replyTo: a1!.id });
-    await answerTo(w, b1);
+    await replyAnswer(w, b1);
     const b2 = w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: 'branch two', author: carol, replyTo: a1!.id });
-    await answerTo(w, b2);
+    await replyAnswer(w, b2);
     expect(turnsOf(streamRequests(w).at(-1)!.body)).toEqual(['user: Alice: start', 'model: echo: Alice: start', 'user: Carol: branch two']);
   });
 
   it('keeps at most CHAT_HISTORY_TURNS messages of the chain', async () => {
     let parent = w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: `<@${APP_ID}> turn 0`, author: alice });
     for (let i = 1; i <= 4; i++) {
-      const [answer] = await answerTo(w, parent);
+      const [answer] = await replyAnswer(w, parent);
       parent = w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: `turn ${i}`, author: alice, replyTo: answer!.id });
     }
-    await answerTo(w, parent);
+    await replyAnswer(w, parent);
     const turns = turnsOf(streamRequests(w).at(-1)!.body);
     // The newest six messages start with an answer: a cut chain starts with a person's message.
     expect(turns).toHaveLength(5);
@@ -89,10 +68,10 @@ describe('mentions and replies', () => {
     w.gemini.setReply((ctx) => (ctx.lastUserText.includes('long one') ? answer : `echo: ${ctx.lastUserText}`));
     try {
       const asked = w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: `<@${APP_ID}> a long one`, author: bob });
-      const messages = await answerTo(w, asked);
+      const messages = await replyAnswer(w, asked);
       expect(messages.length).toBeGreaterThan(1);
       const next = w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: 'thanks', author: bob, replyTo: messages.at(-1)!.id });
-      await answerTo(w, next);
+      await replyAnswer(w, next);
       const contents = streamRequests(w).at(-1)!.body.contents as Turns;
       expect(contents.map((c) => c.role)).toEqual(['user', 'model', 'user']);
       expect(essence(contents[1]!.parts.map((p) => p.text).join('\n'))).toBe(essence(answer));
@@ -109,7 +88,7 @@ describe('mentions and replies', () => {
     w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: `<@${APP_ID}> beep`, author: robot });
     // A message it does answer, sent last: once its answer is there, the others were handled.
     const inThread = w.discord.sendUserMessage({ channelId: thread.id, content: `hey <@${APP_ID}>`, author: bob });
-    const [answer] = await answerTo(w, inThread, thread.id);
+    const [answer] = await replyAnswer(w, inThread);
     expect(answer!.content).toContain('echo: Bob: hey');
     expect(streamRequests(w).length).toBe(before + 1);
     expect(w.discord.channelMessages(CHANNEL_ID).filter((m) => m.referenceMessageId === plain.id)).toHaveLength(0);
