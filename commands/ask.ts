@@ -1,4 +1,4 @@
-/** `/ask prompt [model] [temperature] [private] [attachment]`: one streamed answer. */
+/** `/ask prompt [model] [temperature] [private] [attachment] [search]`: one streamed answer. */
 import { InteractionContextType, SlashCommandBuilder } from 'discord.js';
 import { runAsk } from '../src/bot/answer.ts';
 import { attachmentOption } from '../src/bot/attachments.ts';
@@ -15,7 +15,8 @@ export default {
     .addStringOption((o) => o.setName('model').setDescription('Which model answers (default: the first configured)'))
     .addNumberOption((o) => o.setName('temperature').setDescription('Creativity, 0 (focused) to 2 (wild)').setMinValue(0).setMaxValue(2))
     .addBooleanOption((o) => o.setName('private').setDescription('Only you see the answer'))
-    .addAttachmentOption((o) => o.setName('attachment').setDescription('An image, PDF or text file to ask about')),
+    .addAttachmentOption((o) => o.setName('attachment').setDescription('An image, PDF or text file to ask about'))
+    .addBooleanOption((o) => o.setName('search').setDescription('Search Google and cite the sources under the answer')),
   async execute(interaction, ctx) {
     await runAsk(interaction, ctx, {
       prompt: interaction.options.getString('prompt', true),
@@ -23,6 +24,7 @@ export default {
       temperature: interaction.options.getNumber('temperature') ?? undefined,
       ephemeral: interaction.options.getBoolean('private') ?? false,
       attachment: attachmentOption(interaction),
+      search: interaction.options.getBoolean('search') ?? undefined,
     });
   },
 } satisfies Command;

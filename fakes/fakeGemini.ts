@@ -27,7 +27,7 @@ import type { AddressInfo, Socket } from 'node:net';
 // The same Pacific day the pool counts quota in: Gemini resets requests-per-day at midnight America/Los_Angeles.
 import { nextPacificMidnight, pacificDay } from '../src/pool/time.ts';
 import { billingError, durationText, errorInfo, googleError, notFoundModel, quotaError, statusFault, type QuotaHit } from './gemini/errorBodies.ts';
-import { allText, DEFAULT_MODELS, embed, GENERATE_ROUTES, isEmbeddingModel, lastUserTextOf, modelInfo, parseRoute, partsText, SAFETY_LIKE, SAFETY_RATINGS, stripModelPrefix, tokensOf } from './gemini/requests.ts';
+import { allText, DEFAULT_MODELS, defaultGrounding, embed, GENERATE_ROUTES, groundingMetadata, searchRequested, isEmbeddingModel, lastUserTextOf, modelInfo, parseRoute, partsText, SAFETY_LIKE, SAFETY_RATINGS, stripModelPrefix, tokensOf } from './gemini/requests.ts';
 import type { FakeGeminiOptions, FakeKey, Fault, FaultMatch, Json, Outcome, QuotaLimits, ReplyContext, RequestLogEntry, Route } from './gemini/types.ts';
 
 export type { FakeGeminiOptions, FakeKey, Fault, FaultMatch, QuotaLimits, ReplyContext, RequestLogEntry } from './gemini/types.ts';
@@ -67,6 +67,7 @@ export class FakeGemini {
   private latencyMs: number;
   private readonly models: string[];
   private reply: (ctx: ReplyContext) => string;
+  private grounding: NonNullable<FakeGeminiOptions['grounding']>;
   private readonly streamChunkChars: number;
   private faults: QueuedFault[] = [];
   private usage = new Map<string, Usage>();
@@ -88,6 +89,7 @@ export class FakeGemini {
     this.models = (options.models ?? DEFAULT_MODELS).map(stripModelPrefix);
     this.reply = options.reply ?? ((ctx) => `echo: ${ctx.lastUserText}`);
     this.streamChunkChars = Math.max(1, options.streamChunkChars ?? 20);
+    this.grounding = options.grounding ?? defaultGrounding;
   }
 
   /** Starts a fake on 127.0.0.1 with a random free port. */
@@ -143,6 +145,11 @@ export class FakeGemini {
   /** Replaces the reply function (undefined → the default echo). */
   setReply(fn: FakeGeminiOptions['reply']): void {
     this.reply = fn ?? ((ctx) => `echo: ${ctx.lastUserText}`);
+  }
+
+  /** Replaces the pages grounded answers cite (undefined → the default two). */
+  setGrounding(fn: FakeGeminiOptions['grounding']): void {
+    this.grounding = fn ?? defaultGrounding;
   }
 
   /** Sets the delay before each response, in ms. */
@@ -609,10 +616,12 @@ export class FakeGemini {
             totalTokenCount: promptTokens + candidatesTokens,
             promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokens }],
           };
+    const grounded = !noContent && searchRequested(body) ? groundingMetadata(this.grounding(ctx), ctx.lastUserText, text) : undefined;
     const finalExtras = (): Json => ({
       finishReason,
       index: 0,
       ...(finishReason === 'SAFETY' ? { safetyRatings: SAFETY_RATINGS } : {}),
+      ...(grounded ? { groundingMetadata: grounded } : {}),
     });
     const content = (t: string): Json => ({ content: { parts: [{ text: t }], role: 'model' } });
 

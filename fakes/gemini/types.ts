@@ -45,6 +45,12 @@ export interface FakeGeminiOptions {
   reply?: (ctx: ReplyContext) => string;
   /** A stream splits the answer into chunks of this many characters, default 20. */
   streamChunkChars?: number;
+  /**
+   * The pages a request with the Google Search tool (`tools: [{ googleSearch: {} }]`) is
+   * grounded in: its answer's last candidate carries them as `groundingMetadata`. Default:
+   * two pages named after the last user text.
+   */
+  grounding?: (ctx: ReplyContext) => Array<{ title: string; uri: string }>;
 }
 
 /** What a {@link FakeGeminiOptions.reply} function sees. */

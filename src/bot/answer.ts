@@ -48,6 +48,8 @@ export interface AskOptions {
   ephemeral: boolean;
   /** A file to ask about. */
   attachment?: AttachmentMeta | undefined;
+  /** Ground the answer in Google Search; its sources are listed under it. */
+  search?: boolean | undefined;
 }
 
 /** `/ask`: one streamed answer in the reply and, past 2000 characters, follow-ups. */
@@ -72,6 +74,7 @@ export async function runAsk(interaction: RepliableInteraction, ctx: BotContext,
             contents: [{ role: 'user', parts: [{ text: o.prompt }, ...loaded.parts] }],
             ...(o.model !== undefined ? { model: o.model } : {}),
             ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+            ...(o.search ? { search: true } : {}),
             ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
             maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
             signal: ctx.lifecycle.signal,

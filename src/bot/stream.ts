@@ -8,7 +8,7 @@ import { DiscordAPIError, MessageFlags, RESTJSONErrorCodes } from 'discord.js';
 import type { Message, RepliableInteraction, SendableChannels } from 'discord.js';
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
 import type { PoolError, PoolResult } from '../pool/types.ts';
-import { DISCORD_LIMITS, FOOTER_RESERVE_CHARS, NO_MENTIONS, answerFooter, splitMessage, truncate } from './render.ts';
+import { DISCORD_LIMITS, FOOTER_RESERVE_CHARS, NO_MENTIONS, answerFooter, sourceLines, splitMessage, truncate } from './render.ts';
 import { EMPTY_ANSWER_TEXT, answerCutOffText, answerCutText, expiredPrivateAnswerText, failureText, poolFailureText } from './userText.ts';
 
 /** Where an answer's messages go. Message 0 may already exist (a deferred reply). */
@@ -193,7 +193,8 @@ export async function pumpStream(
 
 /**
  * The final messages of an answer: the text split into at most `layout.maxMessages`
- * messages with the footer under the last; an answer longer than that, or stopped by its
+ * messages with the footer under the last (and above it, for a grounded answer, its sources,
+ * in one more message when they do not fit); an answer longer than that, or stopped by its
  * token budget, ends with a line saying it was cut. A failure after some text keeps the
  * text and adds the reason; a failure before any text is only the reason.
  */
@@ -209,7 +210,10 @@ export function finalAnswerParts(
     const footer = answerFooter(truncate(result.model, 60), result.latencyMs);
     const stoppedByBudget = result.finishReason === 'MAX_TOKENS';
     const final = cut || stoppedByBudget ? endWith(parts, answerCutText(cut ? { maxMessages: layout.maxMessages } : {}), layout) : parts;
-    final[final.length - 1] = `${final[final.length - 1]}\n${footer}`;
+    // Sources and footer under the last message, or in one more when they do not fit there.
+    const tail = [...sourceLines(result.sources ?? []), footer].join('\n');
+    if (final[final.length - 1]!.length + 1 + tail.length <= DISCORD_LIMITS.contentChars) final[final.length - 1] = `${final[final.length - 1]}\n${tail}`;
+    else final.push(tail);
     return final;
   }
   const reason = describe(result.error);

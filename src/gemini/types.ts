@@ -38,3 +38,9 @@ export interface ChatTurn {
   role: 'user' | 'model';
   parts: ChatPart[];
 }
+
+/** A web page an answer grounded in Google Search cites. */
+export interface Source {
+  title: string;
+  uri: string;
+}

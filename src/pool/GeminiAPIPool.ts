@@ -426,6 +426,7 @@ export class GeminiAPIPool {
             latencyMs: clock.now() - started,
             usage: outcome.value.usage,
             ...(outcome.value.finishReason ? { finishReason: outcome.value.finishReason } : {}),
+            ...(outcome.value.sources ? { sources: outcome.value.sources } : {}),
           };
         }
         const err = outcome.error;

@@ -5,7 +5,7 @@
 import type { AdapterRequest } from '../gemini/adapter.ts';
 import { AttemptTimeoutError, CancelledError, type Classified } from '../gemini/classify.ts';
 import type { ClassifiedClient } from '../gemini/client.ts';
-import type { TokenUsage } from '../gemini/types.ts';
+import type { Source, TokenUsage } from '../gemini/types.ts';
 import { Agent } from 'undici';
 import type { PushQueue } from './queue.ts';
 
@@ -14,6 +14,15 @@ export interface Answer {
   text: string;
   usage: TokenUsage;
   finishReason?: string;
+  sources?: Source[];
+}
+
+/** Sources of a stream's chunks together, first seen first, each page once. */
+function addSources(into: Source[] | undefined, more: readonly Source[] | undefined): Source[] | undefined {
+  if (!more || more.length === 0) return into;
+  const out = [...(into ?? [])];
+  for (const s of more) if (!out.some((o) => o.uri === s.uri)) out.push(s);
+  return out;
 }
 
 /** How an attempt ended; `committed`: text already went to the caller, so no failover. */
@@ -35,6 +44,7 @@ export function answerAttempt(req: AdapterRequest): Attempt<Answer> {
     const a = r.value;
     const out: Answer = { text: a.text, usage: a.usage };
     if (a.finishReason) out.finishReason = a.finishReason;
+    if (a.sources?.length) out.sources = a.sources;
     return { ok: true, value: out };
   };
 }
@@ -45,6 +55,7 @@ export function streamAttempt(req: AdapterRequest, queue: PushQueue<string>): At
     let text = '';
     let usage: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
     let finishReason: string | undefined;
+    let sources: Source[] | undefined;
     for await (const piece of client.stream(req, signal)) {
       if (!piece.ok) {
         const committed = text.length > 0;
@@ -54,6 +65,7 @@ export function streamAttempt(req: AdapterRequest, queue: PushQueue<string>): At
       const chunk = piece.chunk;
       if (chunk.usage) usage = chunk.usage;
       if (chunk.finishReason) finishReason = chunk.finishReason;
+      sources = addSources(sources, chunk.sources);
       if (chunk.text) {
         progress();
         text += chunk.text;
@@ -62,6 +74,7 @@ export function streamAttempt(req: AdapterRequest, queue: PushQueue<string>): At
     }
     const out: Answer = { text, usage };
     if (finishReason) out.finishReason = finishReason;
+    if (sources) out.sources = sources;
     return { ok: true, value: out };
   };
 }

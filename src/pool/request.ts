@@ -21,6 +21,7 @@ export function prepareRequest(req: GenerateRequest, models: readonly string[], 
   if (req.temperature !== undefined) adapter.temperature = req.temperature;
   if (req.systemInstruction !== undefined) adapter.systemInstruction = req.systemInstruction;
   if (req.maxOutputTokens !== undefined) adapter.maxOutputTokens = req.maxOutputTokens;
+  if (req.search) adapter.search = true;
   return { adapter };
 }
 

@@ -171,4 +171,19 @@ describe('streaming into messages', () => {
     expect(answerTokenBudget(5)).toBe(Math.ceil((5 * 1900) / 3) + 8192);
     expect(answerTokenBudget(1)).toBeLessThan(answerTokenBudget(5));
   });
+
+  it('sources go above the footer, or into one more message with it when the last is full', () => {
+    const sources = [
+      { title: 'A', uri: 'https://a.example/x' },
+      { title: 'bad', uri: 'javascript:alert(1)' },
+      { title: 'B', uri: 'https://b.example/y' },
+    ];
+    expect(finalAnswerParts({ ...ok('Short.'), sources }, 'Short.')).toEqual([
+      'Short.\n-# [1] [A](<https://a.example/x>)\n-# [2] [B](<https://b.example/y>)\n-# gemini-2.5-flash · 1.5 s',
+    ]);
+    const full = 'word '.repeat(380).trim();
+    const long = [{ title: 'A page with a long address', uri: `https://a.example/${'x'.repeat(100)}` }];
+    const parts = finalAnswerParts({ ...ok(full), sources: long }, full);
+    expect(parts).toEqual([full, `-# [1] [A page with a long address](<${long[0]!.uri}>)\n-# gemini-2.5-flash · 1.5 s`]);
+  });
 });
