@@ -6,10 +6,11 @@
 import type { RepliableInteraction } from 'discord.js';
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
 import type { PoolResult } from '../pool/types.ts';
-import { admitInteraction } from './admission.ts';
+import { admitInteraction, whereFrom } from './admission.ts';
 import type { AttachmentMeta } from './attachments.ts';
 import { DISCORD_LIMITS, NO_MENTIONS, artEmbed } from './render.ts';
 import { ANSWER_CHARS, answerTokenBudget, failureTextOf, showOnly, streamAnswer, type AnswerSink, interactionSink } from './stream.ts';
+import { modelFor, placeOfInteraction, systemInstructionFor } from './settings.ts';
 import type { BotContext } from './types.ts';
 import { failureText } from './userText.ts';
 
@@ -55,14 +56,17 @@ export interface AskOptions {
 /** `/ask`: one streamed answer in the reply and, past 2000 characters, follow-ups. */
 export async function runAsk(interaction: RepliableInteraction, ctx: BotContext, o: AskOptions): Promise<void> {
   const files = o.attachment ? [o.attachment] : [];
-  const ticket = await admitInteraction(interaction, ctx, { prompt: o.prompt, ephemeral: o.ephemeral, model: o.model, attachments: files });
+  const where = await whereFrom(ctx, placeOfInteraction(interaction));
+  const ticket = await admitInteraction(interaction, ctx, { prompt: o.prompt, ephemeral: o.ephemeral, model: o.model, attachments: files, where });
   if (!ticket) return;
+  const model = o.model ?? modelFor(where.settings, ctx.pool.models, ctx.pool.defaultModel);
+  const systemInstruction = systemInstructionFor(ctx.config.bot.systemPrompt, where.settings);
   try {
     await ticket.run(async () => {
       const sink = interactionSink(interaction, { ephemeral: o.ephemeral, onExpired: () => logTokenExpired(ctx, interaction) });
       const loaded = await ctx.attachments.load(files, ctx.lifecycle.signal);
       if (!loaded.ok) {
-        ctx.metrics.observe({ command: 'ask', model: o.model ?? ctx.pool.defaultModel, outcome: loaded.failure.kind, latencyMs: 0 });
+        ctx.metrics.observe({ command: 'ask', model, outcome: loaded.failure.kind, latencyMs: 0 });
         await showOnly(sink, failureText(loaded.failure));
         return;
       }
@@ -72,10 +76,10 @@ export async function runAsk(interaction: RepliableInteraction, ctx: BotContext,
         start: () =>
           ctx.pool.generateContentStream({
             contents: [{ role: 'user', parts: [{ text: o.prompt }, ...loaded.parts] }],
-            ...(o.model !== undefined ? { model: o.model } : {}),
+            model,
             ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
-            ...(o.search ? { search: true } : {}),
-            ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
+            ...((o.search ?? where.settings.search) ? { search: true } : {}),
+            ...(systemInstruction !== undefined ? { systemInstruction } : {}),
             maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
             signal: ctx.lifecycle.signal,
           }),
@@ -96,14 +100,17 @@ export function artPrompt(topic: string): string {
 
 /** `/art`: an artistic description of a topic in a purple embed titled with the topic. */
 export async function runArt(interaction: RepliableInteraction, ctx: BotContext, topic: string): Promise<void> {
-  const ticket = await admitInteraction(interaction, ctx, { prompt: topic, ephemeral: false });
+  const where = await whereFrom(ctx, placeOfInteraction(interaction));
+  const ticket = await admitInteraction(interaction, ctx, { prompt: topic, ephemeral: false, where });
   if (!ticket) return;
+  const systemInstruction = systemInstructionFor(ctx.config.bot.systemPrompt, where.settings);
   try {
     await ticket.run(async () => {
       const startedAt = Date.now();
       const result = await ctx.pool.generateContent({
         prompt: artPrompt(topic),
-        ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
+        model: modelFor(where.settings, ctx.pool.models, ctx.pool.defaultModel),
+        ...(systemInstruction !== undefined ? { systemInstruction } : {}),
         // One embed's description is all that is shown.
         maxOutputTokens: answerTokenBudget(1, DISCORD_LIMITS.embedDescriptionChars),
         signal: ctx.lifecycle.signal,

@@ -23,6 +23,7 @@ import { errorSummary } from './errors.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { onMessage } from './messages.ts';
 import { RequestGate } from './gate.ts';
+import { GuildSettingsStore } from './settings.ts';
 import { DEFAULT_COMMANDS_DIR, commandPayloads, loadCommands } from './loader.ts';
 import { isAdmin } from './permissions.ts';
 import { NO_MENTIONS } from './render.ts';
@@ -128,6 +129,7 @@ export async function startBot(env: Record<string, string | undefined>, override
       // A REST proxy (or the test server) that DISCORD_API_URL names may serve attachments too.
       allowedOrigins: [...DISCORD_ATTACHMENT_ORIGINS, ...(config.discord.apiUrl ? [new URL(config.discord.apiUrl).origin] : [])],
     }),
+    settings: new GuildSettingsStore(store, { logger: botLogger }),
     metrics,
     lifecycle,
     isAdmin: (who) => isAdmin(who, config.discord.adminUserIds),

@@ -22,12 +22,13 @@ import type {
   TextChannel,
 } from 'discord.js';
 import type { StoredConversation, StoredTurn } from '../store/types.ts';
-import { admit, admitInteraction, replyFailure } from './admission.ts';
+import { admit, admitInteraction, replyFailure, whereFrom } from './admission.ts';
 import { DESCRIBE_THIS_TEXT, attachmentMetas, type AttachmentMeta } from './attachments.ts';
 import { logTokenExpired, runStreamedAnswer } from './answer.ts';
 import { displayNameOf, isConversationStoreError, userTurnText } from './conversations.ts';
 import { NO_MENTIONS, threadName } from './render.ts';
 import { answerTokenBudget, channelSink, interactionSink, showOnly, type AnswerSink } from './stream.ts';
+import { modelFor, placeOfInteraction, placeOfMessage, systemInstructionFor } from './settings.ts';
 import type { BotContext } from './types.ts';
 import {
   END_CHAT_BUTTON_LABEL,
@@ -77,7 +78,7 @@ function introMessage(ctx: BotContext, starter: string, model: string, prompt: s
 async function converse(
   ctx: BotContext,
   conversationId: string,
-  said: { author: string; text: string; files: readonly AttachmentMeta[] },
+  said: { author: string; text: string; files: readonly AttachmentMeta[]; systemInstruction: string | undefined; search: boolean },
   sink: AnswerSink,
 ): Promise<void> {
   const conversation = await ctx.conversations.get(conversationId);
@@ -101,7 +102,8 @@ async function converse(
       ctx.pool.generateContentStream({
         model: conversation.model,
         contents: [...history, { role: 'user', parts: [{ text: userText }, ...loaded.parts] }],
-        ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
+        ...(said.systemInstruction !== undefined ? { systemInstruction: said.systemInstruction } : {}),
+        ...(said.search ? { search: true } : {}),
         maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
         signal: ctx.lifecycle.signal,
       }),
@@ -133,12 +135,20 @@ export async function startChat(
     return;
   }
   const files = options.attachment ? [options.attachment] : [];
-  const ticket = await admitInteraction(interaction, ctx, { prompt: options.prompt, ephemeral: false, model: options.model, attachments: files });
+  const where = await whereFrom(ctx, placeOfInteraction(interaction));
+  const ticket = await admitInteraction(interaction, ctx, { prompt: options.prompt, ephemeral: false, model: options.model, attachments: files, where });
   if (!ticket) return;
-  const said = { author: displayNameOf(interaction.member, interaction.user), text: options.prompt, files };
+  const said = {
+    author: displayNameOf(interaction.member, interaction.user),
+    text: options.prompt,
+    files,
+    systemInstruction: systemInstructionFor(ctx.config.bot.systemPrompt, where.settings),
+    search: where.settings.search,
+  };
+  const serverModel = modelFor(where.settings, ctx.pool.models, ctx.pool.defaultModel);
   try {
     if (place.kind === 'new-thread') {
-      const model = options.model ?? ctx.pool.defaultModel;
+      const model = options.model ?? serverModel;
       const thread = await place.channel.threads.create({
         name: threadName(options.prompt),
         autoArchiveDuration: ThreadAutoArchiveDuration.OneDay,
@@ -154,7 +164,7 @@ export async function startChat(
     }
     const id = place.conversationId;
     const existing = await ctx.conversations.get(id);
-    if (!existing) await ctx.conversations.start(id, { model: options.model ?? ctx.pool.defaultModel, ownerId: interaction.user.id });
+    if (!existing) await ctx.conversations.start(id, { model: options.model ?? serverModel, ownerId: interaction.user.id });
     else if (options.model !== undefined && options.model !== existing.model) {
       // The history is ours, so switching models mid-conversation just works.
       await ctx.conversations.append(id, { ...existing, model: options.model }, []);
@@ -235,7 +245,8 @@ export async function onChatMessage(message: Message, ctx: BotContext): Promise<
   const files = attachmentMetas(message.attachments.values());
   if (!text && files.length === 0) return true;
   const model = conversation?.model ?? ctx.pool.defaultModel;
-  const admission = admit(ctx, 'chat', { userId: message.author.id, prompt: text, model, attachments: files });
+  const where = await whereFrom(ctx, placeOfMessage(message));
+  const admission = admit(ctx, 'chat', { userId: message.author.id, prompt: text, model, attachments: files, where });
   if (!admission.ok) {
     await tell(admission.failure);
     return true;
@@ -246,7 +257,13 @@ export async function onChatMessage(message: Message, ctx: BotContext): Promise<
     const sendable = channel as SendableChannels;
     // Typing is a courtesy: its failure must not stop the answer.
     void sendable.sendTyping().catch(() => undefined);
-    const said = { author: displayNameOf(message.member, message.author), text, files };
+    const said = {
+      author: displayNameOf(message.member, message.author),
+      text,
+      files,
+      systemInstruction: systemInstructionFor(ctx.config.bot.systemPrompt, where.settings),
+      search: where.settings.search,
+    };
     await ctx.conversations.withLock(id, () => ticket.run(() => converse(ctx, id, said, channelSink(sendable, message))));
   } catch (err) {
     if (!isConversationStoreError(err)) throw err;

@@ -97,6 +97,10 @@ export function commandPayloads(
   const choices = settings.gemini.models.slice(0, MAX_CHOICES).map((m) => ({ name: m, value: m }));
   const maxLength = Math.min(settings.bot.maxPromptChars, DISCORD_MAX_OPTION_CHARS);
   const fill = (o: APIApplicationCommandOption): APIApplicationCommandOption => {
+    // Sub-commands (and their groups) carry options of their own.
+    if ((o.type === ApplicationCommandOptionType.Subcommand || o.type === ApplicationCommandOptionType.SubcommandGroup) && o.options) {
+      return { ...o, options: o.options.map(fill) } as typeof o;
+    }
     if (o.type !== ApplicationCommandOptionType.String) return o;
     if (o.name === 'model') return { ...o, choices } as typeof o;
     if (o.name === 'prompt') return { ...o, max_length: maxLength };

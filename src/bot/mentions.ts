@@ -8,12 +8,13 @@
 import { MessageReferenceType } from 'discord.js';
 import type { Message, SendableChannels } from 'discord.js';
 import type { ChatPart, ChatTurn } from '../pool/types.ts';
-import { admit } from './admission.ts';
+import { admit, whereFrom } from './admission.ts';
 import { DESCRIBE_THIS_TEXT, attachmentMetas } from './attachments.ts';
 import { runStreamedAnswer } from './answer.ts';
 import { displayNameOf, userTurnText } from './conversations.ts';
 import { NO_MENTIONS } from './render.ts';
 import { answerTokenBudget, channelSink, showOnly } from './stream.ts';
+import { channelAllowed, modelFor, placeOfMessage, systemInstructionFor } from './settings.ts';
 import type { BotContext } from './types.ts';
 import { failureText } from './userText.ts';
 
@@ -130,10 +131,14 @@ export async function answerMention(message: Message, ctx: BotContext): Promise<
   const parent = await fetchParent(message);
   if (!mentioned && parent?.author.id !== botId) return;
 
+  // A server that turned mentions off, or a channel it left out, hears nothing back.
+  const where = await whereFrom(ctx, placeOfMessage(message));
+  if (!where.settings.mentions || !channelAllowed(where.settings, where.place)) return;
   const self = chainMessage(message, botId);
   const files = attachmentMetas(message.attachments.values());
-  const model = ctx.pool.defaultModel;
-  const admission = admit(ctx, 'mention', { userId: message.author.id, prompt: self.text, model, attachments: files });
+  const model = modelFor(where.settings, ctx.pool.models, ctx.pool.defaultModel);
+  const systemInstruction = systemInstructionFor(ctx.config.bot.systemPrompt, where.settings);
+  const admission = admit(ctx, 'mention', { userId: message.author.id, prompt: self.text, model, attachments: files, where });
   if (!admission.ok) {
     await message.reply({ content: failureText(admission.failure), allowedMentions: NO_MENTIONS, failIfNotExists: false });
     return;
@@ -169,7 +174,8 @@ export async function answerMention(message: Message, ctx: BotContext): Promise<
           ctx.pool.generateContentStream({
             model,
             contents,
-            ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
+            ...(systemInstruction !== undefined ? { systemInstruction } : {}),
+            ...(where.settings.search ? { search: true } : {}),
             maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
             signal: ctx.lifecycle.signal,
           }),

@@ -16,6 +16,7 @@ import type { Attachments } from './attachments.ts';
 import type { Conversations } from './conversations.ts';
 import type { RequestGate } from './gate.ts';
 import type { LifecycleView } from './lifecycle.ts';
+import type { GuildSettingsStore } from './settings.ts';
 
 /** The definition part of a command: a `SlashCommandBuilder` (anything with a name and `toJSON`). */
 export interface CommandData {
@@ -61,6 +62,8 @@ export interface BotContext {
   readonly conversations: Conversations;
   /** Files sent with questions: checked, downloaded from Discord only, remembered a while. */
   readonly attachments: Attachments;
+  /** Per-server settings (`/settings`), from the store. */
+  readonly settings: GuildSettingsStore;
   readonly metrics: BotMetrics;
   /**
    * Whether the bot is stopping (only admission reads it: new work gets a "restarting"

@@ -20,6 +20,10 @@ export const BOT_FAILURE_KINDS = [
   'no_conversation',
   'not_owner',
   'store_unavailable',
+  'dms_off',
+  'channel_not_allowed',
+  'role_not_allowed',
+  'private_not_allowed',
   'unsupported_file',
   'file_too_big',
   'files_too_big',
@@ -51,6 +55,8 @@ export interface Failure {
   /** `file_too_big`, `files_too_big`: the size and the limit, in bytes. */
   sizeBytes?: number;
   maxBytes?: number;
+  /** `channel_not_allowed`: the channels the bot answers in on this server. */
+  channels?: readonly string[];
 }
 
 /** `3.2 MB`. */
@@ -111,6 +117,11 @@ const USER_TEXT: { readonly [K in FailureKind]: (f: Failure) => string } = {
   no_conversation: () => 'There is no conversation to end here.',
   not_owner: () => '🔒 Only the person who started this conversation (or a moderator) can end it.',
   store_unavailable: () => '💾 I cannot reach the memory of this conversation right now. Please send your message again in a moment.',
+  dms_off: () => '🔒 I do not answer in DMs here. Please ask in a server we share.',
+  channel_not_allowed: (f) =>
+    `🔒 I only answer in ${listOf((f.channels ?? []).slice(0, 10).map((id) => `<#${id}>`))}${(f.channels?.length ?? 0) > 10 ? ' and a few more channels' : ''} on this server.`,
+  role_not_allowed: () => '🔒 On this server only members with certain roles can use me (an admin sets them with `/settings`).',
+  private_not_allowed: () => '🔒 Private answers are turned off on this server. Please ask without `private`.',
   unsupported_file: (f) => `📎 I can't read ${listOf(f.fileTypes ?? ['these'])} files (I read images, PDFs and text or code files).`,
   file_too_big: (f) =>
     `📎 ${truncate(f.fileName ?? 'That file', 80)} is too big${f.sizeBytes !== undefined ? ` (${formatMegabytes(f.sizeBytes)})` : ''}: the limit is ${formatMegabytes(f.maxBytes ?? 0)} a file.`,
@@ -212,3 +223,38 @@ export function resetPoolKeyText(keyNumber: number, keyCount: number, clearCoold
 
 /** `/reset-api-stats`' reply. */
 export const STATS_RESET_TEXT = '🧹 Usage, error and latency counters cleared. Today\'s request counts stay: they mirror Google\'s daily quota.';
+
+/** `/settings` outside a server. */
+export const SETTINGS_DM_TEXT = '⚙️ Settings are per server: use `/settings` in a server. DMs follow the bot\'s own configuration.';
+
+/** The lines of `/settings show`: each setting with its value, or its default. */
+export function settingsLines(s: {
+  persona?: string | undefined;
+  model?: string | undefined;
+  defaultModel: string;
+  channels?: readonly string[] | undefined;
+  mentions: boolean;
+  allowPrivate: boolean;
+  roles?: readonly string[] | undefined;
+  search: boolean;
+}): string[] {
+  const yesNo = (b: boolean): string => (b ? 'on' : 'off');
+  const quoted = s.persona ? truncate(s.persona.replace(/\s+/g, ' '), 300) : undefined;
+  return [
+    `**Persona:** ${quoted ? `“${quoted}” (${s.persona!.length} characters)` : 'none'}`,
+    `**Model:** \`${s.model ?? s.defaultModel}\`${s.model ? '' : ' (the bot\'s default)'}`,
+    `**Channels:** ${s.channels ? s.channels.map((id) => `<#${id}>`).join(' ') : 'all'}`,
+    `**Answers mentions and replies:** ${yesNo(s.mentions)}`,
+    `**Members may ask for private answers:** ${yesNo(s.allowPrivate)}`,
+    `**Roles allowed:** ${s.roles ? s.roles.map((id) => `<@&${id}>`).join(' ') : 'everyone'}`,
+    `**Google Search by default:** ${yesNo(s.search)}`,
+  ];
+}
+
+/** What `/settings set` could not take: unknown channels or roles, a model not served. */
+export function settingsProblemText(problems: readonly string[]): string {
+  return `⚙️ Nothing was changed: ${problems.join('; ')}.`;
+}
+
+/** `/settings set` or `reset` done. */
+export const SETTINGS_SAVED_TEXT = '⚙️ Saved. Every process of the bot uses the new settings within a few seconds.';

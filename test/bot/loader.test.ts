@@ -4,7 +4,7 @@ import { CommandLoadError, commandPayloads, loadCommands, validateCommand } from
 import { commandsHash, syncCommands } from '../../src/bot/sync.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 
-const ADMIN = ['api-key-stats', 'pool-stats', 'reset-pool', 'reset-api-stats'];
+const ADMIN = ['api-key-stats', 'pool-stats', 'reset-pool', 'reset-api-stats', 'settings'];
 
 /** The part of the configuration the definitions are built from. */
 const settings = (models: string[], maxPromptChars = 4000) => ({ gemini: { models }, bot: { maxPromptChars } });
@@ -16,7 +16,7 @@ describe('command loader', () => {
   it('loads every command in commands/, one per file, admin ones flagged and restricted', async () => {
     const commands = await loadCommands();
     expect([...commands.keys()].sort()).toEqual(
-      ['api-key-stats', 'art', 'ask', 'chat', 'chat-end', 'pool-stats', 'reset-api-stats', 'reset-pool', 'status'].sort(),
+      ['api-key-stats', 'art', 'ask', 'chat', 'chat-end', 'pool-stats', 'reset-api-stats', 'reset-pool', 'settings', 'status'].sort(),
     );
     for (const [name, c] of commands) {
       const json = c.data.toJSON();
