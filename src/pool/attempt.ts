@@ -4,7 +4,7 @@
  */
 import type { AdapterRequest } from '../gemini/adapter.ts';
 import { AttemptTimeoutError, CancelledError, type Classified } from '../gemini/classify.ts';
-import type { ClassifiedClient } from '../gemini/client.ts';
+import { classifyFailure, type ClassifiedClient } from '../gemini/client.ts';
 import type { Source, TokenUsage } from '../gemini/types.ts';
 import { Agent } from 'undici';
 import type { PushQueue } from './queue.ts';
@@ -57,6 +57,8 @@ export function streamAttempt(req: AdapterRequest, queue: PushQueue<string>): At
     let finishReason: string | undefined;
     let sources: Source[] | undefined;
     for await (const piece of client.stream(req, signal)) {
+      // Pieces the client had already read still come after an abort: none goes on past it.
+      if (signal.aborted) return { ok: false, error: classifyFailure(signal.reason, signal), committed: text.length > 0, partialText: text };
       if (!piece.ok) {
         const committed = text.length > 0;
         // A refusal withholds the answer: what came before it is not passed on.
