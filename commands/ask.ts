@@ -1,6 +1,7 @@
 /** `/ask prompt [model] [temperature] [private] [attachment] [search]`: one streamed answer. */
 import { InteractionContextType, SlashCommandBuilder } from 'discord.js';
 import { runAsk } from '../src/bot/answer.ts';
+import { onAnswerButton } from '../src/bot/answerButtons.ts';
 import { attachmentOption } from '../src/bot/attachments.ts';
 import type { Command } from '../src/bot/types.ts';
 
@@ -23,8 +24,10 @@ export default {
       model: interaction.options.getString('model') ?? undefined,
       temperature: interaction.options.getNumber('temperature') ?? undefined,
       ephemeral: interaction.options.getBoolean('private') ?? false,
-      attachment: attachmentOption(interaction),
+      attachments: attachmentOption(interaction),
       search: interaction.options.getBoolean('search') ?? undefined,
     });
   },
+  // Stop and Regenerate under answers (of /ask, mentions and the message menu).
+  button: (interaction, ctx) => onAnswerButton(interaction, ctx),
 } satisfies Command;

@@ -18,7 +18,7 @@ export default {
     await startChat(interaction, ctx, {
       prompt: interaction.options.getString('prompt', true),
       model: interaction.options.getString('model') ?? undefined,
-      attachment: attachmentOption(interaction),
+      attachments: attachmentOption(interaction),
     });
   },
 } satisfies Command;

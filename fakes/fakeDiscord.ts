@@ -85,6 +85,7 @@ import {
   type SendComponentOptions,
   type SendModalSubmitOptions,
   type SendUserMessageOptions,
+  type SendMessageCommandOptions,
   type FakeUpload,
 } from './discord/types.ts';
 
@@ -112,6 +113,7 @@ export type {
   SendComponentOptions,
   SendModalSubmitOptions,
   SendUserMessageOptions,
+  SendMessageCommandOptions,
   FakeUpload,
 } from './discord/types.ts';
 
@@ -440,6 +442,28 @@ export class FakeDiscord {
   async sendCommand(opts: SendCommandOptions): Promise<FakeInteraction> {
     await this.#waitForSession();
     return this.#sendCommandLike(2, opts);
+  }
+
+  /** Dispatches a message context-menu command (data type 3) used on a message of the fake. */
+  async sendMessageCommand(opts: SendMessageCommandOptions): Promise<FakeInteraction> {
+    await this.#waitForSession();
+    const target = this.#allMessages.get(opts.targetMessageId);
+    if (!target || target.channelId !== opts.channelId) {
+      throw new Error(`FakeDiscord.sendMessageCommand: message ${opts.targetMessageId} is not a message of the fake in channel ${opts.channelId}`);
+    }
+    const { payload, state } = this.#interactionBase(2, opts);
+    state.name = opts.name;
+    const registered = this.#findCommand(opts.name, state.guildId, 3);
+    payload['data'] = {
+      id: (registered?.['id'] as string | undefined) ?? nextSnowflake(),
+      name: opts.name,
+      type: 3,
+      target_id: target.id,
+      resolved: { messages: { [target.id]: this.#apiMessage(target) } },
+      ...(registered?.['guild_id'] ? { guild_id: registered['guild_id'] } : {}),
+    };
+    this.#dispatch('INTERACTION_CREATE', payload);
+    return this.#handle(state);
   }
 
   /** Dispatches an autocomplete interaction (type 4); read the answer with `choices()`. */
@@ -1359,10 +1383,10 @@ export class FakeDiscord {
     return { payload, state };
   }
 
-  #findCommand(name: string, guildId: string | null): Record<string, unknown> | undefined {
+  #findCommand(name: string, guildId: string | null, type = 1): Record<string, unknown> | undefined {
     const local = guildId ? this.commands.guild.get(guildId) : undefined;
-    return (local?.find((c) => c.name === name && (c.type ?? 1) === 1) ??
-      this.commands.global.find((c) => c.name === name && (c.type ?? 1) === 1)) as Record<string, unknown> | undefined;
+    return (local?.find((c) => c.name === name && (c.type ?? 1) === type) ??
+      this.commands.global.find((c) => c.name === name && (c.type ?? 1) === type)) as Record<string, unknown> | undefined;
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -232,6 +232,14 @@ export interface SendCommandOptions extends FakeInteractionContext {
   resolved?: any;
 }
 
+/** Options of {@link FakeDiscord.sendMessageCommand}: a message context-menu command used on a message. */
+export interface SendMessageCommandOptions extends FakeInteractionContext {
+  /** The command's name, as registered ("Ask about this"). */
+  name: string;
+  /** The message it is used on (a message of the fake, in `channelId`). */
+  targetMessageId: string;
+}
+
 /** Options of {@link FakeDiscord.sendAutocomplete}: the focused option has `focused: true` or is named by `focused`. */
 export interface SendAutocompleteOptions extends SendCommandOptions {
   focused?: string;

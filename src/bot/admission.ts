@@ -9,14 +9,14 @@
  * ({@link replyFailure} for interactions, a reply for messages).
  */
 import { MessageFlags } from 'discord.js';
-import type { ButtonInteraction, ChatInputCommandInteraction, RepliableInteraction } from 'discord.js';
+import type { ButtonInteraction, ChatInputCommandInteraction, MessageContextMenuCommandInteraction, RepliableInteraction } from 'discord.js';
 import type { AttachmentMeta } from './attachments.ts';
 import { errorSummary } from './errors.ts';
 import { channelAllowed, roleAllowed, type GuildSettings, type RequestPlace } from './settings.ts';
 import type { Ticket } from './gate.ts';
 import { isConversationStoreError } from './conversations.ts';
 import { NO_MENTIONS } from './render.ts';
-import type { BotContext, Command, Requester } from './types.ts';
+import { isMenuCommand, type BotContext, type Command, type Requester } from './types.ts';
 import { failureText, modelNotServed, type Failure } from './userText.ts';
 
 /** What a request asks to do, as far as admission cares. */
@@ -138,11 +138,11 @@ export async function admitInteraction(
  * reply, so users never see "The application did not respond". Never throws.
  */
 export async function runInteraction(
-  interaction: ChatInputCommandInteraction | ButtonInteraction,
+  interaction: ChatInputCommandInteraction | MessageContextMenuCommandInteraction | ButtonInteraction,
   command: Command | undefined,
   ctx: BotContext,
 ): Promise<void> {
-  const name = command?.data.name ?? (interaction.isChatInputCommand() ? interaction.commandName : interaction.customId);
+  const name = command?.data.name ?? (interaction.isButton() ? interaction.customId : interaction.commandName);
   const log = ctx.logger.child({ command: name, interactionId: interaction.id, userId: interaction.user.id });
   try {
     if (!command) {
@@ -157,8 +157,10 @@ export async function runInteraction(
       await replyFailure(interaction, refused);
       return;
     }
-    if (interaction.isChatInputCommand()) await command.execute(interaction, ctx);
-    else await command.button!(interaction, ctx);
+    if (interaction.isButton()) await command.button!(interaction, ctx);
+    else if (interaction.isMessageContextMenuCommand() && isMenuCommand(command)) await command.menu(interaction, ctx);
+    else if (interaction.isChatInputCommand() && !isMenuCommand(command)) await command.execute(interaction, ctx);
+    else throw new Error(`${name} is not a command of this kind`);
   } catch (err) {
     log.error({ err: errorSummary(err) }, 'command failed');
     await replyFailure(interaction, { kind: isConversationStoreError(err) ? 'store_unavailable' : 'internal' }).catch((e: unknown) =>

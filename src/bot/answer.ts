@@ -3,27 +3,31 @@
  * Each is admitted first (see `admission.ts`), then waits for a slot, calls the pool and
  * renders the result. Chats are in `chat.ts`.
  */
-import type { RepliableInteraction } from 'discord.js';
+import { randomBytes } from 'node:crypto';
+import type { MessageContextMenuCommandInteraction, RepliableInteraction } from 'discord.js';
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
 import type { PoolResult } from '../pool/types.ts';
 import { admitInteraction, whereFrom } from './admission.ts';
-import type { AttachmentMeta } from './attachments.ts';
+import { attachmentMetas, type AttachmentMeta } from './attachments.ts';
+import { displayNameOf } from './conversations.ts';
+import { regenerateRows, stopRows, type AnswerRecord, type Rerunnable } from './controls.ts';
 import { DISCORD_LIMITS, NO_MENTIONS, artEmbed } from './render.ts';
-import { ANSWER_CHARS, answerTokenBudget, failureTextOf, showOnly, streamAnswer, type AnswerSink, interactionSink } from './stream.ts';
+import { ANSWER_CHARS, answerTokenBudget, failureTextOf, showOnly, streamAnswer, type AnswerSink, type StreamAnswerOptions, interactionSink } from './stream.ts';
 import { modelFor, placeOfInteraction, systemInstructionFor } from './settings.ts';
 import type { BotContext } from './types.ts';
-import { failureText } from './userText.ts';
+import { failureText, stoppedText } from './userText.ts';
 
 /** Streams a pool answer into a sink, and counts it in the metrics. */
 export async function runStreamedAnswer(
   ctx: BotContext,
-  options: { command: string; sink: AnswerSink; start: () => PoolStream },
+  options: { command: string; sink: AnswerSink; start: () => PoolStream; stream?: Pick<StreamAnswerOptions, 'describe' | 'placeholder' | 'controls'> },
 ): Promise<PoolResult> {
   const startedAt = Date.now();
   const { result } = await streamAnswer(options.start(), options.sink, {
     editIntervalMs: ctx.config.bot.editIntervalMs,
     layout: { maxChars: ANSWER_CHARS, maxMessages: ctx.config.bot.maxAnswerMessages },
     cancelled: ctx.lifecycle.signal,
+    ...options.stream,
   });
   record(ctx, options.command, result, Date.now() - startedAt);
   return result;
@@ -47,15 +51,18 @@ export interface AskOptions {
   model?: string | undefined;
   temperature?: number | undefined;
   ephemeral: boolean;
-  /** A file to ask about. */
-  attachment?: AttachmentMeta | undefined;
+  /** Files to ask about. */
+  attachments?: readonly AttachmentMeta[];
+  /** The command, for the metrics. @default 'ask' */
+  command?: string;
   /** Ground the answer in Google Search; its sources are listed under it. */
   search?: boolean | undefined;
 }
 
 /** `/ask`: one streamed answer in the reply and, past 2000 characters, follow-ups. */
 export async function runAsk(interaction: RepliableInteraction, ctx: BotContext, o: AskOptions): Promise<void> {
-  const files = o.attachment ? [o.attachment] : [];
+  const files = o.attachments ?? [];
+  const command = o.command ?? 'ask';
   const where = await whereFrom(ctx, placeOfInteraction(interaction));
   const ticket = await admitInteraction(interaction, ctx, { prompt: o.prompt, ephemeral: o.ephemeral, model: o.model, attachments: files, where });
   if (!ticket) return;
@@ -66,28 +73,44 @@ export async function runAsk(interaction: RepliableInteraction, ctx: BotContext,
       const sink = interactionSink(interaction, { ephemeral: o.ephemeral, onExpired: () => logTokenExpired(ctx, interaction) });
       const loaded = await ctx.attachments.load(files, ctx.lifecycle.signal);
       if (!loaded.ok) {
-        ctx.metrics.observe({ command: 'ask', model, outcome: loaded.failure.kind, latencyMs: 0 });
+        ctx.metrics.observe({ command, model, outcome: loaded.failure.kind, latencyMs: 0 });
         await showOnly(sink, failureText(loaded.failure));
         return;
       }
-      await runStreamedAnswer(ctx, {
-        command: 'ask',
-        sink,
-        start: () =>
-          ctx.pool.generateContentStream({
-            contents: [{ role: 'user', parts: [{ text: o.prompt }, ...loaded.parts] }],
-            model,
-            ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
-            ...((o.search ?? where.settings.search) ? { search: true } : {}),
-            ...(systemInstruction !== undefined ? { systemInstruction } : {}),
-            maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
-            signal: ctx.lifecycle.signal,
-          }),
-      });
+      const request: Rerunnable = {
+        contents: [{ role: 'user', parts: [{ text: o.prompt }, ...loaded.parts] }],
+        model,
+        ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+        ...((o.search ?? where.settings.search) ? { search: true } : {}),
+        ...(systemInstruction !== undefined ? { systemInstruction } : {}),
+        maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
+      };
+      // A private answer gets no buttons: only its owner sees it, and can simply ask again.
+      if (!o.ephemeral) await runControlledAnswer(ctx, { command, askerId: interaction.user.id, sink, request });
+      else await runStreamedAnswer(ctx, { command, sink, start: () => ctx.pool.generateContentStream({ ...request, signal: ctx.lifecycle.signal }) });
     });
   } finally {
     ticket.release();
   }
+}
+
+/**
+ * What "Ask Gemini about this" asks: the message (cut to fit `maxChars`) as the subject,
+ * its files attached.
+ */
+export function aboutMessagePrompt(author: string, text: string, hasFiles: boolean, maxChars: number): string {
+  const head = `${author} wrote this message on Discord${hasFiles ? ' (its files are attached)' : ''}. Explain it, or answer it if it asks something.\n\n`;
+  const room = Math.max(0, maxChars - head.length - 8);
+  const body = text.length > room ? `${text.slice(0, Math.max(0, room - 1))}…` : text;
+  return `${head}"""\n${body.trim() || '(no text)'}\n"""`;
+}
+
+/** The message context-menu command "Ask Gemini about this": an answer about a message, as `/ask` gives it. */
+export async function runAboutMessage(interaction: MessageContextMenuCommandInteraction, ctx: BotContext): Promise<void> {
+  const target = interaction.targetMessage;
+  const attachments = attachmentMetas(target.attachments.values());
+  const prompt = aboutMessagePrompt(displayNameOf(target.member, target.author), target.content, attachments.length > 0, ctx.config.bot.maxPromptChars);
+  await runAsk(interaction, ctx, { prompt, ephemeral: false, attachments, command: 'ask-about' });
 }
 
 /** What `/art` asks Gemini for. */
@@ -127,5 +150,34 @@ export async function runArt(interaction: RepliableInteraction, ctx: BotContext,
     });
   } finally {
     ticket.release();
+  }
+}
+
+/**
+ * Streams an answer with its buttons: Stop on the first message while it streams,
+ * Regenerate on the last once done. `key` names an answer written again.
+ */
+export async function runControlledAnswer(
+  ctx: BotContext,
+  o: { command: string; askerId: string; sink: AnswerSink; request: Rerunnable; key?: string; placeholder?: string },
+): Promise<PoolResult> {
+  const key = o.key ?? randomBytes(6).toString('hex');
+  const running: NonNullable<AnswerRecord['running']> = { stop: new AbortController() };
+  const record: AnswerRecord = { key, command: o.command, askerId: o.askerId, request: o.request, messageIds: [], running };
+  ctx.answers.keep(record);
+  try {
+    return await runStreamedAnswer(ctx, {
+      command: o.command,
+      sink: o.sink,
+      start: () => ctx.pool.generateContentStream({ ...o.request, signal: AbortSignal.any([ctx.lifecycle.signal, running.stop.signal]) }),
+      stream: {
+        ...(o.placeholder !== undefined ? { placeholder: o.placeholder } : {}),
+        controls: { streaming: (i) => (i === 0 ? stopRows(key) : []), final: (i, n) => (i === n - 1 ? regenerateRows(key) : []) },
+        describe: (error) => (running.stop.signal.aborted ? stoppedText(running.by ?? 'someone') : failureTextOf(error, ctx.lifecycle.signal)),
+      },
+    });
+  } finally {
+    record.messageIds = o.sink.messageIds?.() ?? [];
+    delete record.running;
   }
 }

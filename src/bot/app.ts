@@ -17,6 +17,7 @@ import { createServices } from '../services.ts';
 import type { StateStore } from '../store/types.ts';
 import { Attachments, DISCORD_ATTACHMENT_ORIGINS } from './attachments.ts';
 import { Conversations } from './conversations.ts';
+import { AnswerRegistry } from './controls.ts';
 import { runInteraction } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { errorSummary } from './errors.ts';
@@ -130,6 +131,7 @@ export async function startBot(env: Record<string, string | undefined>, override
       allowedOrigins: [...DISCORD_ATTACHMENT_ORIGINS, ...(config.discord.apiUrl ? [new URL(config.discord.apiUrl).origin] : [])],
     }),
     settings: new GuildSettingsStore(store, { logger: botLogger }),
+    answers: new AnswerRegistry(),
     metrics,
     lifecycle,
     isAdmin: (who) => isAdmin(who, config.discord.adminUserIds),

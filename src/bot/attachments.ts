@@ -351,8 +351,8 @@ export function attachmentMetas(list: Iterable<{ url: string; name: string; cont
   return [...list].map((a) => ({ url: a.url, name: a.name, contentType: a.contentType, sizeBytes: a.size }));
 }
 
-/** The `attachment` option of a slash command, as {@link AttachmentMeta}. */
-export function attachmentOption(interaction: { options: { getAttachment(name: string): { url: string; name: string; contentType: string | null; size: number } | null } }): AttachmentMeta | undefined {
+/** The `attachment` option of a slash command, as {@link AttachmentMeta} (none or one). */
+export function attachmentOption(interaction: { options: { getAttachment(name: string): { url: string; name: string; contentType: string | null; size: number } | null } }): AttachmentMeta[] {
   const a = interaction.options.getAttachment('attachment');
-  return a ? attachmentMetas([a])[0] : undefined;
+  return a ? attachmentMetas([a]) : [];
 }

@@ -127,14 +127,14 @@ async function converse(
 export async function startChat(
   interaction: ChatInputCommandInteraction,
   ctx: BotContext,
-  options: { prompt: string; model?: string | undefined; attachment?: AttachmentMeta | undefined },
+  options: { prompt: string; model?: string | undefined; attachments?: readonly AttachmentMeta[] },
 ): Promise<void> {
   const place = chatPlace(interaction);
   if (place.kind === 'unsupported') {
     await replyFailure(interaction, { kind: 'wrong_channel' });
     return;
   }
-  const files = options.attachment ? [options.attachment] : [];
+  const files = options.attachments ?? [];
   const where = await whereFrom(ctx, placeOfInteraction(interaction));
   const ticket = await admitInteraction(interaction, ctx, { prompt: options.prompt, ephemeral: false, model: options.model, attachments: files, where });
   if (!ticket) return;

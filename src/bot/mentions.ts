@@ -10,7 +10,7 @@ import type { Message, SendableChannels } from 'discord.js';
 import type { ChatPart, ChatTurn } from '../pool/types.ts';
 import { admit, whereFrom } from './admission.ts';
 import { DESCRIBE_THIS_TEXT, attachmentMetas } from './attachments.ts';
-import { runStreamedAnswer } from './answer.ts';
+import { runControlledAnswer } from './answer.ts';
 import { displayNameOf, userTurnText } from './conversations.ts';
 import { NO_MENTIONS } from './render.ts';
 import { answerTokenBudget, channelSink, showOnly } from './stream.ts';
@@ -165,22 +165,14 @@ export async function answerMention(message: Message, ctx: BotContext): Promise<
       const refs = [...chain[i]!.attachments.values()].map((a) => ({ url: a.url, name: a.name, mimeType: a.contentType ?? '' }));
       if (refs.length > 0 && !earlier[i]!.fromBot) earlier[i]!.files = ctx.attachments.remembered(refs, budget);
     }
-    const contents = chainTurns([...earlier, self]);
-    await ticket.run(() =>
-      runStreamedAnswer(ctx, {
-        command: 'mention',
-        sink,
-        start: () =>
-          ctx.pool.generateContentStream({
-            model,
-            contents,
-            ...(systemInstruction !== undefined ? { systemInstruction } : {}),
-            ...(where.settings.search ? { search: true } : {}),
-            maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
-            signal: ctx.lifecycle.signal,
-          }),
-      }),
-    );
+    const request = {
+      model,
+      contents: chainTurns([...earlier, self]),
+      ...(systemInstruction !== undefined ? { systemInstruction } : {}),
+      ...(where.settings.search ? { search: true } : {}),
+      maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
+    };
+    await ticket.run(() => runControlledAnswer(ctx, { command: 'mention', askerId: message.author.id, sink, request }));
   } finally {
     ticket.release();
   }

@@ -5,21 +5,29 @@
  * is an {@link AnswerSink}, so this logic is tested without Discord.
  */
 import { DiscordAPIError, MessageFlags, RESTJSONErrorCodes } from 'discord.js';
-import type { Message, RepliableInteraction, SendableChannels } from 'discord.js';
+import type { APIActionRowComponent, APIComponentInMessageActionRow, Message, RepliableInteraction, SendableChannels } from 'discord.js';
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
 import type { PoolError, PoolResult } from '../pool/types.ts';
 import { DISCORD_LIMITS, FOOTER_RESERVE_CHARS, NO_MENTIONS, answerFooter, sourceLines, splitMessage, truncate } from './render.ts';
 import { EMPTY_ANSWER_TEXT, answerCutOffText, answerCutText, expiredPrivateAnswerText, failureText, poolFailureText } from './userText.ts';
 
+/** Rows of buttons under a message, as Discord's JSON. */
+export type ComponentRows = APIActionRowComponent<APIComponentInMessageActionRow>[];
+
 /** Where an answer's messages go. Message 0 may already exist (a deferred reply). */
 export interface AnswerSink {
   /** True when message 0 exists already and must be edited, not created. */
   readonly firstExists: boolean;
-  /** Creates message `index` (they are created in order). */
-  create(index: number, content: string): Promise<void>;
-  /** Replaces the content of message `index`. */
-  edit(index: number, content: string): Promise<void>;
+  /** Creates message `index` (they are created in order), with these buttons when given. */
+  create(index: number, content: string, components?: ComponentRows): Promise<void>;
+  /** Replaces the content of message `index` (and its buttons, when given). */
+  edit(index: number, content: string, components?: ComponentRows): Promise<void>;
+  /** Ids of the messages written so far, by index (what the answer's buttons act on later). */
+  messageIds?(): string[];
 }
+
+/** The buttons of each message of an answer: `rows(index, count)`; undefined leaves them as they are. */
+export type RowsFor = (index: number, count: number) => ComponentRows | undefined;
 
 /** Time, injectable so the rate of edits is tested without waiting. */
 export interface StreamClock {
@@ -103,6 +111,8 @@ export class LiveMessages {
   readonly #clock: StreamClock;
   /** What each message shows; undefined for a deferred reply not yet written. */
   readonly #shown: Array<string | undefined> = [];
+  /** The buttons each message shows, as JSON. */
+  readonly #shownRows: Array<string | undefined> = [];
   /** When each message was last written (created or edited). */
   readonly #writtenAt: number[] = [];
 
@@ -118,21 +128,26 @@ export class LiveMessages {
     return this.#writtenAt.length;
   }
 
-  async show(parts: readonly string[]): Promise<void> {
+  /** Makes message i read `parts[i]`, with the buttons `rows` gives it (when given). */
+  async show(parts: readonly string[], rows?: RowsFor): Promise<void> {
     for (let i = 0; i < parts.length; i++) {
       const content = parts[i]!;
+      const components = rows?.(i, parts.length);
+      const rowsJson = components ? JSON.stringify(components) : this.#shownRows[i];
       if (i >= this.#writtenAt.length) {
         this.#writtenAt[i] = this.#clock.now();
-        await this.#sink.create(i, content);
+        await this.#sink.create(i, content, components);
         this.#shown[i] = content;
+        this.#shownRows[i] = rowsJson;
         continue;
       }
-      if (this.#shown[i] === content) continue;
+      if (this.#shown[i] === content && this.#shownRows[i] === rowsJson) continue;
       const waitMs = this.#writtenAt[i]! + this.#editIntervalMs - this.#clock.now();
       if (waitMs > 0) await this.#clock.sleep(waitMs);
       this.#writtenAt[i] = this.#clock.now();
-      await this.#sink.edit(i, content);
+      await this.#sink.edit(i, content, components);
       this.#shown[i] = content;
+      this.#shownRows[i] = rowsJson;
     }
   }
 }
@@ -145,7 +160,7 @@ export class LiveMessages {
 export async function pumpStream(
   deltas: AsyncIterable<string>,
   live: LiveMessages,
-  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock },
+  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock; rows?: RowsFor },
 ): Promise<string> {
   const clock = options.clock ?? realClock;
   const layout = options.layout ?? DEFAULT_LAYOUT;
@@ -185,7 +200,7 @@ export async function pumpStream(
     changed = false;
     lastShowAt = clock.now();
     // Past the cap nothing more is shown: the final render says the answer was cut.
-    if (text.trim()) await live.show(layoutAnswer(text, layout).parts);
+    if (text.trim()) await live.show(layoutAnswer(text, layout).parts, options.rows);
   }
   await consumed;
   return text;
@@ -222,20 +237,33 @@ export function finalAnswerParts(
   return endWith(layoutAnswer(partial, layout).parts, answerCutOffText(reason), layout);
 }
 
+/** Options of {@link streamAnswer}. */
+export interface StreamAnswerOptions {
+  editIntervalMs: number;
+  layout?: AnswerLayout;
+  clock?: StreamClock;
+  /** Aborted when the bot is shutting down: the answer then ends with the line saying it restarted. */
+  cancelled?: AbortSignal;
+  /** Words for a failure, when the caller knows better (an answer someone stopped). */
+  describe?: (error: PoolError) => string;
+  /** Shown (with the streaming buttons) before the first text arrives. */
+  placeholder?: string;
+  /** Buttons while the answer streams, and under its final form. */
+  controls?: { streaming: RowsFor; final: RowsFor };
+}
+
 /**
  * Streams a pool answer into a sink and writes its final form. Returns the pool's result.
  * A request that failed because `cancelled` aborted (the bot is shutting down) ends with
  * the line saying the bot restarted, whatever the pool calls the cancellation.
  */
-export async function streamAnswer(
-  stream: PoolStream,
-  sink: AnswerSink,
-  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock; cancelled?: AbortSignal },
-): Promise<{ result: PoolResult; text: string }> {
+export async function streamAnswer(stream: PoolStream, sink: AnswerSink, options: StreamAnswerOptions): Promise<{ result: PoolResult; text: string }> {
   const live = new LiveMessages(sink, options);
-  const text = await pumpStream(stream, live, options);
+  if (options.placeholder !== undefined) await live.show([options.placeholder], options.controls?.streaming);
+  const text = await pumpStream(stream, live, { ...options, ...(options.controls ? { rows: options.controls.streaming } : {}) });
   const result = await stream.result;
-  await live.show(finalAnswerParts(result, text, options.layout, (error) => failureTextOf(error, options.cancelled)));
+  const describe = options.describe ?? ((error: PoolError) => failureTextOf(error, options.cancelled));
+  await live.show(finalAnswerParts(result, text, options.layout, describe), options.controls?.final);
   return { result, text };
 }
 
@@ -321,14 +349,17 @@ export function interactionSink(
   };
   return {
     firstExists: true,
-    create: (index, content) =>
+    create: (index, content, components) =>
       viaToken(index, content, async () => {
-        const m = await interaction.followUp({ content, allowedMentions: NO_MENTIONS, ...(flags ? { flags } : {}) });
+        const m = await interaction.followUp({ content, allowedMentions: NO_MENTIONS, ...(flags ? { flags } : {}), ...(components ? { components } : {}) });
         ids[index] = m.id;
         return m;
       }),
-    edit: (index, content) =>
-      viaToken(index, content, () => interaction.editReply({ message: ids[index] ?? '@original', content, allowedMentions: NO_MENTIONS })),
+    edit: (index, content, components) =>
+      viaToken(index, content, () =>
+        interaction.editReply({ message: ids[index] ?? '@original', content, allowedMentions: NO_MENTIONS, ...(components ? { components } : {}) }),
+      ),
+    messageIds: () => written.map((id, i) => moved[i]?.id ?? id),
   };
 }
 
@@ -341,15 +372,15 @@ export function channelSink(channel: SendableChannels, replyTo?: Message, option
   const messages: Message[] = [];
   return {
     firstExists: false,
-    async create(index, content) {
+    async create(index, content, components) {
       const target = index === 0 ? replyTo : options.chain ? messages[index - 1] : undefined;
-      messages[index] = target
-        ? await target.reply({ content, allowedMentions: NO_MENTIONS, failIfNotExists: false })
-        : await channel.send({ content, allowedMentions: NO_MENTIONS });
+      const body = { content, allowedMentions: NO_MENTIONS, ...(components ? { components } : {}) };
+      messages[index] = target ? await target.reply({ ...body, failIfNotExists: false }) : await channel.send(body);
     },
-    async edit(index, content) {
+    async edit(index, content, components) {
       const m = messages[index];
-      if (m) await m.edit({ content, allowedMentions: NO_MENTIONS });
+      if (m) await m.edit({ content, allowedMentions: NO_MENTIONS, ...(components ? { components } : {}) });
     },
+    messageIds: () => messages.map((m) => m.id),
   };
 }

@@ -24,6 +24,9 @@ export const BOT_FAILURE_KINDS = [
   'channel_not_allowed',
   'role_not_allowed',
   'private_not_allowed',
+  'not_asker',
+  'answer_gone',
+  'still_answering',
   'unsupported_file',
   'file_too_big',
   'files_too_big',
@@ -122,6 +125,9 @@ const USER_TEXT: { readonly [K in FailureKind]: (f: Failure) => string } = {
     `🔒 I only answer in ${listOf((f.channels ?? []).slice(0, 10).map((id) => `<#${id}>`))}${(f.channels?.length ?? 0) > 10 ? ' and a few more channels' : ''} on this server.`,
   role_not_allowed: () => '🔒 On this server only members with certain roles can use me (an admin sets them with `/settings`).',
   private_not_allowed: () => '🔒 Private answers are turned off on this server. Please ask without `private`.',
+  not_asker: () => '🔒 Only the person who asked (or a moderator) can use the buttons of this answer.',
+  answer_gone: () => '⌛ This answer can no longer be stopped or written again (it is too old, or the bot restarted). Please ask again.',
+  still_answering: () => '⏳ This answer is still being written. Stop it first, or wait for it to finish.',
   unsupported_file: (f) => `📎 I can't read ${listOf(f.fileTypes ?? ['these'])} files (I read images, PDFs and text or code files).`,
   file_too_big: (f) =>
     `📎 ${truncate(f.fileName ?? 'That file', 80)} is too big${f.sizeBytes !== undefined ? ` (${formatMegabytes(f.sizeBytes)})` : ''}: the limit is ${formatMegabytes(f.maxBytes ?? 0)} a file.`,
@@ -258,3 +264,15 @@ export function settingsProblemText(problems: readonly string[]): string {
 
 /** `/settings set` or `reset` done. */
 export const SETTINGS_SAVED_TEXT = '⚙️ Saved. Every process of the bot uses the new settings within a few seconds.';
+
+/** Labels of the buttons under an answer. */
+export const STOP_BUTTON_LABEL = 'Stop';
+export const REGENERATE_BUTTON_LABEL = 'Regenerate';
+
+/** Why an answer ended early: someone pressed Stop. */
+export function stoppedText(who: string): string {
+  return `⏹️ Stopped by **${truncate(who, 80)}**.`;
+}
+
+/** Shown in an answer's first message while a new answer is on its way (Regenerate). */
+export const REGENERATING_TEXT = '🔄 *Writing a new answer…*';
