@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { MessageContextMenuCommandInteraction, RepliableInteraction } from 'discord.js';
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
-import type { PoolResult } from '../pool/types.ts';
+import { THINKING_BUDGET_TOKENS, type PoolResult, type ThinkingLevel } from '../pool/types.ts';
 import { admitInteraction, whereFrom } from './admission.ts';
 import { attachmentMetas, type AttachmentMeta } from './attachments.ts';
 import { displayNameOf } from './conversations.ts';
@@ -15,18 +15,35 @@ import { DISCORD_LIMITS, NO_MENTIONS, artEmbed } from './render.ts';
 import { ANSWER_CHARS, answerTokenBudget, failureTextOf, showOnly, streamAnswer, type AnswerSink, type StreamAnswerOptions, interactionSink } from './stream.ts';
 import { modelFor, placeOfInteraction, systemInstructionFor } from './settings.ts';
 import type { BotContext } from './types.ts';
-import { failureText, stoppedText } from './userText.ts';
+import { THINKING_TEXT, failureText, stoppedText } from './userText.ts';
 
-/** Streams a pool answer into a sink, and counts it in the metrics. */
+/**
+ * Whether a model thinks before it writes: Gemini 2.5 Pro and Flash (and later ones) do by
+ * default; any model does when given a thinking budget.
+ */
+export function modelThinks(model: string, thinking?: ThinkingLevel): boolean {
+  return thinking !== undefined || (/^gemini-(2\.5|[3-9])/.test(model) && !/lite/.test(model)) || /thinking/.test(model);
+}
+
+/** The `maxOutputTokens` of an answer in messages, with room for its thinking budget. */
+export function answerTokensFor(ctx: BotContext, thinking?: ThinkingLevel): number {
+  return answerTokenBudget(ctx.config.bot.maxAnswerMessages, ANSWER_CHARS, thinking !== undefined ? THINKING_BUDGET_TOKENS[thinking] : undefined);
+}
+
+/**
+ * Streams a pool answer into a sink, and counts it in the metrics. With `thinks` (a model
+ * that thinks first), "thinking" shows when no text has come within one edit interval.
+ */
 export async function runStreamedAnswer(
   ctx: BotContext,
-  options: { command: string; sink: AnswerSink; start: () => PoolStream; stream?: Pick<StreamAnswerOptions, 'describe' | 'placeholder' | 'controls'> },
+  options: { command: string; sink: AnswerSink; start: () => PoolStream; thinks?: boolean; stream?: Pick<StreamAnswerOptions, 'describe' | 'placeholder' | 'controls'> },
 ): Promise<PoolResult> {
   const startedAt = Date.now();
   const { result } = await streamAnswer(options.start(), options.sink, {
     editIntervalMs: ctx.config.bot.editIntervalMs,
     layout: { maxChars: ANSWER_CHARS, maxMessages: ctx.config.bot.maxAnswerMessages },
     cancelled: ctx.lifecycle.signal,
+    ...(options.thinks ? { placeholder: { text: THINKING_TEXT, afterMs: ctx.config.bot.editIntervalMs } } : {}),
     ...options.stream,
   });
   record(ctx, options.command, result, Date.now() - startedAt);
@@ -55,6 +72,8 @@ export interface AskOptions {
   attachments?: readonly AttachmentMeta[];
   /** The command, for the metrics. @default 'ask' */
   command?: string;
+  /** A thinking budget for the model. */
+  thinking?: ThinkingLevel | undefined;
   /** Ground the answer in Google Search; its sources are listed under it. */
   search?: boolean | undefined;
 }
@@ -83,11 +102,15 @@ export async function runAsk(interaction: RepliableInteraction, ctx: BotContext,
         ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
         ...((o.search ?? where.settings.search) ? { search: true } : {}),
         ...(systemInstruction !== undefined ? { systemInstruction } : {}),
-        maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
+        ...(o.thinking !== undefined ? { thinking: o.thinking } : {}),
+        maxOutputTokens: answerTokensFor(ctx, o.thinking),
       };
       // A private answer gets no buttons: only its owner sees it, and can simply ask again.
       if (!o.ephemeral) await runControlledAnswer(ctx, { command, askerId: interaction.user.id, sink, request });
-      else await runStreamedAnswer(ctx, { command, sink, start: () => ctx.pool.generateContentStream({ ...request, signal: ctx.lifecycle.signal }) });
+      else {
+        const start = () => ctx.pool.generateContentStream({ ...request, signal: ctx.lifecycle.signal });
+        await runStreamedAnswer(ctx, { command, sink, start, thinks: modelThinks(model, o.thinking) });
+      }
     });
   } finally {
     ticket.release();
@@ -159,7 +182,7 @@ export async function runArt(interaction: RepliableInteraction, ctx: BotContext,
  */
 export async function runControlledAnswer(
   ctx: BotContext,
-  o: { command: string; askerId: string; sink: AnswerSink; request: Rerunnable; key?: string; placeholder?: string },
+  o: { command: string; askerId: string; sink: AnswerSink; request: Rerunnable; key?: string; placeholder?: StreamAnswerOptions['placeholder'] },
 ): Promise<PoolResult> {
   const key = o.key ?? randomBytes(6).toString('hex');
   const running: NonNullable<AnswerRecord['running']> = { stop: new AbortController() };
@@ -169,6 +192,7 @@ export async function runControlledAnswer(
     return await runStreamedAnswer(ctx, {
       command: o.command,
       sink: o.sink,
+      thinks: modelThinks(o.request.model ?? ctx.pool.defaultModel, o.request.thinking),
       start: () => ctx.pool.generateContentStream({ ...o.request, signal: AbortSignal.any([ctx.lifecycle.signal, running.stop.signal]) }),
       stream: {
         ...(o.placeholder !== undefined ? { placeholder: o.placeholder } : {}),

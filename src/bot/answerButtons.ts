@@ -86,7 +86,7 @@ export async function onAnswerButton(interaction: ButtonInteraction, ctx: BotCon
     if (!channel?.isSendable()) throw new Error('the answer\'s channel does not take messages');
     const sink = await rewriteSink(channel, record.messageIds);
     await ticket.run(() =>
-      runControlledAnswer(ctx, { command: record.command, askerId: record.askerId, sink, request: record.request, key: record.key, placeholder: REGENERATING_TEXT }),
+      runControlledAnswer(ctx, { command: record.command, askerId: record.askerId, sink, request: record.request, key: record.key, placeholder: { text: REGENERATING_TEXT, afterMs: 0 } }),
     );
   } finally {
     ticket.release();

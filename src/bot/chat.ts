@@ -24,7 +24,7 @@ import type {
 import type { StoredConversation, StoredTurn } from '../store/types.ts';
 import { admit, admitInteraction, replyFailure, whereFrom } from './admission.ts';
 import { DESCRIBE_THIS_TEXT, attachmentMetas, type AttachmentMeta } from './attachments.ts';
-import { logTokenExpired, runStreamedAnswer } from './answer.ts';
+import { logTokenExpired, modelThinks, runStreamedAnswer } from './answer.ts';
 import { displayNameOf, isConversationStoreError, userTurnText } from './conversations.ts';
 import { NO_MENTIONS, threadName } from './render.ts';
 import { answerTokenBudget, channelSink, interactionSink, showOnly, type AnswerSink } from './stream.ts';
@@ -98,6 +98,7 @@ async function converse(
   const result = await runStreamedAnswer(ctx, {
     command: 'chat',
     sink,
+    thinks: modelThinks(conversation.model),
     start: () =>
       ctx.pool.generateContentStream({
         model: conversation.model,

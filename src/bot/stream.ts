@@ -68,11 +68,11 @@ const THINKING_ROOM_TOKENS = 8_192;
 
 /**
  * The `maxOutputTokens` that fits an answer shown in at most `maxMessages` messages (or one
- * embed, with `maxChars`): so Gemini stops about where Discord would, and a runaway answer
- * costs no more than that.
+ * embed, with `maxChars`), plus `thinkingTokens` (a request's own thinking budget): so
+ * Gemini stops about where Discord would, and a runaway answer costs no more than that.
  */
-export function answerTokenBudget(maxMessages: number, maxChars: number = ANSWER_CHARS): number {
-  return Math.ceil((maxMessages * maxChars) / CHARS_PER_TOKEN_LOW) + THINKING_ROOM_TOKENS;
+export function answerTokenBudget(maxMessages: number, maxChars: number = ANSWER_CHARS, thinkingTokens: number = THINKING_ROOM_TOKENS): number {
+  return Math.ceil((maxMessages * maxChars) / CHARS_PER_TOKEN_LOW) + thinkingTokens;
 }
 
 /**
@@ -128,8 +128,24 @@ export class LiveMessages {
     return this.#writtenAt.length;
   }
 
+  /** The show in progress: shows run one after the other, never two at once. */
+  #showing: Promise<void> = Promise.resolve();
+
   /** Makes message i read `parts[i]`, with the buttons `rows` gives it (when given). */
-  async show(parts: readonly string[], rows?: RowsFor): Promise<void> {
+  show(parts: readonly string[], rows?: RowsFor): Promise<void> {
+    const next = this.#showing.then(() => this.#show(parts, rows));
+    this.#showing = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Shows `content` as the first message only while nothing has been written there yet. */
+  showFirst(content: string, rows?: RowsFor): Promise<void> {
+    const next = this.#showing.then(() => (this.#shown[0] === undefined ? this.#show([content], rows) : undefined));
+    this.#showing = next.catch(() => undefined);
+    return next;
+  }
+
+  async #show(parts: readonly string[], rows?: RowsFor): Promise<void> {
     for (let i = 0; i < parts.length; i++) {
       const content = parts[i]!;
       const components = rows?.(i, parts.length);
@@ -246,8 +262,11 @@ export interface StreamAnswerOptions {
   cancelled?: AbortSignal;
   /** Words for a failure, when the caller knows better (an answer someone stopped). */
   describe?: (error: PoolError) => string;
-  /** Shown (with the streaming buttons) before the first text arrives. */
-  placeholder?: string;
+  /**
+   * Shown (with the streaming buttons) when no text has come after `afterMs`: "thinking"
+   * for a model that thinks first. 0 shows it at once.
+   */
+  placeholder?: { text: string; afterMs: number };
   /** Buttons while the answer streams, and under its final form. */
   controls?: { streaming: RowsFor; final: RowsFor };
 }
@@ -259,8 +278,30 @@ export interface StreamAnswerOptions {
  */
 export async function streamAnswer(stream: PoolStream, sink: AnswerSink, options: StreamAnswerOptions): Promise<{ result: PoolResult; text: string }> {
   const live = new LiveMessages(sink, options);
-  if (options.placeholder !== undefined) await live.show([options.placeholder], options.controls?.streaming);
-  const text = await pumpStream(stream, live, { ...options, ...(options.controls ? { rows: options.controls.streaming } : {}) });
+  const clock = options.clock ?? realClock;
+  let deltas: AsyncIterable<string> = stream;
+  let placeholder: Promise<void> = Promise.resolve();
+  if (options.placeholder) {
+    const { text: waiting, afterMs } = options.placeholder;
+    let firstText: () => void = () => undefined;
+    const textCame = new Promise<'text'>((resolve) => (firstText = () => resolve('text')));
+    deltas = (async function* () {
+      try {
+        for await (const d of stream) {
+          firstText();
+          yield d;
+        }
+      } finally {
+        firstText();
+      }
+    })();
+    placeholder = (async () => {
+      const first = afterMs > 0 ? await Promise.race([clock.sleep(afterMs).then(() => 'time' as const), textCame]) : 'time';
+      if (first === 'time') await live.showFirst(waiting, options.controls?.streaming);
+    })();
+  }
+  const text = await pumpStream(deltas, live, { ...options, ...(options.controls ? { rows: options.controls.streaming } : {}) });
+  await placeholder;
   const result = await stream.result;
   const describe = options.describe ?? ((error: PoolError) => failureTextOf(error, options.cancelled));
   await live.show(finalAnswerParts(result, text, options.layout, describe), options.controls?.final);

@@ -276,3 +276,6 @@ export function stoppedText(who: string): string {
 
 /** Shown in an answer's first message while a new answer is on its way (Regenerate). */
 export const REGENERATING_TEXT = '🔄 *Writing a new answer…*';
+
+/** Shown while a thinking model has not written anything yet. */
+export const THINKING_TEXT = '💭 *Thinking…*';

@@ -4,7 +4,7 @@
  * throws into classified values.
  */
 import { GoogleGenAI, type GenerateContentResponse } from '@google/genai';
-import type { ChatTurn, Source, TokenUsage } from './types.ts';
+import { THINKING_BUDGET_TOKENS, type ChatTurn, type Source, type ThinkingLevel, type TokenUsage } from './types.ts';
 import { classifyBlocked, type Classified } from './classify.ts';
 
 export interface AdapterRequest {
@@ -15,6 +15,8 @@ export interface AdapterRequest {
   maxOutputTokens?: number;
   /** The Google Search tool (and URL context for links in the prompt). */
   search?: boolean;
+  /** Sent as `thinkingConfig.thinkingBudget`. */
+  thinking?: ThinkingLevel;
 }
 
 /** One complete answer, or a refusal that came back as a 200. */
@@ -169,6 +171,7 @@ function configOf(req: AdapterRequest, signal: AbortSignal | undefined) {
     ...(req.systemInstruction !== undefined ? { systemInstruction: req.systemInstruction } : {}),
     ...(req.maxOutputTokens !== undefined ? { maxOutputTokens: req.maxOutputTokens } : {}),
     ...(tools ? { tools } : {}),
+    ...(req.thinking !== undefined ? { thinkingConfig: { thinkingBudget: THINKING_BUDGET_TOKENS[req.thinking] } } : {}),
   };
 }
 

@@ -44,3 +44,13 @@ export interface Source {
   title: string;
   uri: string;
 }
+
+/** How much a thinking model may think before it answers. */
+export const THINKING_LEVELS = ['low', 'medium', 'high'] as const;
+export type ThinkingLevel = (typeof THINKING_LEVELS)[number];
+
+/**
+ * The thinking budget (tokens) of each level, as Gemini's `thinkingConfig.thinkingBudget`:
+ * within what every 2.5 model takes (Flash and Flash-Lite up to 24,576, Pro 128 to 32,768).
+ */
+export const THINKING_BUDGET_TOKENS: { readonly [L in ThinkingLevel]: number } = { low: 1_024, medium: 8_192, high: 24_576 };

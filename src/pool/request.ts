@@ -22,6 +22,7 @@ export function prepareRequest(req: GenerateRequest, models: readonly string[], 
   if (req.systemInstruction !== undefined) adapter.systemInstruction = req.systemInstruction;
   if (req.maxOutputTokens !== undefined) adapter.maxOutputTokens = req.maxOutputTokens;
   if (req.search) adapter.search = true;
+  if (req.thinking !== undefined) adapter.thinking = req.thinking;
   return { adapter };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ANSWER_CHARS, LiveMessages, answerTokenBudget, finalAnswerParts, pumpStream, type AnswerSink, type StreamClock } from '../../src/bot/stream.ts';
+import { ANSWER_CHARS, LiveMessages, answerTokenBudget, finalAnswerParts, pumpStream, streamAnswer, type AnswerSink, type StreamClock } from '../../src/bot/stream.ts';
 import type { PoolResult, PoolSuccess } from '../../src/pool/types.ts';
 
 interface Write {
@@ -185,5 +185,20 @@ describe('streaming into messages', () => {
     const long = [{ title: 'A page with a long address', uri: `https://a.example/${'x'.repeat(100)}` }];
     const parts = finalAnswerParts({ ...ok(full), sources: long }, full);
     expect(parts).toEqual([full, `-# [1] [A page with a long address](<${long[0]!.uri}>)\n-# gemini-2.5-flash · 1.5 s`]);
+  });
+
+  it('a placeholder shows only when no text came in time, and never over text', async () => {
+    const run = async (firstChunkAfterMs: number) => {
+      const clock = new VirtualClock();
+      const sink = recordingSink(false, clock);
+      const chunks = timed(['Hello', ' world'], firstChunkAfterMs, clock);
+      const stream = Object.assign(chunks, { result: Promise.resolve(ok('Hello world')) });
+      await clock.run(streamAnswer(stream, sink, { editIntervalMs: 100, clock, placeholder: { text: '💭 Thinking…', afterMs: 250 } }));
+      return sink.writes.map((w) => `${w.at} ${w.op} ${w.content.split('\n')[0]}`);
+    };
+    expect(await run(400)).toEqual(['250 create 💭 Thinking…', '400 edit Hello', '800 edit Hello world', '900 edit Hello world']);
+    const quick = await run(100);
+    expect(quick.some((w) => w.includes('Thinking'))).toBe(false);
+    expect(quick[0]).toBe('100 create Hello');
   });
 });
