@@ -9,7 +9,7 @@ import type { APIEmbed, ChatInputCommandInteraction } from 'discord.js';
 import { NO_MENTIONS } from './render.ts';
 import { SETTING_NAMES, type SettingName, type StoredGuildSettings } from './settings.ts';
 import type { BotContext } from './types.ts';
-import { SETTINGS_DM_TEXT, SETTINGS_SAVED_TEXT, settingsLines, settingsProblemText } from './userText.ts';
+import { SETTINGS_DM_TEXT, SETTINGS_SAVED_TEXT, SETTINGS_TITLE, settingsLines, settingsProblemText } from './userText.ts';
 
 /** Ids written in an option: `<#1>`, `<@&2>` or plain ids, separated by spaces or commas. */
 export function idsIn(text: string): string[] {
@@ -86,7 +86,7 @@ export async function runSettings(interaction: ChatInputCommandInteraction, ctx:
   const guildId = interaction.guildId;
   const sub = interaction.options.getSubcommand();
   if (sub === 'show') {
-    await reply({ embeds: [await settingsEmbed(ctx, guildId, 'Settings of this server')] });
+    await reply({ embeds: [await settingsEmbed(ctx, guildId, SETTINGS_TITLE)] });
     return;
   }
   let set: Partial<StoredGuildSettings> = {};
@@ -104,5 +104,5 @@ export async function runSettings(interaction: ChatInputCommandInteraction, ctx:
   }
   await ctx.settings.change(guildId, set, reset);
   ctx.logger.info({ guildId, by: interaction.user.id, set: Object.keys(set), reset }, 'server settings changed');
-  await reply({ content: SETTINGS_SAVED_TEXT, embeds: [await settingsEmbed(ctx, guildId, 'Settings of this server')] });
+  await reply({ content: SETTINGS_SAVED_TEXT, embeds: [await settingsEmbed(ctx, guildId, SETTINGS_TITLE)] });
 }

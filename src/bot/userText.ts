@@ -262,6 +262,9 @@ export function settingsProblemText(problems: readonly string[]): string {
   return `⚙️ Nothing was changed: ${problems.join('; ')}.`;
 }
 
+/** Title of the `/settings` embed. */
+export const SETTINGS_TITLE = '⚙️ Settings of this server';
+
 /** `/settings set` or `reset` done. */
 export const SETTINGS_SAVED_TEXT = '⚙️ Saved. Every process of the bot uses the new settings within a few seconds.';
 
