@@ -30,7 +30,7 @@ import {
 } from './harness.ts';
 
 const HELP_CHANNEL = '1100000000000000020';
-const HELPER_ROLE = '1100000000000000030';
+const TRUSTED_ROLE = '1100000000000000030';
 const admin = { user: alice, memberPermissions: MANAGE_GUILD };
 
 describe('/settings', () => {
@@ -44,8 +44,8 @@ describe('/settings', () => {
             id: GUILD_ID,
             ownerId: OWNER_ID,
             channels: [{ id: CHANNEL_ID, name: 'general' }, { id: HELP_CHANNEL, name: 'help' }, { id: ALERT_CHANNEL_ID, name: 'bot-alerts' }],
-            roles: [{ id: HELPER_ROLE, name: 'helper' }],
-            members: [{ user: bob, roles: [HELPER_ROLE] }],
+            roles: [{ id: TRUSTED_ROLE, name: 'trusted' }],
+            members: [{ user: bob, roles: [TRUSTED_ROLE] }],
           },
         ],
       },
@@ -126,7 +126,7 @@ describe('/settings', () => {
   });
 
   it('private answers and roles', async () => {
-    await settings('set', [bool('private', false), str('roles', `<@&${HELPER_ROLE}>`)]);
+    await settings('set', [bool('private', false), str('roles', `<@&${TRUSTED_ROLE}>`)]);
     const privateAsk = await ask('secret', { user: bob, extra: [bool('private', true)] });
     await privateAsk.waitForResponse();
     expect(privateAsk.original()!.content).toBe('🔒 Private answers are turned off on this server. Please ask without `private`.');
