@@ -2,8 +2,8 @@
  * Public types of the pool: results are values, states are discriminated unions.
  */
 
-import type { ErrorKind, TokenUsage, ChatTurn } from '../gemini/types.ts';
-export { ERROR_KINDS, type ErrorKind, type TokenUsage, type ChatTurn } from '../gemini/types.ts';
+import type { ErrorKind, TokenUsage, ChatTurn, Source, ThinkingLevel } from '../gemini/types.ts';
+export { ERROR_KINDS, THINKING_BUDGET_TOKENS, THINKING_LEVELS, type ErrorKind, type TokenUsage, type ChatTurn, type ChatPart, type InlineData, type Source, type ThinkingLevel } from '../gemini/types.ts';
 
 /** Key-selection strategies. `health` is the default. */
 export const STRATEGIES = ['health', 'round-robin', 'random', 'least-busy'] as const;
@@ -29,6 +29,8 @@ export interface PoolSuccess {
   latencyMs: number;
   usage: TokenUsage;
   finishReason?: string;
+  /** With `search`: the pages Gemini's grounding metadata cites, in its order, without repeats. */
+  sources?: Source[];
 }
 
 export interface PoolFailure {
@@ -59,6 +61,10 @@ export interface GenerateRequest {
   temperature?: number;
   systemInstruction?: string;
   maxOutputTokens?: number;
+  /** Ground the answer in Google Search (and read the links of the prompt); the answer's `sources` cite it. */
+  search?: boolean;
+  /** A thinking budget (`THINKING_BUDGET_TOKENS`); unset, the model decides. */
+  thinking?: ThinkingLevel;
   /** Cancels the request (all attempts). */
   signal?: AbortSignal;
   /** Overrides the pool's deadline for this request. */
