@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ClientFactory, GeminiClient } from '../src/gemini/adapter.ts';
-import type { FakeGeminiOptions } from '../fakes/fakeGemini.ts';
+import type { FakeGeminiOptions, Fault, FaultMatch } from '../fakes/fakeGemini.ts';
 
 /** The project root (bench/..), where `--import tsx` resolves. */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -153,6 +153,16 @@ export class FakeProcess {
   /** CPU time the server process has used so far, in ms. */
   async cpuMs(): Promise<number> {
     return (JSON.parse(await this.#ask('cpu')) as { cpuMs: number }).cpuMs;
+  }
+
+  /** Injects a fault (see `FakeGemini.inject`); without `match.times` it applies to every request that fits. */
+  async inject(fault: Fault, match: FaultMatch = {}): Promise<void> {
+    await this.#ask(`inject ${JSON.stringify({ fault, match })}`);
+  }
+
+  /** Every generateContent call received so far: key, arrival time (the fake's clock, ms) and status. */
+  async calls(): Promise<Array<{ key: string; at: number; status: number }>> {
+    return JSON.parse(await this.#ask('calls')) as Array<{ key: string; at: number; status: number }>;
   }
 
   /** Forgets recorded requests (quota counters stay). */

@@ -2,11 +2,12 @@
  * Child-process entry: starts the fake Gemini server with the options given as JSON in
  * argv[2], prints `{"url": ...}`, then answers commands on stdin, one per line:
  * `stats` (counts of the requests received, as JSON), `cpu` (CPU time of this process
- * so far, ms) and `clear` (forget the requests). Closes
- * and exits when stdin ends. Started by `FakeProcess` in bench/common.ts.
+ * so far, ms), `clear` (forget the requests), `inject {"fault": ..., "match": ...}` (a fault,
+ * as `FakeGemini.inject` takes it) and `calls` (every generate call: key, time, status).
+ * Closes and exits when stdin ends. Started by `FakeProcess` in bench/common.ts.
  */
 import { createInterface } from 'node:readline';
-import { FakeGemini, type FakeGeminiOptions } from '../fakes/fakeGemini.ts';
+import { FakeGemini, type FakeGeminiOptions, type Fault, type FaultMatch } from '../fakes/fakeGemini.ts';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as FakeGeminiOptions;
 const fake = await FakeGemini.start(options);
@@ -33,6 +34,14 @@ lines.on('line', (line) => {
   } else if (cmd === 'clear') {
     fake.requests.length = 0;
     process.stdout.write('{"ok":true}\n');
+  } else if (cmd.startsWith('inject ')) {
+    const { fault, match } = JSON.parse(cmd.slice('inject '.length)) as { fault: Fault; match?: FaultMatch };
+    // JSON has no Infinity: a fault without `times` stays for good.
+    fake.inject(fault, { ...match, times: match?.times ?? Infinity });
+    process.stdout.write('{"ok":true}\n');
+  } else if (cmd === 'calls') {
+    const calls = fake.requests.filter((r) => r.route === 'generateContent').map((r) => ({ key: r.key, at: r.at, status: r.status }));
+    process.stdout.write(`${JSON.stringify(calls)}\n`);
   }
 });
 lines.on('close', () => {

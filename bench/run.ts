@@ -1,6 +1,6 @@
 /**
  * Benchmarks of GeminiAPIPool: `npm run bench` (table) or `npm run bench -- --json` (table,
- * then one JSON object on the last line). Progress goes to stderr. About 2 minutes on 2
+ * then one JSON object on the last line). Progress goes to stderr. About 2.5 minutes on 2
  * cores; no network: everything runs against the fake Gemini server (fakes/) or a
  * no-network client. The run reports; it never fails on a missed target (exit code 0).
  *
@@ -53,10 +53,27 @@
  * - heapMB.pool: heap of a pool of 1,000 keys x 3 models x 10 instances (no-network client),
  *   measured after gc in a child `node --expose-gc --import tsx bench/heap.ts`. Target < 50.
  *   heapMB.chats: what 100 chats x 20 turns (answers ~200 chars) add on top (INFO).
+ * - faults: 10 keys on the fake (20 ms before every answer, errors included), key#3
+ *   answering 503 on every call and key#7 invalid, 240 requests arriving at 20/s through our
+ *   pool (pool size 10); the same run with 10 good keys gives p99MsNoFaults. Targets: every
+ *   request answered (answeredRatio 1), <= 1.05 upstream calls per answer, <= 2 calls to the
+ *   invalid key in all, <= 3 calls to the overloaded key in the last third of the arrivals,
+ *   p99Ms <= 2 x p99MsNoFaults (see bench/faults.ts).
+ * - gatewayOverhead: generateContent straight into an in-process pool and through the HTTP
+ *   gateway (in a child process, client token, memory store) over its Gemini-native and
+ *   OpenAI routes, on the fake without latency (bench/gatewayOverhead.ts). calls/s and
+ *   p50/p99 at concurrency 32 (3 interleaved rounds of 2,000 calls per side, best round);
+ *   the added latency of one request, one at a time (300 calls per side, interleaved):
+ *   target p50 < 1 ms; time to the first byte of a streamed answer through the gateway
+ *   minus straight from the fake (median of 30 each): target < 5 ms. At concurrency 32 on
+ *   two cores the extra process and hop also cost throughput, so the added latency there is
+ *   mostly queueing (INFO).
  */
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { progress, ROOT, round } from './common.ts';
+import { measureFaults } from './faults.ts';
+import { measureGatewayOverhead } from './gatewayOverhead.ts';
 import { measureGoodput, type ContenderName, type GoodputFigures, type GoodputOptions } from './goodput.ts';
 import { measureOverhead, measurePoolOwnCost } from './overhead.ts';
 import { measureSelect } from './select.ts';
@@ -73,6 +90,13 @@ const TARGET = {
   goodputRatio: 0.97,
   wasted429Ratio: 0.02,
   heapPoolMB: 50,
+  faultsAnsweredRatio: 1,
+  faultsCallsPerAnswer: 1.05,
+  faultsInvalidKeyCalls: 2,
+  faultsOverloadedKeyCallsLastThird: 3,
+  faultsP99Factor: 2,
+  gatewayAddedP50Ms: 1,
+  gatewayFirstByteAddedMs: 5,
 } as const;
 
 // ------------------------------------------------------------------ 1. selection
@@ -181,6 +205,33 @@ for (const name of CONTENDER_ORDER) {
 progress('store: µs per request added by SQLite and Redis (counters batched, flushed every second)');
 const storeCost = await guarded('store', () => measureStoreCost(), { baseUs: NaN, sqlite: NaN, redis: undefined as number | undefined });
 
+// ------------------------------------------------------------------ 6. failover under bad keys
+
+const NAN_RUN = { answered: 0, requests: 0, upstreamCalls: 0, invalidKeyCalls: 0, overloadedKeyCalls: 0, overloadedKeyCallsLastThird: 0, p50Ms: NaN, p99Ms: NaN };
+const faults = await guarded('faults', () => measureFaults({ keys: 10, requests: 240, perSecond: 20, latencyMs: 20 }), {
+  answeredRatio: NaN,
+  callsPerAnswer: NaN,
+  invalidKeyCalls: NaN,
+  overloadedKeyCallsLastThird: NaN,
+  p99Ms: NaN,
+  p99MsNoFaults: NaN,
+  detail: { faults: NAN_RUN, noFaults: NAN_RUN },
+});
+
+// ------------------------------------------------------------------ 7. the HTTP gateway
+
+progress('gatewayOverhead: 3 rounds x 2,000 calls per side, concurrency 32; then one at a time');
+const NAN_SIDE = { callsPerSec: NaN, p50Ms: NaN, p99Ms: NaN, failures: 0 };
+const gateway = await guarded('gatewayOverhead', () => measureGatewayOverhead({ calls: 2_000, concurrency: 32, rounds: 3, sequentialCalls: 300, streams: 30 }), {
+  direct: NAN_SIDE,
+  native: NAN_SIDE,
+  openai: NAN_SIDE,
+  addedP50Ms: { native: NaN, openai: NaN },
+  addedP99Ms: { native: NaN, openai: NaN },
+  sequentialAddedMs: { native: { p50: NaN, p99: NaN }, openai: { p50: NaN, p99: NaN } },
+  firstByteMs: { fake: NaN, gateway: NaN, addedMs: NaN },
+});
+
 const durationSec = (performance.now() - started) / 1000;
 
 // ------------------------------------------------------------------ table
@@ -234,6 +285,20 @@ row('heapMB.pool (1,000 keys x 3 models x 10)', `${fmt(heap.pool, 2)} MB`, `< ${
 row('heapMB.chats (100 chats x 20 turns)', `${fmt(heap.chats, 2)} MB`, '', 'INFO');
 row('storeUsPerRequest sqlite', `${fmt(storeCost.sqlite, 2)} µs`, `(pool alone ${fmt(storeCost.baseUs, 1)} µs)`, 'INFO');
 row('storeUsPerRequest redis', storeCost.redis === undefined ? 'n/a (no redis-server)' : `${fmt(storeCost.redis, 2)} µs`, '', 'INFO');
+const fd = faults.detail.faults;
+row('faults: answeredRatio', `${fmt(faults.answeredRatio, 3)} (${fd.answered}/${fd.requests})`, `= ${TARGET.faultsAnsweredRatio}`, atLeast(faults.answeredRatio, TARGET.faultsAnsweredRatio));
+row('faults: callsPerAnswer', `${fmt(faults.callsPerAnswer, 3)} (${fd.upstreamCalls} calls)`, `<= ${TARGET.faultsCallsPerAnswer}`, atMost(faults.callsPerAnswer, TARGET.faultsCallsPerAnswer));
+row('faults: invalidKeyCalls', fmt(faults.invalidKeyCalls), `<= ${TARGET.faultsInvalidKeyCalls}`, atMost(faults.invalidKeyCalls, TARGET.faultsInvalidKeyCalls));
+row('faults: overloadedKeyCallsLastThird', `${fmt(faults.overloadedKeyCallsLastThird)} (${fd.overloadedKeyCalls} in all)`, `<= ${TARGET.faultsOverloadedKeyCallsLastThird}`, atMost(faults.overloadedKeyCallsLastThird, TARGET.faultsOverloadedKeyCallsLastThird));
+row('faults: p99Ms (p50)', `${fmt(faults.p99Ms, 1)} ms (${fmt(fd.p50Ms, 1)})`, `<= ${TARGET.faultsP99Factor} x p99MsNoFaults`, atMost(faults.p99Ms, TARGET.faultsP99Factor * faults.p99MsNoFaults));
+row('  p99MsNoFaults (p50)', `${fmt(faults.p99MsNoFaults, 1)} ms (${fmt(faults.detail.noFaults.p50Ms, 1)})`, '', 'INFO');
+for (const route of ['native', 'openai'] as const) {
+  const r = gateway[route];
+  row(`gateway ${route}: calls/s (direct pool)`, `${fmt(r.callsPerSec)} (${fmt(gateway.direct.callsPerSec)})`, '', 'INFO');
+  row(`gateway ${route}: added p50 / p99, one at a time`, `${fmt(gateway.sequentialAddedMs[route].p50, 2)} / ${fmt(gateway.sequentialAddedMs[route].p99, 2)} ms`, `p50 < ${TARGET.gatewayAddedP50Ms} ms`, below(gateway.sequentialAddedMs[route].p50, TARGET.gatewayAddedP50Ms));
+  row(`gateway ${route}: added p50 / p99, concurrency 32`, `${fmt(gateway.addedP50Ms[route], 1)} / ${fmt(gateway.addedP99Ms[route], 1)} ms`, '', 'INFO');
+}
+row('gateway: first streamed byte added', `${fmt(gateway.firstByteMs.addedMs, 2)} ms (fake ${fmt(gateway.firstByteMs.fake, 2)})`, `< ${TARGET.gatewayFirstByteAddedMs} ms`, below(gateway.firstByteMs.addedMs, TARGET.gatewayFirstByteAddedMs));
 
 const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 const header = `GeminiAPIPool benchmarks  (${cores} cores, node ${process.version}, ${process.platform}, ${new Date().toISOString()}, ${fmt(durationSec, 1)} s)`;
@@ -278,6 +343,24 @@ if (json) {
     goodput: Object.fromEntries(CONTENDER_ORDER.map((n) => [n, g(goodput[n])])),
     heapMB: { pool: round(heap.pool, 2), chats: round(heap.chats, 2) },
     storeUsPerRequest: { sqlite: round(storeCost.sqlite, 2), redis: storeCost.redis === undefined ? null : round(storeCost.redis, 2) },
+    faults: {
+      answeredRatio: round(faults.answeredRatio, 4),
+      callsPerAnswer: round(faults.callsPerAnswer, 4),
+      invalidKeyCalls: faults.invalidKeyCalls,
+      overloadedKeyCallsLastThird: faults.overloadedKeyCallsLastThird,
+      p99Ms: round(faults.p99Ms, 1),
+      p99MsNoFaults: round(faults.p99MsNoFaults, 1),
+    },
+    gatewayOverhead: {
+      callsPerSec: { direct: round(gateway.direct.callsPerSec), native: round(gateway.native.callsPerSec), openai: round(gateway.openai.callsPerSec) },
+      addedP50Ms: { native: round(gateway.sequentialAddedMs.native.p50, 2), openai: round(gateway.sequentialAddedMs.openai.p50, 2) },
+      addedP99Ms: { native: round(gateway.sequentialAddedMs.native.p99, 2), openai: round(gateway.sequentialAddedMs.openai.p99, 2) },
+      concurrency32: {
+        addedP50Ms: { native: round(gateway.addedP50Ms.native, 1), openai: round(gateway.addedP50Ms.openai, 1) },
+        addedP99Ms: { native: round(gateway.addedP99Ms.native, 1), openai: round(gateway.addedP99Ms.openai, 1) },
+      },
+      firstByteMs: { fake: round(gateway.firstByteMs.fake, 2), gateway: round(gateway.firstByteMs.gateway, 2), addedMs: round(gateway.firstByteMs.addedMs, 2) },
+    },
     machine: { cores, node: process.version, platform: process.platform },
     date: new Date().toISOString(),
     durationSec: round(durationSec, 1),

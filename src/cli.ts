@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { isConfigError } from './config.ts';
 import { hideFromLibraries, readEnv } from './env.ts';
 import type { GeminiAPIPool } from './pool/GeminiAPIPool.ts';
+import { stateLabel } from './pool/stats.ts';
 import { createPool } from './services.ts';
 import type { Classified } from './gemini/classify.ts';
 import { secretKind } from './configEcho.ts';
@@ -90,7 +91,7 @@ function stats(pool: GeminiAPIPool, json: boolean, io: CliIo): number {
   }
   const rows = [
     ['key', 'hint', 'state', 'usage', 'errors', 'error rate', 'avg ms', 'today', 'tokens today'],
-    ...keys.keys.map((k) => [k.id, `...${k.hint}`, k.state, String(k.usage), String(k.errors), `${(k.errorRate * 100).toFixed(1)}%`, String(k.avgTimeMs), String(k.requestsToday), String(k.tokensToday)]),
+    ...keys.keys.map((k) => [k.id, `...${k.hint}`, stateLabel(k), String(k.usage), String(k.errors), `${(k.errorRate * 100).toFixed(1)}%`, String(k.avgTimeMs), String(k.requestsToday), String(k.tokensToday)]),
   ];
   for (const line of table(rows)) io.out(line);
   const t = keys.totals;

@@ -91,6 +91,12 @@ export interface BotConfig {
   alertMinIntervalMs: number;
   systemPrompt: string | undefined;
   healthPort: number | undefined;
+  /** Answer @mentions and replies to the bot's messages in any channel it reads (servers may turn it off). */
+  mentions: boolean;
+  /** Answer in DMs: DM conversations, and commands used in a DM. */
+  dms: boolean;
+  /** MAX_ATTACHMENT_MB in bytes: the largest file the bot downloads and sends to Gemini. */
+  maxAttachmentBytes: number;
 }
 
 /** The HTTP gateway: the pool served to other apps (Gemini-native and OpenAI-compatible routes). */
@@ -191,6 +197,9 @@ const schema = z.object({
   SHUTDOWN_GRACE_MS: int(0, 10_000),
   ALERT_MIN_INTERVAL_MS: int(0, 60_000),
   SYSTEM_PROMPT: z.string().optional().transform((v) => (v && v.trim() ? v.trim() : undefined)),
+  MENTIONS: bool(true),
+  DMS: bool(true),
+  MAX_ATTACHMENT_MB: int(1, 15),
   STORE: enumOf(['sqlite', 'memory', 'redis'] as const, 'sqlite'),
   DATA_DIR: z.string().trim().optional().transform((v) => v || './data'),
   REDIS_URL: redisUrl,
@@ -314,6 +323,9 @@ export function loadConfig(env: Env = process.env): Config {
       alertMinIntervalMs: e.ALERT_MIN_INTERVAL_MS,
       systemPrompt: e.SYSTEM_PROMPT,
       healthPort: e.HEALTH_PORT,
+      mentions: e.MENTIONS,
+      dms: e.DMS,
+      maxAttachmentBytes: e.MAX_ATTACHMENT_MB * 1024 * 1024,
     },
     store: {
       kind: e.STORE,

@@ -4,7 +4,8 @@
  */
 import { MessageFlags } from 'discord.js';
 import type { APIEmbed, RepliableInteraction } from 'discord.js';
-import { NO_MENTIONS, renderKeyStats, renderPoolStats, renderStatus, type StatusView } from './render.ts';
+import { NO_MENTIONS, renderKeyStats, renderPoolStats, renderStatus, type GatewayUsage, type StatusView } from './render.ts';
+import { TokenRegistry } from '../gateway/tokens.ts';
 import { refusal, replyFailure } from './admission.ts';
 import type { BotContext } from './types.ts';
 import { STATS_RESET_TEXT, poolResetText, resetPoolKeyText } from './userText.ts';
@@ -33,9 +34,26 @@ export async function showStatus(interaction: RepliableInteraction, ctx: BotCont
   await sendEmbedPages(interaction, [[renderStatus(statusView(ctx))]], true);
 }
 
-/** `/api-key-stats`: ephemeral embeds, paged when there are many keys. */
+/**
+ * What the gateway's client tokens used, summed: today and in total. Undefined when there
+ * is no token, or when the store cannot say (the key statistics still show).
+ */
+export async function gatewayUsage(ctx: BotContext): Promise<GatewayUsage | undefined> {
+  try {
+    const tokens = await new TokenRegistry(ctx.store).list();
+    if (tokens.length === 0) return undefined;
+    const sum = (pick: (t: (typeof tokens)[number]) => { requests: number; tokens: number; errors: number }) =>
+      tokens.reduce((a, t) => ({ requests: a.requests + pick(t).requests, tokens: a.tokens + pick(t).tokens, errors: a.errors + pick(t).errors }), { requests: 0, tokens: 0, errors: 0 });
+    return { clients: tokens.filter((t) => t.status === 'active').length, today: sum((t) => t.today), total: sum((t) => t.total) };
+  } catch (err) {
+    ctx.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not read the gateway clients\' usage');
+    return undefined;
+  }
+}
+
+/** `/api-key-stats`: ephemeral embeds, paged when there are many keys; the gateway's clients in the totals. */
 export async function showKeyStats(interaction: RepliableInteraction, ctx: BotContext): Promise<void> {
-  await sendEmbedPages(interaction, renderKeyStats(ctx.pool.getKeyStats()), true);
+  await sendEmbedPages(interaction, renderKeyStats(ctx.pool.getKeyStats(), await gatewayUsage(ctx)), true);
 }
 
 /** `/pool-stats [model]`: ephemeral embeds per model. */

@@ -16,13 +16,16 @@ import { redactSecrets } from '../pool/keys.ts';
 import { createServices } from '../services.ts';
 import { openGateway, type OpenGateway } from '../gateway/open.ts';
 import type { StateStore } from '../store/types.ts';
-import { onChatMessage } from './chat.ts';
+import { Attachments, DISCORD_ATTACHMENT_ORIGINS } from './attachments.ts';
 import { Conversations } from './conversations.ts';
+import { AnswerRegistry } from './controls.ts';
 import { runInteraction } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { errorSummary } from './errors.ts';
 import { Lifecycle } from './lifecycle.ts';
+import { onMessage } from './messages.ts';
 import { RequestGate } from './gate.ts';
+import { GuildSettingsStore } from './settings.ts';
 import { DEFAULT_COMMANDS_DIR, commandPayloads, loadCommands } from './loader.ts';
 import { isAdmin } from './permissions.ts';
 import { NO_MENTIONS } from './render.ts';
@@ -127,6 +130,13 @@ export async function startBot(env: Record<string, string | undefined>, override
     logger: botLogger,
     gate,
     conversations: new Conversations(store, { historyTurns: config.bot.chatHistoryTurns }),
+    attachments: new Attachments({
+      maxFileBytes: config.bot.maxAttachmentBytes,
+      // A REST proxy (or the test server) that DISCORD_API_URL names may serve attachments too.
+      allowedOrigins: [...DISCORD_ATTACHMENT_ORIGINS, ...(config.discord.apiUrl ? [new URL(config.discord.apiUrl).origin] : [])],
+    }),
+    settings: new GuildSettingsStore(store, { logger: botLogger }),
+    answers: new AnswerRegistry(),
     metrics,
     lifecycle,
     isAdmin: (who) => isAdmin(who, config.discord.adminUserIds),
@@ -137,7 +147,7 @@ export async function startBot(env: Record<string, string | undefined>, override
     intents: [
       GatewayIntentBits.Guilds,
       GatewayIntentBits.GuildMessages,
-      // Privileged: chat threads need the text of members' messages.
+      // Privileged: chat threads, mentions and replies need the text of members' messages.
       GatewayIntentBits.MessageContent,
       GatewayIntentBits.DirectMessages,
     ],
@@ -147,7 +157,7 @@ export async function startBot(env: Record<string, string | undefined>, override
     ...(config.discord.apiUrl ? { rest: { api: config.discord.apiUrl } } : {}),
   });
   client.on(Events.InteractionCreate, (interaction) => void lifecycle.track(dispatcher.dispatch(interaction)));
-  client.on(Events.MessageCreate, (message) => void lifecycle.track(onChatMessage(message, ctx)));
+  client.on(Events.MessageCreate, (message) => void lifecycle.track(onMessage(message, ctx)));
   client.on(Events.Error, (err) => ctx.logger.error({ err: errorSummary(err) }, 'discord client error'));
   client.on(Events.Warn, (message) => ctx.logger.warn({ message }, 'discord client warning'));
 

@@ -5,6 +5,7 @@
 import { truncate } from '../text.ts';
 import type { APIEmbed } from 'discord.js';
 import type { KeyStats, KeyStatsReport, ModelPoolStats, PoolStatsReport } from '../pool/types.ts';
+import { stateLabel } from '../pool/stats.ts';
 
 /** Discord's limits, in characters (JS string length, which never undercounts code points). */
 export const DISCORD_LIMITS = {
@@ -143,6 +144,28 @@ export function answerFooter(model: string, latencyMs: number): string {
   return `-# ${model} · ${formatDuration(latencyMs)}`;
 }
 
+/** At most this much of a message goes to the list of sources. */
+export const SOURCES_MAX_CHARS = 1_500;
+
+/**
+ * The pages a grounded answer cites, as small numbered links under it: `-# [1] [title](<uri>)`.
+ * The angle brackets keep Discord from unfolding a preview of each page; titles lose the
+ * characters that would break the link; a source that does not fit in `maxChars` is left out.
+ */
+export function sourceLines(sources: ReadonlyArray<{ title: string; uri: string }>, maxChars: number = SOURCES_MAX_CHARS): string[] {
+  const lines: string[] = [];
+  let chars = 0;
+  for (const s of sources) {
+    if (!/^https?:\/\/[^\s<>]+$/.test(s.uri) || s.uri.length > 500) continue;
+    const title = truncate(s.title.replace(/[[\]<>`*_~|\\]/g, '').replace(/\s+/g, ' ').trim() || 'source', 80);
+    const line = `-# [${lines.length + 1}] [${title}](<${s.uri}>)`;
+    if (chars + line.length + 1 > maxChars) break;
+    lines.push(line);
+    chars += line.length + 1;
+  }
+  return lines;
+}
+
 /** A thread name from a prompt: one line, at most Discord's 100 characters, an ellipsis when cut. */
 export function threadName(prompt: string): string {
   return truncate(prompt.replace(/\s+/g, ' ').trim(), DISCORD_LIMITS.threadNameChars) || 'Chat';
@@ -248,12 +271,21 @@ export const KEY_STATS_LEGEND =
 const calls = (n: number): string => `${n} ${n === 1 ? 'call' : 'calls'}`;
 /** `1 error`, `3 errors`. */
 const errors = (n: number): string => `${n} ${n === 1 ? 'error' : 'errors'}`;
+const requests = (n: number): string => `${n} ${n === 1 ? 'request' : 'requests'}`;
+
+/** What the gateway's client tokens used (`/api-key-stats` totals): requests they made, which may each take several calls. */
+export interface GatewayUsage {
+  /** Tokens that work now. */
+  clients: number;
+  today: { requests: number; tokens: number; errors: number };
+  total: { requests: number; tokens: number; errors: number };
+}
 
 /** One key as an admin sees it: `key#N (...hint)`, state, calls and errors, never the key. */
 export function keyLine(k: KeyStats): string {
   const state =
     k.state === 'cooling'
-      ? `cooling ${formatDuration(k.cooldownRemainingMs)} left`
+      ? `${stateLabel(k)} ${formatDuration(k.cooldownRemainingMs)} left`
       : k.state === 'disabled'
         ? `disabled${k.disabledReason ? ` (${truncate(k.disabledReason.replace(/\s+/g, ' '), 60)})` : ''}`
         : 'active';
@@ -268,11 +300,17 @@ export function keyLine(k: KeyStats): string {
  * Every number is a count of calls to Gemini (see {@link KEY_STATS_LEGEND}); the requests
  * users made are another count, shown by `/pool-stats`, so they are not mixed in here.
  */
-export function renderKeyStats(report: KeyStatsReport): APIEmbed[][] {
+export function renderKeyStats(report: KeyStatsReport, gateway?: GatewayUsage): APIEmbed[][] {
   const t = report.totals;
   const lines = [
     `**${t.keys} keys:** 🟢 ${t.active} active · 🟡 ${t.cooling} cooling · 🔴 ${t.disabled} disabled`,
     `**All keys:** ${calls(t.usage)} · ${errors(t.errors)} · today ${calls(t.requestsToday)}, ${t.tokensToday} tokens`,
+    ...(gateway
+      ? [
+          `**Gateway clients:** ${gateway.clients} active ${gateway.clients === 1 ? 'token' : 'tokens'} · today ${requests(gateway.today.requests)}, ${gateway.today.tokens} tokens, ${errors(gateway.today.errors)}` +
+            ` · in total ${requests(gateway.total.requests)}, ${gateway.total.tokens} tokens`,
+        ]
+      : []),
     '',
     ...report.keys.map(keyLine),
   ];

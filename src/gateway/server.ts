@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AddressInfo } from 'node:net';
 import type { GatewayEnv } from './auth.ts';
 import type { GatewayDeps } from './deps.ts';
+import { logUnserved } from './exchange.ts';
 import { googleError, nativeRoutes } from './native.ts';
 import { openaiRoutes, openaiErrorResponse } from './openaiRoutes.ts';
 
@@ -45,6 +46,8 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   );
   if (deps.dashboard) app.route('/dashboard', deps.dashboard);
   else app.all('/dashboard/*', (c) => c.text(DASHBOARD_OFF, 404)).all('/dashboard', (c) => c.text(DASHBOARD_OFF, 404));
+  app.use('/v1/*', logUnserved(deps));
+  app.use('/v1beta/*', logUnserved(deps));
   app.route('/v1', openaiRoutes(deps));
   app.route('/v1', nativeRoutes(deps));
   app.route('/v1beta', nativeRoutes(deps));

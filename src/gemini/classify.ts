@@ -19,7 +19,10 @@ export interface Classified {
   quotaValue?: number;
   /** Whether the quota limit counts tokens rather than requests. */
   quotaUnit?: 'requests' | 'tokens';
-  /** ErrorInfo reason or block reason. */
+  /**
+   * ErrorInfo reason or block reason; for a timeout, `CANCELLED` (the caller) or `DEADLINE`
+   * (the request's deadline came before the attempt timeout).
+   */
   reason?: string;
   /**
    * No HTTP answer came back: the connection failed (refused, unknown host, dropped before
@@ -207,7 +210,8 @@ export function classifyError(err: unknown): Classified {
 }
 
 function classifyThrown(err: unknown): Classified {
-  if (isAttemptTimeout(err)) return { kind: 'timeout', status: 0, message: err.message };
+  // Cut short by the request's own deadline: says nothing about how slow the key is.
+  if (isAttemptTimeout(err)) return { kind: 'timeout', status: 0, message: err.message, ...(err.why === 'deadline' ? { reason: 'DEADLINE' } : {}) };
   if (isCancelled(err)) return { kind: 'timeout', status: 0, message: err.message, reason: 'CANCELLED' };
   if (err && typeof err === 'object') {
     const status = (err as { status?: unknown }).status;

@@ -8,6 +8,7 @@
  * - `options.ts`     defaults and validation
  * - `keyStates.ts`   disabled and cooling keys, told as one change event
  * - `policy.ts`      what a failure does (pure), and the retry backoff
+ * - `localOverload.ts` a key's own overload told from the model's; the model-wide wait
  * - `failures.ts`    carries a policy decision out on the parts that own the state
  * - `instances.ts`   instances bound to keys, and the pick around `select.ts`
  * - `attempt.ts`     one attempt on one client, under its timer (`nativeAttempt.ts`: Gemini's JSON as is)
@@ -37,7 +38,8 @@ import type { NativeBody, NativeFailure, NativeRequest, NativeResult, NativeStre
 import { generateBatch, type BatchOptions } from './batch.ts';
 import { POOL_DEFAULTS, positiveInt, resolveOptions, type GeminiAPIPoolOptions, type ResolvedOptions } from './options.ts';
 import { retryDelay } from './policy.ts';
-import { attemptFailed, checkAnswered, type FailureParts } from './failures.ts';
+import { attemptFailed, attemptSucceeded, checkAnswered, type FailureParts } from './failures.ts';
+import { ModelOverloads } from './localOverload.ts';
 import { PushQueue } from './queue.ts';
 import { prepareRequest, requestTokens } from './request.ts';
 import { findUnhealthyKeys } from './select.ts';
@@ -103,7 +105,7 @@ export class GeminiAPIPool {
     this.#counters = new PoolCounters(this.#ring.keys.length);
     // What every part may read. Listeners of key-state changes run in the order the parts
     // are built: announcer (logs, events), instances (rebinding), store sync (writes).
-    const core = { ring: this.#ring, models: this.models, options: this.options, clock: this.#clock, log: this.#log, states: this.#states, counters: this.#counters, limiter: this.#limiter };
+    const core = { ring: this.#ring, models: this.models, options: this.options, clock: this.#clock, log: this.#log, states: this.#states, counters: this.#counters, limiter: this.#limiter, overloads: new ModelOverloads(this.options) };
     this.#announcer = new Announcer(core);
     this.#instances = new Instances(core);
     this.#core = { ...core, instances: this.#instances };
@@ -455,7 +457,6 @@ export class GeminiAPIPool {
     let lastKeyId: string | undefined;
     let lastError: Classified | undefined;
     let sameKeyRetries = 0;
-    let overloaded = 0;
     /** When the current attempt's quota slot was taken, to give it back if Gemini never saw it. */
     let slotAt = started;
     const takeSlot = (keyIndex: number, at: number): void => {
@@ -525,12 +526,16 @@ export class GeminiAPIPool {
         }
         const inst = choice.instance;
         const key = this.#ring.keys[inst.keyIndex]!;
-        // Switching keys needs no sleep; retrying the same key (single-key pools) backs off.
+        // Switching keys needs no sleep; retrying the same key (single-key pools) backs off, and
+        // a model overloaded on every key makes every request wait for the same moment.
         const sameKey = inst.keyIndex === lastKey;
-        const waitMs = retryDelay({ sameKey, sameKeyRetries, lastKind: lastError?.kind, overloaded }, this.options, clock.random);
+        const waitMs = Math.max(retryDelay({ sameKey, sameKeyRetries }, this.options, clock.random), this.#core.overloads.waitMs(model, clock.now()));
         if (sameKey) sameKeyRetries++;
         if (waitMs > 0) {
-          if (now + waitMs >= deadlineAt) return fail(lastError ?? { kind: 'timeout', message: 'deadline reached' });
+          if (clock.now() + waitMs >= deadlineAt) {
+            this.#sync.releaseSlot(key.group, model, slotAt, tokens);
+            return fail(lastError ?? this.#core.overloads.failure(model, clock.now()));
+          }
           await clock.sleep(waitMs, req.signal);
           if (req.signal?.aborted) return fail({ kind: 'timeout', message: 'the request was cancelled' });
         }
@@ -550,7 +555,6 @@ export class GeminiAPIPool {
           const error = { kind: err.kind, message: err.message, ...(err.reason && err.kind === 'blocked' ? { reason: err.reason } : {}) };
           return fail(error, { partialText: outcome.partialText, body: outcome.body, status: err.status });
         }
-        if (err.kind === 'overloaded') overloaded++;
         tried.add(inst.keyIndex);
         lastKey = inst.keyIndex;
         lastError = err;
@@ -590,7 +594,7 @@ export class GeminiAPIPool {
     this.#counters.attemptEnded(c, started, now, reached, outcome.ok, tokens);
     if (outcome.ok) {
       inst.consecutiveFailures = 0;
-      this.#states.setBareRateLimits(key.index, model, 0);
+      attemptSucceeded(this.#core, key, model);
     } else if (outcome.error.reason !== 'CANCELLED') {
       attemptFailed(this.#core, inst, key, outcome.error, now);
     }
@@ -602,13 +606,15 @@ export class GeminiAPIPool {
 
   /**
    * A request's pick: first what is due (expired cooldowns end, with their events), then the
-   * choice; when no instance can take it, instances on keys out of quota move to spare keys
-   * that are within it, and the choice runs once more.
+   * choice; when no instance can take it, soft cooldowns of the model give way, instances on
+   * keys out of quota move to spare keys that are within it, and the choice runs once more.
    */
   #pick(model: string, tried: ReadonlySet<number>, now: number, tokens: number): Choice {
     this.#states.sweep(now);
     const choice = this.#instances.choose(model, tried, now, tokens);
-    if (choice.kind === 'instance' || this.#instances.rebind(model, (k) => !this.#instances.canServe(k, model, now, tokens)) === 0) return choice;
+    if (choice.kind === 'instance') return choice;
+    const released = this.#states.releaseSoft(model, now).length;
+    if (this.#instances.rebind(model, (k) => !this.#instances.canServe(k, model, now, tokens)) === 0 && released === 0) return choice;
     return this.#instances.choose(model, tried, now, tokens);
   }
 }

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { ErrorKind } from '../gemini/types.ts';
+import { isSoft } from './cooldown.ts';
 import { describeKey, type KeyRing } from './keys.ts';
 import type { KeyStates, StateChange } from './keyStates.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -26,6 +27,14 @@ export function unavailableMessage(kind: ErrorKind, retryAfterMs: number | undef
       return 'all keys are rate-limited; try again later';
   }
 }
+
+/** The log line of a cooldown that ended, by why it ended (a reset is not announced). */
+const ENDED_LOG = {
+  expired: 'key recovered from cooldown',
+  cleared: 'cooldown cleared by an admin',
+  released: 'soft cooldown ended: the other keys are overloaded too, or none could take the request',
+  reset: 'cooldown ended by a pool reset',
+} as const;
 
 /** What the announcer reads. */
 export interface AnnouncerParts {
@@ -114,7 +123,8 @@ export class Announcer {
         const by = ring.keys[change.by]!;
         if (change.capped) log.warn({ keys: ids(change.keys), model, kind: cooling.kind, cooldownMs: cooling.until - now }, 'a cooldown longer than the maximum was cut to it');
         if (!local) break;
-        if (change.scope === 'key') log.warn({ key: by.id, model, cooldownMs: cooling.until - now }, 'key cooling after repeated server errors');
+        if (isSoft(cooling)) log.warn({ key: by.id, model, kind: cooling.kind, cooldownMs: cooling.until - now }, `key skipped for this model for a while: ${cooling.kind === 'timeout' ? 'too slow' : 'overloaded'} while other keys answered`);
+        else if (change.scope === 'key') log.warn({ key: by.id, model, cooldownMs: cooling.until - now }, 'key cooling after repeated server errors');
         else log.warn({ key: by.id, keys: ids(change.keys), group: by.groupLabel, model, kind: cooling.kind, cooldownMs: cooling.until - now }, 'quota group cooling');
         this.emit('keyCooldown', { keyId: by.id, keyIds: ids(change.keys), group: by.groupLabel, model, untilMs: cooling.until, reason: cooling.reason, kind: cooling.kind });
         break;
@@ -155,7 +165,7 @@ export class Announcer {
         for (const i of change.keys) {
           if (!states.usable(i, model, now)) continue;
           const key = ring.keys[i]!;
-          log.info({ key: key.id, model }, change.cause === 'expired' ? 'key recovered from cooldown' : 'cooldown cleared by an admin');
+          log.info({ key: key.id, model }, ENDED_LOG[change.cause]);
           this.emit('keyRecovered', { keyId: key.id, model });
         }
         break;

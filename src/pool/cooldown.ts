@@ -21,3 +21,21 @@ export function cooldownCeiling(kind: ErrorKind, now: number, maxCooldownMs: num
 export function capUntil(kind: ErrorKind, until: number, now: number, maxCooldownMs: number): number {
   return Math.min(until, cooldownCeiling(kind, now, maxCooldownMs));
 }
+
+/**
+ * A soft cooldown: a key skipped for a while for one model because it answered 503 (model
+ * overloaded) or timed out while other keys answered that model. Unlike every other
+ * cooldown it gives way: it ends as soon as the other keys are overloaded too, or when no
+ * other key can take a request.
+ */
+export function isSoft(c: Cooling | undefined): boolean {
+  return c !== undefined && (c.kind === 'overloaded' || c.kind === 'timeout');
+}
+
+/**
+ * Whom a cooldown of this kind takes: the key alone (server errors, a soft cooldown), or its
+ * whole project (quota is per project and model).
+ */
+export function coolingScope(kind: ErrorKind): 'group' | 'key' {
+  return kind === 'transient' || kind === 'overloaded' || kind === 'timeout' ? 'key' : 'group';
+}

@@ -1,13 +1,14 @@
 /**
  * The state of every key, and the only writer of it: disabled (per key, or per project for
- * billing), cooling (per project and model for quota, per key and model for server errors),
- * and the streak of bare 429s per project and model. Every change is told once, through
+ * billing), cooling (per project and model for quota, per key and model for server errors
+ * and for soft cooldowns: 503s or timeouts of the key's own, see `isSoft`), and the streak
+ * of bare 429s per project and model. Every change is told once, through
  * {@link KeyStates.onChange}: persistence, logs, pool events and instance rebinding all
  * listen there. See docs/ARCHITECTURE.md, "The key-state machine".
  *
  * Pure: no clock of its own (every call takes `now`), no I/O, no timers.
  */
-import { capUntil, type Cooling } from './cooldown.ts';
+import { capUntil, isSoft, type Cooling } from './cooldown.ts';
 import type { Classified } from '../gemini/classify.ts';
 import type { PoolKey } from './keys.ts';
 import type { Decision } from './policy.ts';
@@ -36,8 +37,12 @@ export type StateChange =
   | { type: 'disabled'; scope: 'group' | 'key'; by: number; keys: readonly number[]; disabled: Disabled; source: ChangeSource }
   /** A key (and its project) usable again: `keys` lost their disable, `back` are usable now. */
   | { type: 'enabled'; keys: readonly number[]; back: readonly number[]; source: ChangeSource; byOperator?: true }
-  /** Cooldowns that ended: by time (`expired`), an admin (`cleared`) or a pool reset (`reset`). */
-  | { type: 'ended'; keys: readonly number[]; model: string; cause: 'expired' | 'cleared' | 'reset'; source: ChangeSource }
+  /**
+   * Cooldowns that ended: by time (`expired`), an admin (`cleared`), a pool reset (`reset`),
+   * or soft cooldowns that gave way (`released`: the overload is every key's, or no other key
+   * could take a request).
+   */
+  | { type: 'ended'; keys: readonly number[]; model: string; cause: 'expired' | 'cleared' | 'reset' | 'released'; source: ChangeSource }
   /** A key joined the pool while it runs (`keys` holds its index). */
   | { type: 'added'; keys: readonly number[]; source: ChangeSource }
   /** A key left the pool for good: it keeps its index and is never usable again. */
@@ -202,10 +207,7 @@ export class KeyStates {
    */
   apply(d: Decision, index: number, model: string, err: Classified, now: number): void {
     if (d.streaks.bareRateLimits !== this.bareRateLimits(index, model)) this.setBareRateLimits(index, model, d.streaks.bareRateLimits);
-    if (d.cool) {
-      const kind = d.cool.scope === 'key' ? 'transient' : err.kind;
-      this.cool(d.cool.scope, index, model, { status: 'cooling', until: d.cool.until, reason: err.message, kind }, now, 'local');
-    }
+    if (d.cool) this.cool(d.cool.scope, index, model, { status: 'cooling', until: d.cool.until, reason: d.cool.reason ?? err.message, kind: err.kind }, now, 'local');
     if (d.disable) this.disable(d.disable.scope, index, { status: 'disabled', since: now, reason: d.disable.reason, kind: err.kind }, 'local');
   }
 
@@ -269,7 +271,7 @@ export class KeyStates {
    * bare-429 streaks (with `projects: false`, only the keys' own cooldowns). Told as one
    * `ended` change per model. Returns the keys whose cooldown ended, in the order found.
    */
-  clear(indexes: Iterable<number>, models: readonly string[], source: ChangeSource, cause: 'cleared' | 'reset' = 'cleared', projects = true): Set<number> {
+  clear(indexes: Iterable<number>, models: readonly string[], source: ChangeSource, cause: 'cleared' | 'reset' | 'released' = 'cleared', projects = true): Set<number> {
     const list = [...indexes];
     const all = new Set<number>();
     for (const model of models) {
@@ -286,6 +288,23 @@ export class KeyStates {
       if (ended.size > 0) this.#tell({ type: 'ended', keys: [...ended], model, cause, source });
     }
     return all;
+  }
+
+  /** Whether the key's own live cooldown for `model` is a soft one (see `isSoft`). */
+  softCooling(index: number, model: string, now: number): boolean {
+    const c = this.#keys[index]!.cooling?.get(model);
+    return c !== undefined && c.until > now && isSoft(c);
+  }
+
+  /**
+   * Ends every soft cooldown of `model` now, told as one `ended` change (`released`). Returns
+   * the keys that were released.
+   */
+  releaseSoft(model: string, now: number): number[] {
+    if (this.#coolingCount === 0) return [];
+    const soft: number[] = [];
+    for (let i = 0; i < this.#keys.length; i++) if (this.softCooling(i, model, now)) soft.push(i);
+    return soft.length === 0 ? soft : [...this.clear(soft, [model], 'local', 'released', false)];
   }
 
   #delete(map: Map<string, Cooling> | undefined, model: string): boolean {

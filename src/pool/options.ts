@@ -50,8 +50,22 @@ export interface GeminiAPIPoolOptions {
   transientFailuresBeforeCooldown?: number;
   /** Backoff base when the same key must be retried: 2 s, 4 s, 8 s with jitter. @default 2_000 */
   retryBackoffMs?: number;
-  /** Backoff base after a 503 (model overloaded). @default 1_000 */
+  /**
+   * The wait when every key of a model answers 503 (model overloaded): one wait for the
+   * model, shared by every request, doubling while the overload lasts. @default 1_000
+   */
   overloadedBackoffMs?: number;
+  /**
+   * A 503 or a timeout counts against its key only when another key answered the same model
+   * within this long: then the overload (or slowness) is the key's own. @default 5_000
+   */
+  localOverloadWindowMs?: number;
+  /** 503s or timeouts in a row that are the key's own before the key is skipped for that model. @default 3 */
+  overloadStrikes?: number;
+  /** How long such a key is first skipped for that model (a soft cooldown); doubles on each repeat. @default 5_000 */
+  softCooldownMs?: number;
+  /** The longest soft cooldown. @default 60_000 */
+  maxSoftCooldownMs?: number;
   /** Consecutive failures of one instance before it is rebuilt. @default 3 */
   instanceFailuresBeforeRebuild?: number;
   /**
@@ -102,6 +116,10 @@ export const POOL_DEFAULTS = {
   transientFailuresBeforeCooldown: 3,
   retryBackoffMs: 2_000,
   overloadedBackoffMs: 1_000,
+  localOverloadWindowMs: 5_000,
+  overloadStrikes: 3,
+  softCooldownMs: 5_000,
+  maxSoftCooldownMs: 60_000,
   instanceFailuresBeforeRebuild: 3,
   sameAuthFailureWindowMs: 5_000,
   maxQueued: 100,
@@ -147,6 +165,10 @@ export function resolveOptions(options: GeminiAPIPoolOptions): ResolvedOptions {
     transientFailuresBeforeCooldown: positiveInt('transientFailuresBeforeCooldown', options.transientFailuresBeforeCooldown ?? d.transientFailuresBeforeCooldown),
     retryBackoffMs: nonNegative('retryBackoffMs', options.retryBackoffMs ?? d.retryBackoffMs),
     overloadedBackoffMs: nonNegative('overloadedBackoffMs', options.overloadedBackoffMs ?? d.overloadedBackoffMs),
+    localOverloadWindowMs: nonNegative('localOverloadWindowMs', options.localOverloadWindowMs ?? d.localOverloadWindowMs),
+    overloadStrikes: positiveInt('overloadStrikes', options.overloadStrikes ?? d.overloadStrikes),
+    softCooldownMs: nonNegative('softCooldownMs', options.softCooldownMs ?? d.softCooldownMs),
+    maxSoftCooldownMs: nonNegative('maxSoftCooldownMs', options.maxSoftCooldownMs ?? d.maxSoftCooldownMs),
     instanceFailuresBeforeRebuild: positiveInt('instanceFailuresBeforeRebuild', options.instanceFailuresBeforeRebuild ?? d.instanceFailuresBeforeRebuild),
     sameAuthFailureWindowMs: nonNegative('sameAuthFailureWindowMs', options.sameAuthFailureWindowMs ?? d.sameAuthFailureWindowMs),
     rotationRules: { ...DEFAULT_ROTATION_RULES, ...options.rotationRules },

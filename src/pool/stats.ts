@@ -6,10 +6,19 @@
  * are Gemini's token counts.
  */
 import type { CounterRow } from '../store/types.ts';
+import { isSoft, type Cooling } from './cooldown.ts';
 import type { KeyStates } from './keyStates.ts';
 import type { PoolKey } from './keys.ts';
 import { pacificDay } from './time.ts';
-import type { KeyModelStats, KeyStats, KeyStatsReport } from './types.ts';
+import type { KeyModelStats, KeyStats, KeyStatsReport, SoftCooldown } from './types.ts';
+
+/** How a soft cooldown is shown: `overloaded` after 503s, `slow` after timeouts. */
+const softLabel = (c: Cooling): SoftCooldown => (c.kind === 'timeout' ? 'slow' : 'overloaded');
+
+/** A key's state in words: `active`, `cooling`, `cooling (overloaded)`, `cooling (slow)`, `disabled`. */
+export function stateLabel(k: Pick<KeyStats, 'state' | 'softCooldown'>): string {
+  return k.state === 'cooling' && k.softCooldown ? `cooling (${k.softCooldown})` : k.state;
+}
 
 /** Counters of one key for one model. */
 export interface Counters {
@@ -19,6 +28,17 @@ export interface Counters {
   totalLatencyMs: number;
   /** Server errors in a row (the policy's streak). */
   consecutiveFailures: number;
+  /**
+   * The latest outcome of an attempt on the key for the model (an answer, a 503 or timeout,
+   * another failure) and when it came: whether other keys answer right now tells a key's
+   * own overload from the model's.
+   */
+  latest: 'ok' | 'busy' | 'failed' | undefined;
+  latestAt: number;
+  /** 503s and timeouts in a row that were the key's own (other keys answered meanwhile), since its last answer. */
+  localBusy: number;
+  /** Soft cooldowns since the key's last answer: each lasts twice the one before. */
+  softCooldowns: number;
   /** Decaying counts behind the health score: halved at every rotation, so a blip fades
    * and a key back from a long cooldown does not take every request to catch up. */
   scoreAttempts: number;
@@ -61,7 +81,7 @@ export class PoolCounters {
     const perModel = this.#perKey[index]!;
     let c = perModel.get(model);
     if (!c) {
-      c = { attempts: 0, completed: 0, errors: 0, totalLatencyMs: 0, consecutiveFailures: 0, scoreAttempts: 0, scoreCompleted: 0, scoreErrors: 0, day: '', requestsToday: 0, tokensToday: 0 };
+      c = { attempts: 0, completed: 0, errors: 0, totalLatencyMs: 0, consecutiveFailures: 0, latest: undefined, latestAt: 0, localBusy: 0, softCooldowns: 0, scoreAttempts: 0, scoreCompleted: 0, scoreErrors: 0, day: '', requestsToday: 0, tokensToday: 0 };
       perModel.set(model, c);
     }
     return c;
@@ -80,12 +100,12 @@ export class PoolCounters {
     this.#window = Array.from({ length: this.keyCount }, () => ({ requests: 0, errors: 0 }));
   }
 
-  /** Ends the server-error streaks of these keys for these models (after a reset or a cleared cooldown). */
+  /** Ends the server-error and overload streaks of these keys for these models (after a reset or a cleared cooldown). */
   resetStreaks(indexes: readonly number[], models: readonly string[]): void {
     for (const i of indexes) {
       for (const m of models) {
         const c = this.peek(i, m);
-        if (c) c.consecutiveFailures = 0;
+        if (c) (c.consecutiveFailures = 0), (c.localBusy = 0), (c.softCooldowns = 0);
       }
     }
   }
@@ -131,7 +151,7 @@ export class PoolCounters {
   /**
    * An attempt came back after `started`: its latency, and today's counts when it reached
    * Gemini (a request at `started`; an answer's tokens at `now`). Success ends the
-   * server-error streak.
+   * server-error and overload streaks.
    */
   attemptEnded(c: Counters, started: number, now: number, reached: boolean, ok: boolean, tokens: number): void {
     c.completed++;
@@ -140,6 +160,10 @@ export class PoolCounters {
     if (reached) this.countToday(c, started, 1, 0);
     if (!ok) return;
     c.consecutiveFailures = 0;
+    c.latest = 'ok';
+    c.latestAt = now;
+    c.localBusy = 0;
+    c.softCooldowns = 0;
     this.countToday(c, now, 0, tokens);
   }
 
@@ -207,12 +231,17 @@ export class PoolCounters {
       let tokensToday = 0;
       let cooldownRemainingMs = 0;
       let anyCooling = false;
+      let anyHardCooling = false;
+      let soft: { label: SoftCooldown; remaining: number } | undefined;
       for (const model of models) {
         const c = this.peek(k.index, model);
         const st = states.state(k.index, model, now);
         const countedToday = c && c.day === today ? c : undefined;
         const remaining = st.status === 'cooling' ? Math.max(0, st.until - now) : 0;
+        const label = st.status === 'cooling' && isSoft(st) ? softLabel(st) : undefined;
         if (st.status === 'cooling') anyCooling = true;
+        if (st.status === 'cooling' && !label) anyHardCooling = true;
+        if (label && (!soft || remaining > soft.remaining)) soft = { label, remaining };
         cooldownRemainingMs = Math.max(cooldownRemainingMs, remaining);
         const m: KeyModelStats = {
           state: st.status,
@@ -223,6 +252,7 @@ export class PoolCounters {
           tokensToday: countedToday?.tokensToday ?? 0,
         };
         if (st.status !== 'active') m.reason = st.reason;
+        if (label) m.softCooldown = label;
         perModel[model] = m;
         attempts += m.usage;
         errors += m.errors;
@@ -248,6 +278,7 @@ export class PoolCounters {
         models: perModel,
       };
       if (disabled) s.disabledReason = disabled.reason;
+      else if (soft && !anyHardCooling) s.softCooldown = soft.label;
       if (disabled?.manual) s.disabledByOperator = true;
       if (k.source === 'added') s.added = true;
       report.push(s);

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { isStoreRejectedError } from '../store/errors.ts';
 import { MemoryStore } from '../store/memory.ts';
 import type { CounterDelta, KeyStateChange, PoolStateStore, StoredKeyState, UsageReport } from '../store/types.ts';
-import type { Cooling } from './cooldown.ts';
+import { coolingScope, type Cooling } from './cooldown.ts';
 import type { KeyRing } from './keys.ts';
 import type { Disabled, KeyStates, StateChange } from './keyStates.ts';
 import type { QuotaLimiter } from './limiter.ts';
@@ -291,7 +291,8 @@ export class StoreSync {
       // The store keeps one state per key and model: none means the key is usable for the
       // model, so its project's cooldown (written for every key of it) is over too.
       if (st === null) states.clear([index], [model], source);
-      else if (st.status === 'cooling' && st.until > now) states.cool(st.kind === 'transient' ? 'key' : 'group', index, model, st, now, source);
+      // A key's own cooldown (server errors, a soft one) stays the key's: never its project's.
+      else if (st.status === 'cooling' && st.until > now) states.cool(coolingScope(st.kind), index, model, st, now, source);
     }
     if (remote) log.debug({ key: ring.keys[index]!.id, model: change.model, state: st?.status ?? 'active' }, 'state change from another process');
   }

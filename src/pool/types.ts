@@ -2,8 +2,8 @@
  * Public types of the pool: results are values, states are discriminated unions.
  */
 
-import type { ErrorKind, TokenUsage, ChatTurn } from '../gemini/types.ts';
-export { ERROR_KINDS, type ErrorKind, type TokenUsage, type ChatTurn } from '../gemini/types.ts';
+import type { ErrorKind, TokenUsage, ChatTurn, Source, ThinkingLevel } from '../gemini/types.ts';
+export { ERROR_KINDS, THINKING_BUDGET_TOKENS, THINKING_LEVELS, type ErrorKind, type TokenUsage, type ChatTurn, type ChatPart, type InlineData, type Source, type ThinkingLevel } from '../gemini/types.ts';
 
 /** Key-selection strategies. `health` is the default. */
 export const STRATEGIES = ['health', 'round-robin', 'random', 'least-busy'] as const;
@@ -29,6 +29,8 @@ export interface PoolSuccess {
   latencyMs: number;
   usage: TokenUsage;
   finishReason?: string;
+  /** With `search`: the pages Gemini's grounding metadata cites, in its order, without repeats. */
+  sources?: Source[];
 }
 
 export interface PoolFailure {
@@ -66,6 +68,10 @@ export interface GenerateRequest {
   temperature?: number;
   systemInstruction?: string;
   maxOutputTokens?: number;
+  /** Ground the answer in Google Search (and read the links of the prompt); the answer's `sources` cite it. */
+  search?: boolean;
+  /** A thinking budget (`THINKING_BUDGET_TOKENS`); unset, the model decides. */
+  thinking?: ThinkingLevel;
   /** Cancels the request (all attempts). */
   signal?: AbortSignal;
   /** Overrides the pool's deadline for this request. */
@@ -74,10 +80,19 @@ export interface GenerateRequest {
   client?: string;
 }
 
+/**
+ * Why a key is softly cooling (skipped for a while, never disabled): it answered 503 (model
+ * overloaded) or timed out while other keys answered the same model. Shown as
+ * `cooling (overloaded)` / `cooling (slow)`.
+ */
+export type SoftCooldown = 'overloaded' | 'slow';
+
 export interface KeyModelStats {
   state: KeyStatus;
   /** Remaining cooldown, when cooling. */
   cooldownRemainingMs: number;
+  /** Set when the cooldown is a soft one. */
+  softCooldown?: SoftCooldown;
   reason?: string;
   usage: number;
   errors: number;
@@ -94,6 +109,8 @@ export interface KeyStats {
   state: KeyStatus;
   /** Largest remaining cooldown over the models, 0 when none. */
   cooldownRemainingMs: number;
+  /** Set when the key is cooling and every cooldown it has is a soft one (the longest's reason). */
+  softCooldown?: SoftCooldown;
   disabledReason?: string;
   /** Disabled by an operator: stays disabled until an operator enables it. */
   disabledByOperator?: true;

@@ -49,10 +49,23 @@ export interface CounterRow {
   tokensToday: number;
 }
 
-/** One turn of a stored conversation, in Gemini's `Content` shape (the pool's `ChatTurn`). */
+/**
+ * A file of a stored conversation, kept as a reference (where Discord serves it, its type and
+ * name), never as its bytes: conversations stay small in every store.
+ */
+export interface StoredFileRef {
+  url: string;
+  mimeType: string;
+  name: string;
+}
+
+/**
+ * One turn of a stored conversation, in Gemini's `Content` shape (the pool's `ChatTurn`),
+ * except that a file is a `fileRef` instead of its bytes.
+ */
 export interface StoredTurn {
   role: 'user' | 'model';
-  parts: Array<{ text: string }>;
+  parts: Array<{ text: string } | { fileRef: StoredFileRef }>;
 }
 
 /** A conversation the bot keeps (a thread, or a DM channel). */

@@ -4,6 +4,7 @@ import {
   DISCORD_LIMITS,
   artEmbed,
   embedChars,
+  keyLine,
   openFenceAfter,
   paginateLines,
   renderKeyStats,
@@ -189,11 +190,22 @@ describe('admin embeds respect Discord limits', () => {
     expect(embed!.description).not.toMatch(/\b10\b/);
     expect(lines.find((l) => l.includes('key#1'))).toMatch(/ active · 6 calls · 0 errors \(0%\) · avg .* · today 6 calls$/);
     expect(lines.find((l) => l.includes('key#2'))).toMatch(/ disabled \(API key not valid\) · 5 calls · 1 error \(20%\) · avg .* · today 5 calls$/);
+    // A key skipped for a while after 503s of its own says so.
+    const soft = keyLine({ ...report.keys[0]!, state: 'cooling', softCooldown: 'overloaded', cooldownRemainingMs: 5_000 });
+    expect(soft).toContain(' cooling (overloaded) 5.0 s left · ');
     const legend = embed!.footer!.text;
     expect(legend).toContain('A call is one try with one key');
     expect(legend).toContain('since the last /reset-api-stats');
     expect(legend).toContain('midnight Pacific time');
     expect(legend).toContain('key#N and their last 4 characters');
+  });
+
+  it('/api-key-stats totals show what the gateway\'s client tokens used, today and in total', () => {
+    const report = keyStats(1);
+    const without = renderKeyStats(report).flat()[0]!.description!;
+    expect(without).not.toContain('Gateway clients');
+    const [embed] = renderKeyStats(report, { clients: 2, today: { requests: 7, tokens: 900, errors: 1 }, total: { requests: 40, tokens: 5000, errors: 3 } }).flat();
+    expect(embed!.description!.split('\n')[2]).toBe('**Gateway clients:** 2 active tokens · today 7 requests, 900 tokens, 1 error · in total 40 requests, 5000 tokens');
   });
 
   it('paginates into several messages when one is not enough', () => {

@@ -115,14 +115,34 @@ describe('policy table', () => {
     expect(fake.requestsFor('test-key-2')).toHaveLength(0);
   });
 
-  it('503 overloaded: short backoff, another key, no cooldown and no error counted', async () => {
+  it('503 overloaded: another key at once, no cooldown and no error counted', async () => {
     const { pool, fake, clock } = await setup();
     fake.inject({ type: 'status', status: 503 }, { key: 'test-key-1' });
     const r = await pool.generateContent({ prompt: 'hi' });
     expect(r).toMatchObject({ ok: true, keyId: 'key#2', attempts: 2 });
-    expect(clock.sleeps).toEqual([1_000]);
+    expect(clock.sleeps).toEqual([]);
     expect(pool.keyState(0, 'gemini-2.5-flash').status).toBe('active');
     expect(pool.getKeyStats().keys[0]!.errors).toBe(0);
+  });
+
+  it('one key answering 503 while the others answer: traffic moves off it, softly, with no wait', async () => {
+    const { pool, fake, clock, events } = await setup({ keys: ['test-key-1', 'test-key-2', 'test-key-3', 'test-key-4'], pool: { poolSize: 4 } });
+    fake.inject({ type: 'status', status: 503 }, { key: 'test-key-1', times: Infinity });
+    const results: Array<{ ok: boolean; attempts: number }> = [];
+    // 60 requests, one every 200 ms of the clock (12 s).
+    for (let i = 0; i < 60; i++) {
+      results.push(await pool.generateContent({ prompt: `p${i}` }));
+      clock.advance(200);
+    }
+    expect(results.every((r) => r.ok && r.attempts <= 2)).toBe(true);
+    expect(clock.sleeps).toEqual([]);
+    const calls = fake.countsByKey();
+    // One 503 the pool could not judge yet, three that were the key's own, then one more
+    // after its 5 s skip, which skipped it for 10 s.
+    expect(calls['test-key-1']).toBe(5);
+    for (const k of ['test-key-2', 'test-key-3', 'test-key-4']) expect(calls[k]).toBeGreaterThanOrEqual(18);
+    expect(pool.getKeyStats().keys[0]).toMatchObject({ state: 'cooling', softCooldown: 'overloaded', errors: 4 });
+    expect(events.filter((e) => e[0] === 'keyDisabled')).toEqual([]);
   });
 
   it.each([

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.ts';
+import { KeyRing } from '../../src/pool/keys.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
 import { describeNetworkFailure } from '../../src/endpoint.ts';
 import { freePort, runEntry, within } from '../deploy/entry.ts';
 import { FakeGemini } from '../../fakes/fakeGemini.ts';
@@ -80,6 +82,16 @@ describe('npm run cli', () => {
     const table = await run(['stats'], env);
     expect(table.out).toMatch(/^key#1\s+\.\.\.ey-1\s+active\s+2\s+0\s+0\.0%\s+\d+\s+2\s+\d+$/m);
     expect(table.out).toContain('2 keys: 2 active, 0 cooling, 0 disabled; 3 requests today');
+  });
+
+  it('stats name a soft cooldown: cooling (overloaded)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'cli-'));
+    const store = new SqliteStore(dataDir);
+    const [key] = new KeyRing(['test-key-1']).keys;
+    await store.setKeyState(key!.hash, 'gemini-2.5-flash', { status: 'cooling', until: Date.now() + 60_000, reason: 'overloaded (503) while other keys answered, 3 times in a row', kind: 'overloaded' });
+    await store.close();
+    const table = await run(['stats'], { GEMINI_API_KEY: 'test-key-1', STORE: 'sqlite', DATA_DIR: dataDir });
+    expect(table.out).toMatch(/^key#1\s+\.\.\.ey-1\s+cooling \(overloaded\)\s+0\s/m);
   });
 
   it('configuration warnings go to stderr, without values; the output stays clean', async () => {

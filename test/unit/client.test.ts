@@ -40,6 +40,7 @@ describe('classified: the adapter returns failures as classified values', () => 
   it('an abort is classified by its reason: our timer is a timeout, the caller a cancellation', async () => {
     for (const [reason, expected] of [
       [new AttemptTimeoutError(5), { kind: 'timeout', message: 'no answer within 5 ms' }],
+      [new AttemptTimeoutError(5, 'deadline'), { kind: 'timeout', reason: 'DEADLINE', message: 'deadline reached (no answer within the 5 ms left)' }],
       [new CancelledError(), { kind: 'timeout', reason: 'CANCELLED' }],
     ] as const) {
       const ctl = new AbortController();

@@ -101,4 +101,21 @@ describe('KeyStates', () => {
     ]);
     expect([...states.entries(NOW + 1000)]).toHaveLength(1);
   });
+
+  it('soft cooldowns (503s or timeouts of the key\'s own) are the key\'s, and give way together', () => {
+    const { states, changes } = setup();
+    const soft = (until: number, kind: 'overloaded' | 'timeout') => ({ status: 'cooling' as const, until, reason: 'r', kind });
+    states.cool('key', 0, M, soft(NOW + 5_000, 'overloaded'), NOW, 'local');
+    states.cool('key', 2, M, soft(NOW + 10_000, 'timeout'), NOW, 'local');
+    states.cool('key', 1, M, cooling(NOW + 30_000, 'transient'), NOW, 'local');
+    expect([0, 1, 2].map((i) => states.softCooling(i, M, NOW))).toEqual([true, false, true]);
+    expect(states.softCooling(0, M, NOW + 5_000)).toBe(false);
+    changes.length = 0;
+    expect(states.releaseSoft('other-model', NOW)).toEqual([]);
+    expect(states.releaseSoft(M, NOW)).toEqual([0, 2]);
+    expect(changes).toEqual([{ type: 'ended', keys: [0, 2], model: M, cause: 'released', source: 'local' }]);
+    // A cooldown after server errors is not soft: it stays.
+    expect(states.state(1, M, NOW)).toMatchObject({ status: 'cooling', kind: 'transient' });
+    expect(states.releaseSoft(M, NOW)).toEqual([]);
+  });
 });
