@@ -220,11 +220,14 @@ export function poolResetText(model: string | undefined, cleared?: readonly stri
   return `${rebuilt} ${ended} Disabled keys stay disabled until their re-check passes; the known quota limits still hold.`;
 }
 
-/** `/reset-pool key:N` that cannot be done. */
-export function resetPoolKeyText(keyNumber: number, keyCount: number, clearCooldowns: boolean): string {
-  return clearCooldowns
-    ? `There is no key#${keyNumber}: this bot has ${keyCount} key${keyCount === 1 ? '' : 's'} (key#1 to key#${keyCount}).`
-    : '`key` chooses whose cooldown to end: use it together with `clear-cooldowns:True`.';
+/** `/reset-pool key:N` that cannot be done. `ids` are the keys in use (`key#N`), in order. */
+export function resetPoolKeyText(keyNumber: number, ids: readonly string[], clearCooldowns: boolean): string {
+  if (!clearCooldowns) return '`key` chooses whose cooldown to end: use it together with `clear-cooldowns:True`.';
+  const n = ids.length;
+  // Keys removed while the bot runs leave gaps in the numbers: then the numbers in use are listed.
+  const contiguous = ids.every((id, i) => id === `key#${i + 1}`);
+  const which = contiguous ? `key#1 to key#${n}` : ids.length <= 10 ? ids.join(', ') : `${ids.slice(0, 10).join(', ')} and ${n - 10} more`;
+  return `There is no key#${keyNumber}: this bot has ${n} key${n === 1 ? '' : 's'} (${which}).`;
 }
 
 /** `/reset-api-stats`' reply. */
