@@ -1,6 +1,6 @@
 /**
  * Benchmarks of GeminiAPIPool: `npm run bench` (table) or `npm run bench -- --json` (table,
- * then one JSON object on the last line). Progress goes to stderr. About 2.5 minutes on 2
+ * then one JSON object on the last line). Progress goes to stderr. About 4 minutes on 2
  * cores; no network: everything runs against the fake Gemini server (fakes/) or a
  * no-network client. The run reports; it never fails on a missed target (exit code 0).
  *
