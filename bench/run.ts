@@ -1,6 +1,6 @@
 /**
  * Benchmarks of GeminiAPIPool: `npm run bench` (table) or `npm run bench -- --json` (table,
- * then one JSON object on the last line). Progress goes to stderr. About 4.5 minutes on 2
+ * then one JSON object on the last line). Progress goes to stderr. About 5 minutes on 2
  * cores; no network: everything runs against the fake Gemini server (fakes/) or a
  * no-network client. The run reports; it never fails on a missed target (exit code 0).
  *
@@ -81,11 +81,21 @@
  *   request answered (answeredRatio 1), <= 1.05 upstream calls per answer, <= 2 calls to the
  *   invalid key in all, <= 3 calls to the overloaded key in the last third of the arrivals,
  *   p99Ms <= 2 x p99MsNoFaults (see bench/faults.ts).
+ * - gatewayOverhead: generateContent straight into an in-process pool and through the HTTP
+ *   gateway (in a child process, client token, memory store) over its Gemini-native and
+ *   OpenAI routes, on the fake without latency (bench/gatewayOverhead.ts). calls/s and
+ *   p50/p99 at concurrency 32 (3 interleaved rounds of 2,000 calls per side, best round);
+ *   the added latency of one request, one at a time (300 calls per side, interleaved):
+ *   target p50 < 1 ms; time to the first byte of a streamed answer through the gateway
+ *   minus straight from the fake (median of 30 each): target < 5 ms. At concurrency 32 on
+ *   two cores the extra process and hop also cost throughput, so the added latency there is
+ *   mostly queueing (INFO).
  */
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { progress, ROOT, round } from './common.ts';
 import { measureFaults } from './faults.ts';
+import { measureGatewayOverhead } from './gatewayOverhead.ts';
 import { measureGoodput, type ContenderName, type GoodputFigures, type GoodputOptions } from './goodput.ts';
 import { measureFairness, measureLimits, measureOverload, type FairnessFigures, type FairnessRun, type OverloadFigures } from './overload.ts';
 import { measureOverhead, measurePoolOwnCost } from './overhead.ts';
@@ -113,6 +123,8 @@ const TARGET = {
   refusalDecisionMs: 5,
   retryAfterErrorRatio: 0.25,
   lightMinShare: 0.95,
+  gatewayAddedP50Ms: 1,
+  gatewayFirstByteAddedMs: 5,
 } as const;
 
 // ------------------------------------------------------------------ 1. selection
@@ -259,6 +271,20 @@ const faults = await guarded('faults', () => measureFaults({ keys: 10, requests:
   detail: { faults: NAN_RUN, noFaults: NAN_RUN },
 });
 
+// ------------------------------------------------------------------ 7. the HTTP gateway
+
+progress('gatewayOverhead: 3 rounds x 2,000 calls per side, concurrency 32; then one at a time');
+const NAN_SIDE = { callsPerSec: NaN, p50Ms: NaN, p99Ms: NaN, failures: 0 };
+const gateway = await guarded('gatewayOverhead', () => measureGatewayOverhead({ calls: 2_000, concurrency: 32, rounds: 3, sequentialCalls: 300, streams: 30 }), {
+  direct: NAN_SIDE,
+  native: NAN_SIDE,
+  openai: NAN_SIDE,
+  addedP50Ms: { native: NaN, openai: NaN },
+  addedP99Ms: { native: NaN, openai: NaN },
+  sequentialAddedMs: { native: { p50: NaN, p99: NaN }, openai: { p50: NaN, p99: NaN } },
+  firstByteMs: { fake: NaN, gateway: NaN, addedMs: NaN },
+});
+
 const durationSec = (performance.now() - started) / 1000;
 
 // ------------------------------------------------------------------ table
@@ -332,6 +358,13 @@ row('faults: invalidKeyCalls', fmt(faults.invalidKeyCalls), `<= ${TARGET.faultsI
 row('faults: overloadedKeyCallsLastThird', `${fmt(faults.overloadedKeyCallsLastThird)} (${fd.overloadedKeyCalls} in all)`, `<= ${TARGET.faultsOverloadedKeyCallsLastThird}`, atMost(faults.overloadedKeyCallsLastThird, TARGET.faultsOverloadedKeyCallsLastThird));
 row('faults: p99Ms (p50)', `${fmt(faults.p99Ms, 1)} ms (${fmt(fd.p50Ms, 1)})`, `<= ${TARGET.faultsP99Factor} x p99MsNoFaults`, atMost(faults.p99Ms, TARGET.faultsP99Factor * faults.p99MsNoFaults));
 row('  p99MsNoFaults (p50)', `${fmt(faults.p99MsNoFaults, 1)} ms (${fmt(faults.detail.noFaults.p50Ms, 1)})`, '', 'INFO');
+for (const route of ['native', 'openai'] as const) {
+  const r = gateway[route];
+  row(`gateway ${route}: calls/s (direct pool)`, `${fmt(r.callsPerSec)} (${fmt(gateway.direct.callsPerSec)})`, '', 'INFO');
+  row(`gateway ${route}: added p50 / p99, one at a time`, `${fmt(gateway.sequentialAddedMs[route].p50, 2)} / ${fmt(gateway.sequentialAddedMs[route].p99, 2)} ms`, `p50 < ${TARGET.gatewayAddedP50Ms} ms`, below(gateway.sequentialAddedMs[route].p50, TARGET.gatewayAddedP50Ms));
+  row(`gateway ${route}: added p50 / p99, concurrency 32`, `${fmt(gateway.addedP50Ms[route], 1)} / ${fmt(gateway.addedP99Ms[route], 1)} ms`, '', 'INFO');
+}
+row('gateway: first streamed byte added', `${fmt(gateway.firstByteMs.addedMs, 2)} ms (fake ${fmt(gateway.firstByteMs.fake, 2)})`, `< ${TARGET.gatewayFirstByteAddedMs} ms`, below(gateway.firstByteMs.addedMs, TARGET.gatewayFirstByteAddedMs));
 
 const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 const header = `GeminiAPIPool benchmarks  (${cores} cores, node ${process.version}, ${process.platform}, ${new Date().toISOString()}, ${fmt(durationSec, 1)} s)`;
@@ -414,6 +447,16 @@ if (json) {
       overloadedKeyCallsLastThird: faults.overloadedKeyCallsLastThird,
       p99Ms: round(faults.p99Ms, 1),
       p99MsNoFaults: round(faults.p99MsNoFaults, 1),
+    },
+    gatewayOverhead: {
+      callsPerSec: { direct: round(gateway.direct.callsPerSec), native: round(gateway.native.callsPerSec), openai: round(gateway.openai.callsPerSec) },
+      addedP50Ms: { native: round(gateway.sequentialAddedMs.native.p50, 2), openai: round(gateway.sequentialAddedMs.openai.p50, 2) },
+      addedP99Ms: { native: round(gateway.sequentialAddedMs.native.p99, 2), openai: round(gateway.sequentialAddedMs.openai.p99, 2) },
+      concurrency32: {
+        addedP50Ms: { native: round(gateway.addedP50Ms.native, 1), openai: round(gateway.addedP50Ms.openai, 1) },
+        addedP99Ms: { native: round(gateway.addedP99Ms.native, 1), openai: round(gateway.addedP99Ms.openai, 1) },
+      },
+      firstByteMs: { fake: round(gateway.firstByteMs.fake, 2), gateway: round(gateway.firstByteMs.gateway, 2), addedMs: round(gateway.firstByteMs.addedMs, 2) },
     },
     machine: { cores, node: process.version, platform: process.platform },
     date: new Date().toISOString(),

@@ -85,6 +85,8 @@ import {
   type SendComponentOptions,
   type SendModalSubmitOptions,
   type SendUserMessageOptions,
+  type SendMessageCommandOptions,
+  type FakeUpload,
 } from './discord/types.ts';
 
 export { FakePermissions };
@@ -111,6 +113,8 @@ export type {
   SendComponentOptions,
   SendModalSubmitOptions,
   SendUserMessageOptions,
+  SendMessageCommandOptions,
+  FakeUpload,
 } from './discord/types.ts';
 
 /* ------------------------------------------------------------------------------------------ */
@@ -263,11 +267,16 @@ export class FakeDiscord {
   readonly gateway = { connections: 0, identifies: 0, resumes: 0, heartbeats: 0, intents: 0, lastToken: '' };
   /** Errors thrown inside the fake's handlers (answered 500); empty in a healthy run. */
   readonly internalErrors: unknown[] = [];
+  /** Every request to the CDN route (`/attachments/...`), as its path: what the bot downloaded. */
+  readonly cdnRequests: string[] = [];
 
   readonly applicationId: string;
   readonly botUser: FakeUser;
 
   #apiUrl = '';
+  #origin = '';
+  /** Bytes of uploaded files, by attachment id, for the CDN route. */
+  readonly #uploads = new Map<string, { attachment: FakeAttachment; data: Buffer; omitLength: boolean }>();
   #gatewayUrl = '';
   readonly #server: Server;
   readonly #wss: WebSocketServer;
@@ -320,6 +329,7 @@ export class FakeDiscord {
       fake.#server.listen(0, '127.0.0.1', () => resolve());
     });
     const { port } = fake.#server.address() as AddressInfo;
+    fake.#origin = `http://127.0.0.1:${port}`;
     fake.#apiUrl = `http://127.0.0.1:${port}/api`;
     fake.#gatewayUrl = `ws://127.0.0.1:${port}/gateway`;
     return fake;
@@ -338,6 +348,23 @@ export class FakeDiscord {
   /** True while a bot session is identified and its socket is open. */
   get connected(): boolean {
     return this.#conn?.identified === true && this.#session !== undefined;
+  }
+
+  /**
+   * Stores a file as Discord stores an upload and returns its attachment: give its id as the
+   * value of a command's attachment option (type 11) and the interaction resolves it.
+   */
+  upload(file: FakeUpload): FakeAttachment {
+    const data = typeof file.data === 'string' ? Buffer.from(file.data) : Buffer.from(file.data);
+    const contentType = file.contentType ?? 'application/octet-stream';
+    const a: FakeAttachment = { id: nextSnowflake(), filename: file.filename, size: file.declaredSize ?? data.length, contentType };
+    this.#uploads.set(a.id, { attachment: a, data, omitLength: file.omitLength ?? false });
+    return a;
+  }
+
+  /** Where an attachment of a message in `channelId` is served (the fake's CDN route, signed like Discord's). */
+  attachmentUrl(channelId: string, a: Pick<FakeAttachment, 'id' | 'filename'>): string {
+    return `${this.#origin}/attachments/${channelId}/${a.id}/${encodeURIComponent(a.filename)}?ex=${a.id.slice(-8)}&hm=fake`;
   }
 
   /** A fresh increasing snowflake, for ids in tests. */
@@ -417,6 +444,28 @@ export class FakeDiscord {
     return this.#sendCommandLike(2, opts);
   }
 
+  /** Dispatches a message context-menu command (data type 3) used on a message of the fake. */
+  async sendMessageCommand(opts: SendMessageCommandOptions): Promise<FakeInteraction> {
+    await this.#waitForSession();
+    const target = this.#allMessages.get(opts.targetMessageId);
+    if (!target || target.channelId !== opts.channelId) {
+      throw new Error(`FakeDiscord.sendMessageCommand: message ${opts.targetMessageId} is not a message of the fake in channel ${opts.channelId}`);
+    }
+    const { payload, state } = this.#interactionBase(2, opts);
+    state.name = opts.name;
+    const registered = this.#findCommand(opts.name, state.guildId, 3);
+    payload['data'] = {
+      id: (registered?.['id'] as string | undefined) ?? nextSnowflake(),
+      name: opts.name,
+      type: 3,
+      target_id: target.id,
+      resolved: { messages: { [target.id]: this.#apiMessage(target) } },
+      ...(registered?.['guild_id'] ? { guild_id: registered['guild_id'] } : {}),
+    };
+    this.#dispatch('INTERACTION_CREATE', payload);
+    return this.#handle(state);
+  }
+
   /** Dispatches an autocomplete interaction (type 4); read the answer with `choices()`. */
   async sendAutocomplete(opts: SendAutocompleteOptions): Promise<FakeInteraction> {
     await this.#waitForSession();
@@ -490,6 +539,7 @@ export class FakeDiscord {
       body,
       files: [],
       type: opts.replyTo ? 19 : 0,
+      attachments: (opts.attachments ?? []).map((f) => this.upload(f)),
     });
   }
 
@@ -832,14 +882,7 @@ export class FakeDiscord {
       mention_everyone: m.pings.everyone,
       mentions: m.pings.users.map((id) => this.#apiUser(id)),
       mention_roles: m.pings.roles,
-      attachments: m.attachments.map((a) => ({
-        id: a.id,
-        filename: a.filename,
-        size: a.size,
-        content_type: a.contentType,
-        url: `https://cdn.discordapp.com/attachments/${m.channelId}/${a.id}/${encodeURIComponent(a.filename)}`,
-        proxy_url: `https://media.discordapp.net/attachments/${m.channelId}/${a.id}/${encodeURIComponent(a.filename)}`,
-      })),
+      attachments: m.attachments.map((a) => this.#apiAttachment(m.channelId, a)),
       embeds: m.embeds,
       components: m.components,
       pinned: false,
@@ -873,6 +916,12 @@ export class FakeDiscord {
     if (m.guildId && m.authorId !== this.botUser.id) out['member'] = this.#apiMember(m.guildId, m.authorId, false);
     if (ch) out['channel_type'] = ch.thread ? ch.thread.type : ch.type;
     return out;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  #apiAttachment(channelId: string, a: FakeAttachment): any {
+    const url = this.attachmentUrl(channelId, a);
+    return { id: a.id, filename: a.filename, size: a.size, content_type: a.contentType, url, proxy_url: url };
   }
 
   /* --------------------------------------- messages --------------------------------------- */
@@ -909,6 +958,7 @@ export class FakeDiscord {
     flags?: number;
     interaction?: InteractionState;
     id?: string;
+    attachments?: FakeAttachment[];
   }): FakeMessage {
     const ch = this.#channels.get(init.channelId);
     const guildId = ch?.guildId ?? null;
@@ -930,7 +980,7 @@ export class FakeDiscord {
       createdAt: Date.now(),
       editedAt: [],
       type: init.type,
-      attachments: this.#newAttachments(init.files),
+      attachments: [...(init.attachments ?? []), ...this.#newAttachments(init.files)],
       pings: this.#computePings(content, body['allowed_mentions'], guildId),
       ...(typeof ref === 'string' ? { referenceMessageId: ref } : {}),
       reactions: [],
@@ -1333,14 +1383,15 @@ export class FakeDiscord {
     return { payload, state };
   }
 
-  #findCommand(name: string, guildId: string | null): Record<string, unknown> | undefined {
+  #findCommand(name: string, guildId: string | null, type = 1): Record<string, unknown> | undefined {
     const local = guildId ? this.commands.guild.get(guildId) : undefined;
-    return (local?.find((c) => c.name === name && (c.type ?? 1) === 1) ??
-      this.commands.global.find((c) => c.name === name && (c.type ?? 1) === 1)) as Record<string, unknown> | undefined;
+    return (local?.find((c) => c.name === name && (c.type ?? 1) === type) ??
+      this.commands.global.find((c) => c.name === name && (c.type ?? 1) === type)) as Record<string, unknown> | undefined;
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  #resolveOptions(options: FakeCommandOption[], guildId: string | null): any {
+  #resolveOptions(options: FakeCommandOption[], guildId: string | null, channelId: string): any {
+    const attachments: Record<string, unknown> = {};
     const users: Record<string, unknown> = {};
     const members: Record<string, unknown> = {};
     const channels: Record<string, unknown> = {};
@@ -1363,6 +1414,8 @@ export class FakeDiscord {
           const ch = this.#channels.get(id);
           if (ch) channels[id] = { ...this.#apiChannel(ch), permissions: FakePermissions.DefaultMember };
         }
+        const upload = o.type === 11 ? this.#uploads.get(id) : undefined;
+        if (upload) attachments[id] = this.#apiAttachment(channelId, upload.attachment);
       }
     };
     visit(options);
@@ -1371,6 +1424,7 @@ export class FakeDiscord {
     if (Object.keys(members).length) out['members'] = members;
     if (Object.keys(channels).length) out['channels'] = channels;
     if (Object.keys(roles).length) out['roles'] = roles;
+    if (Object.keys(attachments).length) out['attachments'] = attachments;
     return Object.keys(out).length ? out : undefined;
   }
 
@@ -1378,7 +1432,7 @@ export class FakeDiscord {
     const { payload, state } = this.#interactionBase(type, opts);
     state.name = opts.name;
     const registered = this.#findCommand(opts.name, state.guildId);
-    const autoResolved = this.#resolveOptions(opts.options ?? [], state.guildId);
+    const autoResolved = this.#resolveOptions(opts.options ?? [], state.guildId, state.channelId);
     const resolved = autoResolved || opts.resolved ? { ...autoResolved, ...opts.resolved } : undefined;
     payload['data'] = {
       id: (registered?.['id'] as string | undefined) ?? nextSnowflake(),
@@ -1427,6 +1481,7 @@ export class FakeDiscord {
 
   async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname.startsWith('/attachments/')) return this.#serveAttachment(url.pathname, req, res);
     const m = /^\/api(?:\/v\d+)?(\/.*)?$/.exec(url.pathname);
     // discord.js percent-encodes segments ('@original' arrives as '%40original'); record them decoded.
     const route = (m ? (m[1] ?? '/') : url.pathname).split('/').map(safeDecode).join('/');
@@ -1462,6 +1517,33 @@ export class FakeDiscord {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(reply.body));
     }
+  }
+
+  /**
+   * The CDN route: an uploaded file's bytes, in pieces (so a reader that stops early is seen
+   * as a closed connection), with a Content-Length unless the upload asked for none.
+   */
+  async #serveAttachment(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.cdnRequests.push(path);
+    const [, , , id] = path.split('/');
+    const upload = req.method === 'GET' && id ? this.#uploads.get(id) : undefined;
+    if (!upload) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('Not Found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': upload.attachment.contentType, ...(upload.omitLength ? {} : { 'content-length': String(upload.data.length) }) });
+    for (let at = 0; at < upload.data.length && !res.destroyed; at += 65_536) {
+      if (res.write(upload.data.subarray(at, at + 65_536))) continue;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done).off('close', done);
+          resolve();
+        };
+        res.on('drain', done).on('close', done);
+      });
+    }
+    res.end();
   }
 
   async #parseBody(raw: Buffer, contentType: string): Promise<{ body: unknown; files: FakeFile[]; error?: Reply }> {

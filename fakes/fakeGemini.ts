@@ -32,7 +32,7 @@ import type { AddressInfo, Socket } from 'node:net';
 // The same Pacific day the pool counts quota in: Gemini resets requests-per-day at midnight America/Los_Angeles.
 import { nextPacificMidnight, pacificDay } from '../src/pool/time.ts';
 import { billingError, durationText, errorInfo, googleError, notFoundModel, quotaError, statusFault, type QuotaHit } from './gemini/errorBodies.ts';
-import { allText, DEFAULT_MODELS, embed, GENERATE_ROUTES, isEmbeddingModel, lastUserTextOf, modelInfo, parseRoute, partsText, SAFETY_LIKE, SAFETY_RATINGS, stripModelPrefix, tokensOf } from './gemini/requests.ts';
+import { allText, DEFAULT_MODELS, defaultGrounding, embed, GENERATE_ROUTES, groundingMetadata, searchRequested, isEmbeddingModel, lastUserTextOf, modelInfo, parseRoute, partsText, SAFETY_LIKE, SAFETY_RATINGS, stripModelPrefix, tokensOf } from './gemini/requests.ts';
 import { asJsonText, functionCallParts, functionCallsFor, missingSignature, wantsJson } from './gemini/tools.ts';
 import type { FakeGeminiOptions, FakeKey, Fault, FaultMatch, FunctionCallReply, Json, Outcome, QuotaLimits, ReplyContext, RequestLogEntry, Route } from './gemini/types.ts';
 
@@ -73,6 +73,7 @@ export class FakeGemini {
   private latencyMs: number;
   private readonly models: string[];
   private reply: (ctx: ReplyContext) => string;
+  private grounding: NonNullable<FakeGeminiOptions['grounding']>;
   private readonly streamChunkChars: number;
   private functionCallReply: FakeGeminiOptions['functionCallReply'];
   private readonly thoughtSignatures: boolean;
@@ -100,6 +101,7 @@ export class FakeGemini {
     this.streamChunkChars = Math.max(1, options.streamChunkChars ?? 20);
     this.functionCallReply = options.functionCallReply;
     this.thoughtSignatures = options.thoughtSignatures ?? false;
+    this.grounding = options.grounding ?? defaultGrounding;
   }
 
   /** Starts a fake on 127.0.0.1 with a random free port. */
@@ -160,6 +162,11 @@ export class FakeGemini {
   /** Replaces the function-call rule (see {@link FakeGeminiOptions.functionCallReply}; undefined: text only). */
   setFunctionCallReply(option: FakeGeminiOptions['functionCallReply']): void {
     this.functionCallReply = option;
+  }
+
+  /** Replaces the pages grounded answers cite (undefined → the default two). */
+  setGrounding(fn: FakeGeminiOptions['grounding']): void {
+    this.grounding = fn ?? defaultGrounding;
   }
 
   /** Sets the delay before each response, in ms. */
@@ -634,10 +641,12 @@ export class FakeGemini {
             totalTokenCount: promptTokens + candidatesTokens,
             promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokens }],
           };
+    const grounded = !noContent && searchRequested(body) ? groundingMetadata(this.grounding(ctx), ctx.lastUserText, text) : undefined;
     const finalExtras = (): Json => ({
       finishReason,
       index: 0,
       ...(finishReason === 'SAFETY' ? { safetyRatings: SAFETY_RATINGS } : {}),
+      ...(grounded ? { groundingMetadata: grounded } : {}),
     });
     const content = (t: string): Json => ({ content: { parts: [{ text: t }], role: 'model' } });
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { startBot, type RunningBot } from '../src/bot/app.ts';
+import { encodePng } from '../src/bot/gifFrame.ts';
 import { sdkClientFactory, type ClientFactory } from '../src/gemini/adapter.ts';
 import { FakeDiscord, FakePermissions, type FakeInteraction, type FakeMessage, type FakeUser } from '../fakes/fakeDiscord.ts';
 import { FakeGemini, type ReplyContext } from '../fakes/fakeGemini.ts';
@@ -37,11 +38,23 @@ function reply(ctx: ReplyContext): string {
     return 'A key pool spreads requests over several Gemini API keys. When one key hits its per-minute quota, the pool cools it ' +
       'down and sends the next request on a healthy key, so users never see the rate limit.';
   }
-  const contents = (ctx.contents as Array<{ role: string; parts: Array<{ text: string }> }>) ?? [];
-  const speakers = contents.filter((c) => c.role === 'user').map((c) => c.parts.map((p) => p.text).join('').split(':')[0]);
+  const contents = (ctx.contents as Array<{ role: string; parts: Array<{ text?: string; inlineData?: { mimeType: string; data: string } }> }>) ?? [];
+  const image = contents.at(-1)?.parts.find((p) => p.inlineData)?.inlineData;
+  if (image) {
+    const bytes = Buffer.from(image.data, 'base64');
+    return `I see a small ${image.mimeType.replace('image/', '').toUpperCase()} picture (${bytes.readUInt32BE(16)}x${bytes.readUInt32BE(20)} pixels, ` +
+      `${bytes.length} bytes): a sunset gradient, orange at the top fading into purple. A calm, warm scene.`;
+  }
+  if (Array.isArray(ctx.requestBody?.tools)) {
+    return 'The 2024 Nobel Prize in Physics went to John Hopfield and Geoffrey Hinton, "for foundational discoveries and ' +
+      'inventions that enable machine learning with artificial neural networks".';
+  }
+  const textOf = (c: (typeof contents)[number]): string => c.parts.map((p) => p.text ?? '').join('');
+  const speakers = contents.filter((c) => c.role === 'user').map((c) => textOf(c).split(':')[0]);
+  if (/name my cat/i.test(last)) return 'How about Miso, Pixel or Captain Whiskers? Short names with a clear sound are easiest for a cat to learn.';
   if (contents.length > 1) {
-    return `Noted! So far in this thread I heard from ${[...new Set(speakers)].join(' and ')}. ` +
-      `Here is the list: ${contents.filter((c) => c.role === 'user').map((c) => c.parts.map((p) => p.text).join('').replace(/^[^:]*: /, '')).join(' / ')}.`;
+    return `Noted! So far in this conversation I heard from ${[...new Set(speakers)].join(' and ')}. ` +
+      `Here is the list: ${contents.filter((c) => c.role === 'user').map((c) => textOf(c).replace(/^[^:]*: /, '')).join(' / ')}.`;
   }
   if (/picnic/i.test(last)) return 'A picnic! Let us pick a park, a time, and who brings what. I will keep track in this thread.';
   return `Sure: ${last.replace(/^[^:]*: /, '')}`;
@@ -103,7 +116,14 @@ const hasFooter = (m: FakeMessage | undefined): boolean => /\n-# \S+ · /.test(m
 
 async function main(): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gemini-bot-demo-'));
-  const gemini = await FakeGemini.start({ reply, streamChunkChars: 24 });
+  const gemini = await FakeGemini.start({
+    reply,
+    streamChunkChars: 24,
+    grounding: () => [
+      { title: 'nobelprize.org', uri: 'https://www.nobelprize.org/prizes/physics/2024/summary/' },
+      { title: 'Wikipedia', uri: 'https://en.wikipedia.org/wiki/2024_Nobel_Prize_in_Physics' },
+    ],
+  });
   const discord = await FakeDiscord.start({
     applicationId: '1200000000000000099',
     botUser: { id: '1200000000000000099', username: 'GeminiBot' },
@@ -188,6 +208,47 @@ async function main(): Promise<number> {
       await settle();
       showThread();
     }
+    out();
+
+    out('════════ #general: mentions, replies, an image, a search ════════');
+    out();
+    /** The bot's answer to a user's message: its replies, chained, once the last has a footer. */
+    const answerTo = async (m: FakeMessage): Promise<FakeMessage[]> => {
+      const chain = (): FakeMessage[] => {
+        const found: FakeMessage[] = [];
+        for (let parent = m.id, next = discord.channelMessages(GENERAL).find((x) => x.referenceMessageId === parent); next; parent = next.id, next = discord.channelMessages(GENERAL).find((x) => x.referenceMessageId === parent)) found.push(next);
+        return found;
+      };
+      const ms = await discord.waitFor(() => (hasFooter(chain().at(-1)) ? chain() : undefined), 10_000);
+      await settle();
+      return ms;
+    };
+    out(`  ${alice.globalName}: @GeminiBot what should I name my cat?`);
+    const mention = discord.sendUserMessage({ channelId: GENERAL, content: `<@${b.client.user.id}> what should I name my cat?`, author: alice });
+    const [catAnswer] = await answerTo(mention);
+    show('GeminiBot', catAnswer!, { label: `(replying to ${alice.globalName})` });
+    out(`  ${bob.globalName} (replying to GeminiBot): and what about a dog?`);
+    const followUp = discord.sendUserMessage({ channelId: GENERAL, content: 'and what about a dog?', author: bob, replyTo: catAnswer!.id });
+    show('GeminiBot', (await answerTo(followUp))[0]!, { label: `(replying to ${bob.globalName})` });
+    const sunset = encodePng(4, 4, Uint8Array.from({ length: 64 }, (_, i) => [255, 140 - (i >> 2) * 6, 60 + (i >> 2) * 8, 255][i % 4]!));
+    out(`  ${alice.globalName}: @GeminiBot what is in this picture?  📎 sunset.png (${sunset.length} bytes)`);
+    const picture = discord.sendUserMessage({
+      channelId: GENERAL,
+      content: `<@${b.client.user.id}> what is in this picture?`,
+      author: alice,
+      attachments: [{ filename: 'sunset.png', contentType: 'image/png', data: sunset }],
+    });
+    show('GeminiBot', (await answerTo(picture))[0]!, { label: `(replying to ${alice.globalName}; the image went to Gemini as inline data)` });
+    out(`  ${bob.globalName}: /ask prompt:Who won the 2024 Nobel Prize in Physics? search:True`);
+    const searched = await discord.sendCommand({
+      name: 'ask',
+      options: [{ name: 'prompt', type: 3, value: 'Who won the 2024 Nobel Prize in Physics?' }, { name: 'search', type: 5, value: true }],
+      user: bob,
+      channelId: GENERAL,
+    });
+    const [searchAnswer] = await discord.waitFor(() => (hasFooter(answerOf(searched).at(-1)) ? answerOf(searched) : undefined), 10_000);
+    await settle();
+    show('GeminiBot', searchAnswer!, { label: '(grounded in Google Search: numbered sources under the answer)' });
     out();
 
     out('════════ back in #general: key#2 is revoked at Google mid-way ════════');

@@ -8,6 +8,8 @@
  *   npm run cli -- stats [--json]
  *   npm run cli -- tokens create|list|revoke|update ...
  *   npm run cli -- logs [--token NAME] [--status 429] [--since 1h] [--json] ...
+ *   npm run cli -- keys add|remove ...   (src/cli/keys.ts)
+ *   npm run cli -- dashboard hash-password
  */
 import { parseArgs } from 'node:util';
 import { isConfigError } from './config.ts';
@@ -19,7 +21,10 @@ import type { Classified } from './gemini/classify.ts';
 import { secretKind } from './configEcho.ts';
 import { describeNetworkFailure, isNetworkFailure } from './endpoint.ts';
 import { table } from './cli/format.ts';
-import { cliLogger, loadCliConfig, openCliStore, type CliIo } from './cli/setup.ts';
+import { followAddedKeys, keyVerdict } from './addedKeys.ts';
+import { dashboardCommand, DASHBOARD_USAGE } from './cli/dashboard.ts';
+import { keysAdd, keysRemove, KEYS_USAGE } from './cli/keys.ts';
+import { cliLogger, loadCliConfig, openCliStore, readProcessStdin, type CliIo } from './cli/setup.ts';
 import { runStoreCommand, STORE_COMMANDS, STORE_USAGE } from './cli/store.ts';
 
 export type { CliIo } from './cli/setup.ts';
@@ -28,17 +33,12 @@ const USAGE = `Usage:
   npm run cli -- ask "prompt" [--model M] [--json]   answer through the pool
   npm run cli -- keys check [--json]                 check every key with a cheap call
   npm run cli -- stats [--json]                      key and pool statistics
-${STORE_USAGE}`;
+${KEYS_USAGE}
+${STORE_USAGE}
+${DASHBOARD_USAGE}`;
 
 /** What a key check found, in words an operator knows. */
-export function checkVerdict(error: Classified | undefined): string {
-  if (!error) return 'valid';
-  if (isNetworkFailure(error)) return 'unreachable';
-  if (error.kind === 'auth') return error.reason === 'API_KEY_INVALID' || error.status === 400 || error.status === 401 ? 'invalid' : 'suspended';
-  if (error.kind === 'billing') return 'billing';
-  if (error.kind === 'rate_limited' || error.kind === 'quota_exhausted') return 'rate-limited';
-  return `error (${error.kind})`;
-}
+export const checkVerdict: (error: Classified | undefined) => string = keyVerdict;
 
 /** Which models are served, and how to serve one more. */
 export function unknownModel(model: string, served: readonly string[]): string {
@@ -105,12 +105,13 @@ function stats(pool: GeminiAPIPool, json: boolean, io: CliIo): number {
 /** Runs one command line; returns the exit code. */
 export async function runCli(argv: string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
   if (argv[0] !== undefined && STORE_COMMANDS.has(argv[0])) return runStoreCommand(argv, env, io);
+  if (argv[0] === 'dashboard') return dashboardCommand(argv.slice(1), io, io.readStdin && (() => io.readStdin!('Password (not shown): ', true)));
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { model: { type: 'string', short: 'm' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+      options: { model: { type: 'string', short: 'm' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' }, project: { type: 'string' } },
     });
   } catch (err) {
     io.err(`${(err as Error).message}\n${USAGE}`);
@@ -130,6 +131,8 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   try {
     // The same state as the bot: dead keys stay dead, today's counts add up.
     await pool.attachStore(store, { flushIntervalMs: config.store.flushIntervalMs });
+    // The keys operators added too, numbered as every process numbers them.
+    const vault = await followAddedKeys(pool, store, config.stateSecret, logger);
     const json = parsed.values.json ?? false;
     if (command === 'ask') {
       const prompt = [sub, ...rest].filter((s) => s !== undefined).join(' ').trim();
@@ -145,6 +148,16 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
       return await ask(pool, prompt, model, json, io, config.gemini.baseUrl);
     }
     if (command === 'keys' && sub === 'check') return await keysCheck(pool, json, io, config.gemini.baseUrl);
+    const deps = { pool, store, vault, now: Date.now };
+    if (command === 'keys' && sub === 'add') {
+      if (rest.length > 0) {
+        io.err('keys add: keys are read from stdin, never from the command line (shell history keeps it), e.g. npm run cli -- keys add < keys.txt');
+        return 2;
+      }
+      const text = io.readStdin ? await io.readStdin('Paste the keys, one a line (not shown), then Ctrl-D: ', false) : '';
+      return await keysAdd(deps, io, text, parsed.values.project, json);
+    }
+    if (command === 'keys' && sub === 'remove') return await keysRemove(deps, io, rest[0]);
     if (command === 'stats') return stats(pool, json, io);
     io.err(`unknown command: ${[command, sub].filter(Boolean).join(' ')}\n${USAGE}`);
     return 2;
@@ -159,6 +172,7 @@ if (isMain) {
   const io: CliIo = {
     out: (l) => process.stdout.write(`${l}\n`),
     err: (l) => process.stderr.write(`${l}\n`),
+    readStdin: readProcessStdin,
   };
   let env;
   try {

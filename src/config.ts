@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { collectKeys, configWarnings } from './configKeys.ts';
-import { bool, clientWeights, discordToken, enumOf, host, int, modelLimits, models, optionalInt, redisUrl, shardCount, shardIds, snowflake, snowflakes, url } from './configFields.ts';
+import { bool, clientWeights, dashboardPassword, dashboardPasswordHash, discordToken, enumOf, host, int, modelLimits, models, optionalInt, redisUrl, shardCount, shardIds, snowflake, snowflakes, stateSecret, url } from './configFields.ts';
 import { redactSecrets, type KeySpec } from './pool/keys.ts';
 import { POOL_DEFAULTS } from './pool/options.ts';
 import type { StoreOptions } from './store/index.ts';
@@ -106,6 +106,12 @@ export interface BotConfig {
   healthPort: number | undefined;
   /** USER_RPM, USER_DAILY_REQUESTS, GUILD_DAILY_REQUESTS, LIMITS_EXEMPT_ADMINS. */
   clientLimits: ClientLimitsConfig;
+  /** Answer @mentions and replies to the bot's messages in any channel it reads (servers may turn it off). */
+  mentions: boolean;
+  /** Answer in DMs: DM conversations, and commands used in a DM. */
+  dms: boolean;
+  /** MAX_ATTACHMENT_MB in bytes: the largest file the bot downloads and sends to Gemini. */
+  maxAttachmentBytes: number;
 }
 
 /** The HTTP gateway: the pool served to other apps (Gemini-native and OpenAI-compatible routes). */
@@ -128,6 +134,16 @@ export interface GatewayConfig {
   };
 }
 
+/** The web dashboard under `/dashboard` on the gateway's port. */
+export interface DashboardConfig {
+  /** Undefined: no dashboard at all. A plain password (checked against a hash made at start) or a scrypt hash. */
+  password: { kind: 'plain'; password: string } | { kind: 'hash'; hash: string } | undefined;
+  /** A session unused this long ends. */
+  sessionIdleMs: number;
+  /** Believe `x-forwarded-proto` and `x-forwarded-for` (only behind a proxy that sets them). */
+  trustProxy: boolean;
+}
+
 export interface StoreConfig extends StoreOptions {
   flushIntervalMs: number;
   /** `auto` or a number of shards, for `npm run start:sharded`. */
@@ -148,6 +164,9 @@ export interface Config {
   bot: BotConfig;
   store: StoreConfig;
   gateway: GatewayConfig;
+  dashboard: DashboardConfig;
+  /** Encrypts the keys added at runtime in the store (AES-256-GCM); undefined: keys cannot be added. */
+  stateSecret: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -199,6 +218,9 @@ const schema = z.object({
   GUILD_DAILY_REQUESTS: optionalInt(1),
   LIMITS_EXEMPT_ADMINS: bool(true),
   SYSTEM_PROMPT: z.string().optional().transform((v) => (v && v.trim() ? v.trim() : undefined)),
+  MENTIONS: bool(true),
+  DMS: bool(true),
+  MAX_ATTACHMENT_MB: int(1, 15),
   STORE: enumOf(['sqlite', 'memory', 'redis'] as const, 'sqlite'),
   DATA_DIR: z.string().trim().optional().transform((v) => v || './data'),
   REDIS_URL: redisUrl,
@@ -215,6 +237,11 @@ const schema = z.object({
   REQUEST_LOG_RETENTION_DAYS: int(1, 7),
   REQUEST_LOG_MAX_ROWS: int(100, 100_000),
   REQUEST_LOG_BODIES: bool(false),
+  DASHBOARD_PASSWORD: dashboardPassword,
+  DASHBOARD_PASSWORD_HASH: dashboardPasswordHash,
+  DASHBOARD_SESSION_IDLE_MINUTES: int(1, 30),
+  DASHBOARD_TRUST_PROXY: bool(false),
+  STATE_SECRET: stateSecret,
 });
 
 type Parsed = z.output<typeof schema>;
@@ -233,7 +260,17 @@ function crossProblems(v: Partial<Parsed>): string[] {
     if (count === 'auto') problems.push('SHARD_IDS: needs a fixed SHARD_COUNT (every machine must agree on the total)');
     else if (v.SHARD_IDS.some((id) => id >= count)) problems.push(`SHARD_IDS: shard numbers go from 0 to SHARD_COUNT - 1 (${count - 1})`);
   }
+  if (v.DASHBOARD_PASSWORD !== undefined && v.DASHBOARD_PASSWORD_HASH !== undefined) {
+    problems.push('DASHBOARD_PASSWORD_HASH: set either it or DASHBOARD_PASSWORD, not both');
+  }
   return problems;
+}
+
+/** The default of a variable of the schema (what an unset variable means), for the settings page. */
+export function configDefault(name: string): unknown {
+  const field = (schema.shape as Record<string, z.ZodType>)[name];
+  const r = field?.safeParse(undefined);
+  return r?.success ? r.data : undefined;
 }
 
 /** Every variable the configuration reads (the numbered GEMINI_API_KEY_N aside). */
@@ -259,7 +296,7 @@ export function loadConfig(env: Env = process.env): Config {
     else for (const issue of r.error.issues) problems.push(`${name}: ${issue.message}`);
   }
   problems.push(...crossProblems(parsed));
-  const secrets = [...keys.map((k) => k.key), ...(env.DISCORD_TOKEN?.trim() ? [env.DISCORD_TOKEN.trim()] : [])];
+  const secrets = [...keys.map((k) => k.key), ...['DISCORD_TOKEN', 'DASHBOARD_PASSWORD', 'STATE_SECRET'].flatMap((n) => (env[n]?.trim() ? [env[n].trim()] : []))];
   const warnings = configWarnings(env, new Set(CONFIG_VARIABLES), keys.length);
   if (problems.length > 0) throw new ConfigError(problems.map((p) => redactSecrets(p, secrets)), warnings);
   const e = parsed as Parsed;
@@ -313,6 +350,9 @@ export function loadConfig(env: Env = process.env): Config {
         guildDailyRequests: e.GUILD_DAILY_REQUESTS,
         exemptAdmins: e.LIMITS_EXEMPT_ADMINS,
       },
+      mentions: e.MENTIONS,
+      dms: e.DMS,
+      maxAttachmentBytes: e.MAX_ATTACHMENT_MB * 1024 * 1024,
     },
     store: {
       kind: e.STORE,
@@ -331,6 +371,17 @@ export function loadConfig(env: Env = process.env): Config {
       embeddingModels: e.EMBEDDING_MODELS,
       requestLog: { retentionDays: e.REQUEST_LOG_RETENTION_DAYS, maxRows: e.REQUEST_LOG_MAX_ROWS, bodies: e.REQUEST_LOG_BODIES },
     },
+    dashboard: {
+      password:
+        e.DASHBOARD_PASSWORD !== undefined
+          ? { kind: 'plain', password: e.DASHBOARD_PASSWORD }
+          : e.DASHBOARD_PASSWORD_HASH !== undefined
+            ? { kind: 'hash', hash: e.DASHBOARD_PASSWORD_HASH }
+            : undefined,
+      sessionIdleMs: e.DASHBOARD_SESSION_IDLE_MINUTES * 60_000,
+      trustProxy: e.DASHBOARD_TRUST_PROXY,
+    },
+    stateSecret: e.STATE_SECRET,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -246,3 +246,48 @@ export const clientWeights = z
     }
     return out;
   });
+
+/**
+ * A password of the dashboard: at least 12 characters. Never shown in a message, not even
+ * its length (a short one is one step from guessed).
+ */
+export const dashboardPassword = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    if (v.length < 12) {
+      ctx.addIssue({ code: 'custom', message: 'must be at least 12 characters (a longer passphrase is better; or set DASHBOARD_PASSWORD_HASH, made by `npm run cli -- dashboard hash-password`)' });
+      return z.NEVER;
+    }
+    return v;
+  });
+
+/** A scrypt hash as `npm run cli -- dashboard hash-password` prints it: `scrypt$LOGN$R$P$SALT$HASH` (base64url). */
+export const PASSWORD_HASH_SHAPE = /^scrypt\$(1[0-9]|2[0-2])\$([1-9][0-9]?)\$([1-9][0-9]?)\$([A-Za-z0-9_-]{22,})\$([A-Za-z0-9_-]{43,})$/;
+
+export const dashboardPasswordHash = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    if (!PASSWORD_HASH_SHAPE.test(v)) {
+      ctx.addIssue({ code: 'custom', message: 'is not a hash made by `npm run cli -- dashboard hash-password` (it looks like scrypt$15$8$1$...$...)' });
+      return z.NEVER;
+    }
+    return v;
+  });
+
+/** The secret the keys added at runtime are encrypted with: at least 16 characters, never shown. */
+export const stateSecret = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    if (v.trim().length < 16) {
+      ctx.addIssue({ code: 'custom', message: 'must be at least 16 characters (for example the output of `openssl rand -base64 32`)' });
+      return z.NEVER;
+    }
+    return v.trim();
+  });

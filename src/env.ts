@@ -55,6 +55,16 @@ export function readEnv(processEnv: Env = process.env, cwd = process.cwd()): Env
 }
 
 /**
+ * Where each variable {@link readEnv} returns comes from: the process environment or the
+ * file (the settings page shows it). Call it before {@link hideFromLibraries}.
+ */
+export function envOrigin(source: EnvSource, processEnv: Env = process.env): Record<string, 'environment' | 'file'> {
+  const origin: Record<string, 'environment' | 'file'> = {};
+  for (const name of Object.keys(source.env)) origin[name] = processEnv[name] !== undefined ? 'environment' : 'file';
+  return origin;
+}
+
+/**
  * Our variables that libraries read from `process.env` too, and why they must not see them:
  * - `SHARD_COUNT`: discord.js' Client takes it as its shard count (`auto` becomes NaN and
  *   the Client throws); under the ShardingManager it is the manager's own number and stays.

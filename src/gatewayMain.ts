@@ -7,15 +7,20 @@
  */
 import pino from 'pino';
 import { formatWarnings, isConfigError, loadConfig, type Config } from './config.ts';
-import { hideFromLibraries, readEnv } from './env.ts';
+import { envOrigin, hideFromLibraries, readEnv, type Env } from './env.ts';
 import { openGateway, type OpenGateway } from './gateway/open.ts';
 import { createServices, type Services } from './services.ts';
 import { describeStartFailure } from './startFailure.ts';
 
 async function main(): Promise<number> {
   let config: Config;
+  let env: Env;
+  let origin: Record<string, 'environment' | 'file'>;
   try {
-    config = loadConfig(readEnv().env);
+    const source = readEnv();
+    env = source.env;
+    origin = envOrigin(source);
+    config = loadConfig(env);
     if (config.warnings.length > 0) process.stderr.write(`${formatWarnings(config.warnings)}\n`);
     if (config.gateway.port === undefined) {
       process.stderr.write('Configuration problems:\n  - GATEWAY_PORT: required for npm run gateway (for example GATEWAY_PORT=8787)\n');
@@ -58,7 +63,7 @@ async function main(): Promise<number> {
   };
   try {
     services = await createServices(config, logger);
-    gateway = await openGateway(config, services.pool, services.store, logger);
+    gateway = await openGateway(config, services.pool, services.store, logger, { vault: services.vault, env, envOrigin: origin });
   } catch (err) {
     await closeAll().catch(() => undefined);
     if (isConfigError(err)) {

@@ -7,13 +7,16 @@
  */
 import { formatWarnings, isConfigError, loadBotConfig } from './config.ts';
 import { startBot, type RunningBot } from './bot/app.ts';
-import { hideFromLibraries, readEnv, type Env } from './env.ts';
+import { envOrigin, hideFromLibraries, readEnv, type Env } from './env.ts';
 import { describeStartFailure } from './startFailure.ts';
 
 async function main(): Promise<number> {
   let env: Env;
+  let origin: Record<string, 'environment' | 'file'>;
   try {
-    env = readEnv().env;
+    const source = readEnv();
+    env = source.env;
+    origin = envOrigin(source);
     // Checked here first so a bad configuration is reported before anything starts.
     const { warnings } = loadBotConfig(env);
     if (warnings.length > 0) process.stderr.write(`${formatWarnings(warnings)}\n`);
@@ -58,7 +61,7 @@ async function main(): Promise<number> {
   // token in process.env, nor @google/genai a key.
   hideFromLibraries();
   try {
-    bot = await startBot(env);
+    bot = await startBot(env, { envOrigin: origin });
   } catch (err) {
     if (isConfigError(err)) {
       process.stderr.write(`${err.message}\n`);

@@ -4,6 +4,7 @@
  * src/store, src/gemini) never import config.ts (see docs/ARCHITECTURE.md, "Layers").
  */
 import type { Logger } from 'pino';
+import { followAddedKeys, type KeyVault } from './addedKeys.ts';
 import type { Config } from './config.ts';
 import type { ClientFactory } from './gemini/adapter.ts';
 import { GeminiAPIPool, type GeminiAPIPoolOptions } from './pool/GeminiAPIPool.ts';
@@ -28,9 +29,14 @@ export function createPool(config: Config, extra: Pick<GeminiAPIPoolOptions, 'lo
 export interface Services {
   pool: GeminiAPIPool;
   store: StateStore;
+  /** Opens the keys added at runtime; undefined without STATE_SECRET (then none can be added). */
+  vault: KeyVault | undefined;
 }
 
-/** Creates the store and the pool, and attaches the one to the other. */
+/**
+ * Creates the store and the pool, attaches the one to the other, and (with STATE_SECRET)
+ * makes the pool use the keys operators added at runtime, as the store holds them.
+ */
 export async function createServices(
   config: Config,
   logger: Logger,
@@ -39,13 +45,15 @@ export async function createServices(
   const built = await createStore(config.store, logger);
   const store = extra.wrapStore ? extra.wrapStore(built) : built;
   const pool = createPool(config, { logger, ...(extra.clientFactory ? { clientFactory: extra.clientFactory } : {}), ...(extra.timers !== undefined ? { timers: extra.timers } : {}) });
+  let vault: KeyVault | undefined;
   try {
     // Dead keys stay dead, a day's exhausted quota is not retried, today's counts go on.
     await pool.attachStore(store, { flushIntervalMs: config.store.flushIntervalMs });
+    vault = await followAddedKeys(pool, store, config.stateSecret, logger);
   } catch (err) {
     await pool.close();
     await store.close();
     throw err;
   }
-  return { pool, store };
+  return { pool, store, vault };
 }

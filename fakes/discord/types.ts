@@ -117,12 +117,29 @@ export interface RecordedCall {
   response?: unknown;
 }
 
-/** An attachment stored on a message. */
+/** An attachment stored on a message (or given as a command's attachment option). */
 export interface FakeAttachment {
   id: string;
   filename: string;
+  /** The size Discord reports. */
   size: number;
   contentType: string;
+}
+
+/**
+ * A file a user attaches, to a message or as a command's attachment option. Its bytes are
+ * served by the fake's CDN route (`GET /attachments/:channel/:id/:name`, outside `/api`),
+ * where the attachment's `url` points, as Discord's point at cdn.discordapp.com.
+ */
+export interface FakeUpload {
+  filename: string;
+  /** @default 'application/octet-stream' */
+  contentType?: string;
+  data: Uint8Array | string;
+  /** The size Discord reports, when it must differ from the bytes served (a size that lies). */
+  declaredSize?: number;
+  /** Serve the bytes without a Content-Length (chunked), so only counting them tells the size. */
+  omitLength?: boolean;
 }
 
 /** Who a message would actually notify, computed from its content and `allowed_mentions`. */
@@ -215,6 +232,14 @@ export interface SendCommandOptions extends FakeInteractionContext {
   resolved?: any;
 }
 
+/** Options of {@link FakeDiscord.sendMessageCommand}: a message context-menu command used on a message. */
+export interface SendMessageCommandOptions extends FakeInteractionContext {
+  /** The command's name, as registered ("Ask about this"). */
+  name: string;
+  /** The message it is used on (a message of the fake, in `channelId`). */
+  targetMessageId: string;
+}
+
 /** Options of {@link FakeDiscord.sendAutocomplete}: the focused option has `focused: true` or is named by `focused`. */
 export interface SendAutocompleteOptions extends SendCommandOptions {
   focused?: string;
@@ -252,6 +277,8 @@ export interface SendUserMessageOptions {
   author: FakeUser;
   /** Message this one replies to. */
   replyTo?: string;
+  /** Files attached to it. */
+  attachments?: FakeUpload[];
 }
 
 /** An interaction the fake dispatched, and what the bot answered. */

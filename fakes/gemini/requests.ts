@@ -153,3 +153,27 @@ export function parseRoute(method: string, pathname: string): { apiVersion: stri
   if (!route || method !== 'POST') return { apiVersion, route: 'unknown', model: model || null };
   return { apiVersion, route, model };
 }
+
+/** Whether a generate request asks for Google Search grounding (`tools: [{ googleSearch: {} }]`). */
+export function searchRequested(body: Json): boolean {
+  return Array.isArray(body.tools) && body.tools.some((t) => t && typeof t === 'object' && ('googleSearch' in t || 'google_search' in t));
+}
+
+/** Two pages named after what was asked: what a grounded answer cites unless a test says otherwise. */
+export function defaultGrounding(ctx: { lastUserText: string }): Array<{ title: string; uri: string }> {
+  const q = encodeURIComponent(ctx.lastUserText.slice(0, 60));
+  return [
+    { title: 'example.com', uri: `https://example.com/search?q=${q}` },
+    { title: 'en.wikipedia.org', uri: `https://en.wikipedia.org/wiki/Special:Search?search=${q}` },
+  ];
+}
+
+/** Gemini's `groundingMetadata` for an answer citing `pages`: the query, the chunks, one support per page. */
+export function groundingMetadata(pages: ReadonlyArray<{ title: string; uri: string }>, query: string, answer: string): Json {
+  return {
+    webSearchQueries: [query],
+    searchEntryPoint: { renderedContent: '<div class="fake-search-chip"></div>' },
+    groundingChunks: pages.map((p) => ({ web: { uri: p.uri, title: p.title } })),
+    groundingSupports: pages.map((_, i) => ({ segment: { startIndex: 0, endIndex: answer.length, text: answer }, groundingChunkIndices: [i] })),
+  };
+}

@@ -46,6 +46,12 @@ export interface FakeGeminiOptions {
   /** A stream splits the answer into chunks of this many characters, default 20. */
   streamChunkChars?: number;
   /**
+   * The pages a request with the Google Search tool (`tools: [{ googleSearch: {} }]`) is
+   * grounded in: its answer's last candidate carries them as `groundingMetadata`. Default:
+   * two pages named after the last user text.
+   */
+  grounding?: (ctx: ReplyContext) => Array<{ title: string; uri: string }>;
+  /**
    * Function calls instead of text, for requests that declare functions (`tools[].
    * functionDeclarations`); requests without any always get text. `true`: the first declared
    * function with no arguments, unless the last turn hands back function results (then text).

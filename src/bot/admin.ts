@@ -78,9 +78,10 @@ export async function resetPool(
     await replyFailure(interaction, refused);
     return;
   }
-  const keyCount = ctx.pool.keys.length;
-  if (keyNumber !== undefined && (!clearCooldowns || keyNumber > keyCount)) {
-    await interaction.reply({ content: resetPoolKeyText(keyNumber, keyCount, clearCooldowns), flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
+  // Numbers of keys removed at runtime are never reused, so the keys in use may have gaps.
+  const ids = ctx.pool.keys.map((k) => k.id);
+  if (keyNumber !== undefined && (!clearCooldowns || !ids.includes(`key#${keyNumber}`))) {
+    await interaction.reply({ content: resetPoolKeyText(keyNumber, ids, clearCooldowns), flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
     return;
   }
   ctx.pool.resetPool(model);

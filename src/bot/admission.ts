@@ -1,23 +1,27 @@
 /**
  * Admission: the one place that decides whether a request may start now, and tells the
  * user why not. {@link refusal} is the decision, in this order: the bot is stopping; an
- * admin command from someone who is not an admin; a prompt over MAX_PROMPT_CHARS; a model
- * this bot does not serve. {@link admit} adds the gate for Gemini work: the user already
- * has a request running, or the waiting line is full. {@link admitWork} then names the
- * request's client and holds the user and their server to their limits (USER_RPM,
- * USER_DAILY_REQUESTS, GUILD_DAILY_REQUESTS). Slash commands, buttons and chat messages all
- * go through these; only the way the user is told differs ({@link replyFailure} for
+ * admin command from someone who is not an admin; a DM when DMS is off; a channel or a role
+ * the server's settings leave out; a private answer the server does not allow; a prompt over
+ * MAX_PROMPT_CHARS; a model this bot does not serve; files it cannot read or that are too
+ * big. {@link admit} adds the gate for Gemini work: the user already has a request running,
+ * or the waiting line is full. {@link admitWork} then names the request's client and holds
+ * the user and their server to their limits (USER_RPM, USER_DAILY_REQUESTS,
+ * GUILD_DAILY_REQUESTS). Slash commands, buttons, menu commands and chat messages all go
+ * through these; only the way the user is told differs ({@link replyFailure} for
  * interactions, a reply for messages).
  */
 import { MessageFlags } from 'discord.js';
-import type { ButtonInteraction, ChatInputCommandInteraction, RepliableInteraction } from 'discord.js';
+import type { ButtonInteraction, ChatInputCommandInteraction, MessageContextMenuCommandInteraction, RepliableInteraction } from 'discord.js';
 import type { Limits } from '../limits/clientLimits.ts';
 import type { PoolResult } from '../pool/types.ts';
+import type { AttachmentMeta } from './attachments.ts';
 import { errorSummary } from './errors.ts';
+import { channelAllowed, roleAllowed, type GuildSettings, type RequestPlace } from './settings.ts';
 import type { Ticket } from './gate.ts';
 import { isConversationStoreError } from './conversations.ts';
 import { NO_MENTIONS } from './render.ts';
-import type { BotContext, Command, Requester } from './types.ts';
+import { isMenuCommand, type BotContext, type Command, type Requester } from './types.ts';
 import { failureText, modelNotServed, type Failure } from './userText.ts';
 
 /** What a request asks to do, as far as admission cares. */
@@ -29,6 +33,23 @@ export interface AdmissionRequest {
   prompt?: string;
   /** A model asked for by name, checked against the served ones. */
   model?: string | undefined;
+  /** Files sent with the prompt: readable types, MAX_ATTACHMENT_MB, what one request carries. */
+  attachments?: readonly AttachmentMeta[];
+  /** Gemini work: where it comes from, and the settings there (DMS, a server's channels and roles). */
+  where?: Where;
+  /** Asks for a private answer (a server may not allow them). */
+  private?: boolean;
+}
+
+/** Where a request comes from and the settings that hold there. */
+export interface Where {
+  place: RequestPlace;
+  settings: GuildSettings;
+}
+
+/** The settings of the server a request comes from (the defaults in a DM). Never throws. */
+export async function whereFrom(ctx: BotContext, place: RequestPlace): Promise<Where> {
+  return { place, settings: await ctx.settings.forGuild(place.guildId) };
 }
 
 /** Where Gemini work is asked for, as far as limits care. */
@@ -68,6 +89,11 @@ function limitEntries(ctx: BotContext, request: WorkRequest): Array<{ client: st
 export function refusal(ctx: BotContext, request: AdmissionRequest): Failure | undefined {
   if (ctx.lifecycle.stopping) return { kind: 'shutting_down' };
   if (request.admin !== undefined && !ctx.isAdmin({ userId: request.userId, permissions: request.admin })) return { kind: 'not_admin' };
+  const where = request.where;
+  if (where && where.place.guildId === null && !ctx.config.bot.dms) return { kind: 'dms_off' };
+  if (where && !channelAllowed(where.settings, where.place)) return { kind: 'channel_not_allowed', channels: where.settings.channels ?? [] };
+  if (where && !roleAllowed(where.settings, where.place)) return { kind: 'role_not_allowed' };
+  if (where && request.private && !where.settings.allowPrivate) return { kind: 'private_not_allowed' };
   const maxPromptChars = ctx.config.bot.maxPromptChars;
   if (request.prompt !== undefined && request.prompt.length > maxPromptChars) {
     return { kind: 'prompt_too_long', promptChars: request.prompt.length, maxPromptChars };
@@ -75,6 +101,7 @@ export function refusal(ctx: BotContext, request: AdmissionRequest): Failure | u
   // The chat models: the pool also serves embedding models, which the bot does not offer.
   const chatModels = ctx.config.gemini.models;
   if (request.model !== undefined && !chatModels.includes(request.model)) return modelNotServed(request.model, chatModels);
+  if (request.attachments && request.attachments.length > 0) return ctx.attachments.refusal(request.attachments);
   return undefined;
 }
 
@@ -185,7 +212,7 @@ export async function replyFailure(interaction: RepliableInteraction, failure: F
 export async function admitInteraction(
   interaction: RepliableInteraction,
   ctx: BotContext,
-  options: { prompt: string; ephemeral: boolean; model?: string | undefined },
+  options: { prompt: string; ephemeral: boolean; model?: string | undefined; attachments?: readonly AttachmentMeta[]; where?: Where },
 ): Promise<Work | undefined> {
   const command = interaction.isChatInputCommand() ? interaction.commandName : 'other';
   const admission = await admitWork(ctx, command, {
@@ -194,6 +221,8 @@ export async function admitInteraction(
     permissions: interaction.inGuild() ? interaction.memberPermissions : null,
     prompt: options.prompt,
     model: options.model,
+    ...(options.attachments ? { attachments: options.attachments } : {}),
+    ...(options.where ? { where: options.where, private: options.ephemeral } : {}),
   });
   if (!admission.ok) {
     await replyFailure(interaction, admission.failure);
@@ -214,11 +243,11 @@ export async function admitInteraction(
  * reply, so users never see "The application did not respond". Never throws.
  */
 export async function runInteraction(
-  interaction: ChatInputCommandInteraction | ButtonInteraction,
+  interaction: ChatInputCommandInteraction | MessageContextMenuCommandInteraction | ButtonInteraction,
   command: Command | undefined,
   ctx: BotContext,
 ): Promise<void> {
-  const name = command?.data.name ?? (interaction.isChatInputCommand() ? interaction.commandName : interaction.customId);
+  const name = command?.data.name ?? (interaction.isButton() ? interaction.customId : interaction.commandName);
   const log = ctx.logger.child({ command: name, interactionId: interaction.id, userId: interaction.user.id });
   try {
     if (!command) {
@@ -233,8 +262,10 @@ export async function runInteraction(
       await replyFailure(interaction, refused);
       return;
     }
-    if (interaction.isChatInputCommand()) await command.execute(interaction, ctx);
-    else await command.button!(interaction, ctx);
+    if (interaction.isButton()) await command.button!(interaction, ctx);
+    else if (interaction.isMessageContextMenuCommand() && isMenuCommand(command)) await command.menu(interaction, ctx);
+    else if (interaction.isChatInputCommand() && !isMenuCommand(command)) await command.execute(interaction, ctx);
+    else throw new Error(`${name} is not a command of this kind`);
   } catch (err) {
     log.error({ err: errorSummary(err) }, 'command failed');
     await replyFailure(interaction, { kind: isConversationStoreError(err) ? 'store_unavailable' : 'internal' }).catch((e: unknown) =>

@@ -17,13 +17,16 @@ import { createServices } from '../services.ts';
 import { openGateway, type OpenGateway } from '../gateway/open.ts';
 import { ClientLimits } from '../limits/clientLimits.ts';
 import type { StateStore } from '../store/types.ts';
-import { onChatMessage } from './chat.ts';
+import { Attachments, DISCORD_ATTACHMENT_ORIGINS } from './attachments.ts';
 import { Conversations } from './conversations.ts';
+import { AnswerRegistry } from './controls.ts';
 import { runInteraction } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { errorSummary } from './errors.ts';
 import { Lifecycle } from './lifecycle.ts';
+import { onMessage } from './messages.ts';
 import { RequestGate } from './gate.ts';
+import { GuildSettingsStore } from './settings.ts';
 import { DEFAULT_COMMANDS_DIR, commandPayloads, loadCommands } from './loader.ts';
 import { isAdmin } from './permissions.ts';
 import { NO_MENTIONS } from './render.ts';
@@ -75,6 +78,8 @@ export interface StartBotOverrides {
   readyTimeoutMs?: number;
   /** Wraps the store the configuration built (tests make it stall or fail). */
   wrapStore?: (store: StateStore) => StateStore;
+  /** Where each variable of the environment came from, for the dashboard's settings page. */
+  envOrigin?: Record<string, 'environment' | 'file'>;
 }
 
 /** A running bot. */
@@ -107,7 +112,7 @@ export async function startBot(env: Record<string, string | undefined>, override
   const token = requireDiscordToken(config);
   const logger = overrides.logger ?? pino({ level: config.logLevel });
   const commands = await loadCommands(overrides.commandsDir ?? DEFAULT_COMMANDS_DIR);
-  const { pool, store } = await createServices(config, logger, {
+  const { pool, store, vault } = await createServices(config, logger, {
     ...(overrides.clientFactory ? { clientFactory: overrides.clientFactory } : {}),
     ...(overrides.wrapStore ? { wrapStore: overrides.wrapStore } : {}),
   });
@@ -127,6 +132,13 @@ export async function startBot(env: Record<string, string | undefined>, override
     gate,
     limits: new ClientLimits(store, { logger: botLogger, flushIntervalMs: config.store.flushIntervalMs }),
     conversations: new Conversations(store, { historyTurns: config.bot.chatHistoryTurns }),
+    attachments: new Attachments({
+      maxFileBytes: config.bot.maxAttachmentBytes,
+      // A REST proxy (or the test server) that DISCORD_API_URL names may serve attachments too.
+      allowedOrigins: [...DISCORD_ATTACHMENT_ORIGINS, ...(config.discord.apiUrl ? [new URL(config.discord.apiUrl).origin] : [])],
+    }),
+    settings: new GuildSettingsStore(store, { logger: botLogger }),
+    answers: new AnswerRegistry(),
     metrics,
     lifecycle,
     isAdmin: (who) => isAdmin(who, config.discord.adminUserIds),
@@ -137,7 +149,7 @@ export async function startBot(env: Record<string, string | undefined>, override
     intents: [
       GatewayIntentBits.Guilds,
       GatewayIntentBits.GuildMessages,
-      // Privileged: chat threads need the text of members' messages.
+      // Privileged: chat threads, mentions and replies need the text of members' messages.
       GatewayIntentBits.MessageContent,
       GatewayIntentBits.DirectMessages,
     ],
@@ -147,7 +159,7 @@ export async function startBot(env: Record<string, string | undefined>, override
     ...(config.discord.apiUrl ? { rest: { api: config.discord.apiUrl } } : {}),
   });
   client.on(Events.InteractionCreate, (interaction) => void lifecycle.track(dispatcher.dispatch(interaction)));
-  client.on(Events.MessageCreate, (message) => void lifecycle.track(onChatMessage(message, ctx)));
+  client.on(Events.MessageCreate, (message) => void lifecycle.track(onMessage(message, ctx)));
   client.on(Events.Error, (err) => ctx.logger.error({ err: errorSummary(err) }, 'discord client error'));
   client.on(Events.Warn, (message) => ctx.logger.warn({ message }, 'discord client warning'));
 
@@ -204,7 +216,7 @@ export async function startBot(env: Record<string, string | undefined>, override
 
   try {
     // Before Discord: a gateway that cannot start (no client token, port taken) stops the start.
-    if (config.gateway.port !== undefined) gateway = await openGateway(config, pool, store, logger);
+    if (config.gateway.port !== undefined) gateway = await openGateway(config, pool, store, logger, { vault, env, ...(overrides.envOrigin ? { envOrigin: overrides.envOrigin } : {}) });
     if (config.bot.healthPort !== undefined) {
       health = await startHealthServer({
         port: config.bot.healthPort,

@@ -21,13 +21,14 @@ import type {
   SendableChannels,
   TextChannel,
 } from 'discord.js';
-import type { ChatTurn } from '../pool/types.ts';
-import type { StoredConversation } from '../store/types.ts';
-import { admitInteraction, admitWork, replyFailure, type Work } from './admission.ts';
-import { logTokenExpired, runStreamedAnswer } from './answer.ts';
-import { isConversationStoreError, userTurnText } from './conversations.ts';
+import type { StoredConversation, StoredTurn } from '../store/types.ts';
+import { admitInteraction, admitWork, replyFailure, whereFrom, type Work } from './admission.ts';
+import { DESCRIBE_THIS_TEXT, attachmentMetas, type AttachmentMeta } from './attachments.ts';
+import { logTokenExpired, modelThinks, runStreamedAnswer } from './answer.ts';
+import { displayNameOf, isConversationStoreError, userTurnText } from './conversations.ts';
 import { NO_MENTIONS, threadName } from './render.ts';
-import { answerTokenBudget, channelSink, interactionSink, type AnswerSink } from './stream.ts';
+import { answerTokenBudget, channelSink, interactionSink, showOnly, type AnswerSink } from './stream.ts';
+import { modelFor, placeOfInteraction, placeOfMessage, systemInstructionFor } from './settings.ts';
 import type { BotContext } from './types.ts';
 import {
   END_CHAT_BUTTON_LABEL,
@@ -58,12 +59,6 @@ export function chatPlace(interaction: RepliableInteraction): ChatPlace {
   return { kind: 'unsupported' };
 }
 
-/** The name people go by here: server nickname, else global name, else username. */
-function displayNameOf(member: unknown, user: { displayName: string }): string {
-  if (member && typeof member === 'object' && 'displayName' in member && typeof member.displayName === 'string') return member.displayName;
-  return user.displayName;
-}
-
 /** The first message of a chat thread: who started it, the prompt, how it works, an end button. */
 function introMessage(ctx: BotContext, starter: string, model: string, prompt: string) {
   const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
@@ -77,37 +72,50 @@ function introMessage(ctx: BotContext, starter: string, model: string, prompt: s
 }
 
 /**
- * Answers one user message in a conversation and stores the exchange. Runs under the
- * conversation's lock and the admitted work (the caller's job).
+ * Answers one user message (and its files) in a conversation and stores the exchange, the
+ * files as references. Runs under the conversation's lock and the admitted work (the caller's job).
  */
-async function converse(ctx: BotContext, conversationId: string, author: string, text: string, sink: AnswerSink, work: Pick<Work, 'client' | 'counted'>): Promise<void> {
+async function converse(
+  ctx: BotContext,
+  conversationId: string,
+  said: { author: string; text: string; files: readonly AttachmentMeta[]; systemInstruction: string | undefined; search: boolean },
+  sink: AnswerSink,
+  work: Pick<Work, 'client' | 'counted'>,
+): Promise<void> {
   const conversation = await ctx.conversations.get(conversationId);
   if (!conversation) {
     // Ended while this message waited its turn.
     await sink.create(0, failureText({ kind: 'no_conversation' }));
     return;
   }
-  const userText = userTurnText(author, text);
-  const chat = ctx.pool.createChat({
-    model: conversation.model,
-    history: ctx.conversations.historyFor(conversation),
-    ...(ctx.config.bot.systemPrompt !== undefined ? { systemInstruction: ctx.config.bot.systemPrompt } : {}),
-  });
+  const loaded = await ctx.attachments.load(said.files, ctx.lifecycle.signal);
+  if (!loaded.ok) {
+    ctx.metrics.observe({ command: 'chat', model: conversation.model, outcome: loaded.failure.kind, latencyMs: 0 });
+    await showOnly(sink, failureText(loaded.failure));
+    return;
+  }
+  const userText = userTurnText(said.author, said.text || (said.files.length > 0 ? DESCRIBE_THIS_TEXT : ''));
+  const history = ctx.attachments.history(ctx.conversations.historyFor(conversation), ctx.attachments.budgetAfter(loaded.parts));
   const result = await runStreamedAnswer(ctx, {
     command: 'chat',
     sink,
+    thinks: modelThinks(conversation.model),
     work,
     start: (onWait) =>
-      chat.sendMessageStream(userText, {
-        maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
-        signal: ctx.lifecycle.signal,
+      ctx.pool.generateContentStream({
         client: work.client,
         ...(onWait ? { onWait } : {}),
+        model: conversation.model,
+        contents: [...history, { role: 'user', parts: [{ text: userText }, ...loaded.parts] }],
+        ...(said.systemInstruction !== undefined ? { systemInstruction: said.systemInstruction } : {}),
+        ...(said.search ? { search: true } : {}),
+        maxOutputTokens: answerTokenBudget(ctx.config.bot.maxAnswerMessages),
+        signal: ctx.lifecycle.signal,
       }),
   });
   if (!result.ok) return;
-  const turns: ChatTurn[] = [
-    { role: 'user', parts: [{ text: userText }] },
+  const turns: StoredTurn[] = [
+    { role: 'user', parts: [{ text: userText }, ...loaded.refs.map((fileRef) => ({ fileRef }))] },
     { role: 'model', parts: [{ text: result.text }] },
   ];
   try {
@@ -120,23 +128,32 @@ async function converse(ctx: BotContext, conversationId: string, author: string,
   }
 }
 
-/** `/chat prompt [model]`. */
+/** `/chat prompt [model] [attachment]`. */
 export async function startChat(
   interaction: ChatInputCommandInteraction,
   ctx: BotContext,
-  options: { prompt: string; model?: string | undefined },
+  options: { prompt: string; model?: string | undefined; attachments?: readonly AttachmentMeta[] },
 ): Promise<void> {
   const place = chatPlace(interaction);
   if (place.kind === 'unsupported') {
     await replyFailure(interaction, { kind: 'wrong_channel' });
     return;
   }
-  const work = await admitInteraction(interaction, ctx, { prompt: options.prompt, ephemeral: false, model: options.model });
+  const files = options.attachments ?? [];
+  const where = await whereFrom(ctx, placeOfInteraction(interaction));
+  const work = await admitInteraction(interaction, ctx, { prompt: options.prompt, ephemeral: false, model: options.model, attachments: files, where });
   if (!work) return;
-  const author = displayNameOf(interaction.member, interaction.user);
+  const said = {
+    author: displayNameOf(interaction.member, interaction.user),
+    text: options.prompt,
+    files,
+    systemInstruction: systemInstructionFor(ctx.config.bot.systemPrompt, where.settings),
+    search: where.settings.search,
+  };
+  const serverModel = modelFor(where.settings, ctx.config.gemini.models, ctx.pool.defaultModel);
   try {
     if (place.kind === 'new-thread') {
-      const model = options.model ?? ctx.pool.defaultModel;
+      const model = options.model ?? serverModel;
       const thread = await place.channel.threads.create({
         name: threadName(options.prompt),
         autoArchiveDuration: ThreadAutoArchiveDuration.OneDay,
@@ -144,21 +161,21 @@ export async function startChat(
       });
       await ctx.conversations.start(thread.id, { model, ownerId: interaction.user.id });
       await interaction.editReply({ content: chatStartedText(thread.id), allowedMentions: NO_MENTIONS });
-      await thread.send(introMessage(ctx, author, model, options.prompt));
+      await thread.send(introMessage(ctx, said.author, model, options.prompt));
       await ctx.conversations.withLock(thread.id, () =>
-        work.run(() => converse(ctx, thread.id, author, options.prompt, channelSink(thread), work)),
+        work.run(() => converse(ctx, thread.id, said, channelSink(thread), work)),
       );
       return;
     }
     const id = place.conversationId;
     const existing = await ctx.conversations.get(id);
-    if (!existing) await ctx.conversations.start(id, { model: options.model ?? ctx.pool.defaultModel, ownerId: interaction.user.id });
+    if (!existing) await ctx.conversations.start(id, { model: options.model ?? serverModel, ownerId: interaction.user.id });
     else if (options.model !== undefined && options.model !== existing.model) {
       // The history is ours, so switching models mid-conversation just works.
       await ctx.conversations.append(id, { ...existing, model: options.model }, []);
     }
     const sink = interactionSink(interaction, { ephemeral: false, onExpired: () => logTokenExpired(ctx, interaction) });
-    await ctx.conversations.withLock(id, () => work.run(() => converse(ctx, id, author, options.prompt, sink, work)));
+    await ctx.conversations.withLock(id, () => work.run(() => converse(ctx, id, said, sink, work)));
   } finally {
     work.release();
   }
@@ -195,16 +212,17 @@ export async function endChat(interaction: ChatInputCommandInteraction | ButtonI
 }
 
 /**
- * A message in a DM or a bot chat thread: continues the conversation. Ignores the bot's own
- * messages, other bots, system messages and threads that are not bot conversations.
+ * A message in a DM or a bot chat thread: continues the conversation. Returns false, doing
+ * nothing, when the channel is no conversation (a server channel, a thread the bot did not
+ * start with `/chat`), so the message may still be a mention. Ignores the bot's own
+ * messages, other bots and system messages.
  */
-export async function onChatMessage(message: Message, ctx: BotContext): Promise<void> {
-  if (message.author.bot || message.system || message.author.id === message.client.user.id) return;
+export async function onChatMessage(message: Message, ctx: BotContext): Promise<boolean> {
+  if (message.author.bot || message.system || message.author.id === message.client.user.id) return true;
   const channel = message.channel;
   const inDm = channel.isDMBased();
-  if (!inDm && !channel.isThread()) return;
+  if (!inDm && !channel.isThread()) return false;
   const text = message.content.trim();
-  if (!text) return;
   const id = message.channelId;
   const tell = async (f: Failure): Promise<void> => {
     await message.reply({ content: failureText(f), allowedMentions: NO_MENTIONS, failIfNotExists: false });
@@ -221,32 +239,50 @@ export async function onChatMessage(message: Message, ctx: BotContext): Promise<
     if (!isConversationStoreError(err)) throw err;
     // Without the store it is unknown whether a thread is a conversation: a DM always is,
     // and so is a thread the bot started; other threads are left alone.
-    if (inDm || (channel.isThread() && channel.ownerId === message.client.user.id)) await storeAway(err, ctx.pool.defaultModel);
-    return;
+    if (inDm || (channel.isThread() && channel.ownerId === message.client.user.id)) {
+      await storeAway(err, ctx.pool.defaultModel);
+      return true;
+    }
+    return false;
   }
   // Threads are conversations only when /chat made them; a DM always is one.
-  if (!conversation && !inDm) return;
+  if (!conversation && !inDm) return false;
+  const files = attachmentMetas(message.attachments.values());
+  if (!text && files.length === 0) return true;
   const model = conversation?.model ?? ctx.pool.defaultModel;
+  const where = await whereFrom(ctx, placeOfMessage(message));
   const admission = await admitWork(ctx, 'chat', {
     userId: message.author.id,
     guildId: message.guildId,
     permissions: message.inGuild() ? (message.member?.permissions ?? null) : null,
     prompt: text,
     model,
+    attachments: files,
+    where,
   });
-  if (!admission.ok) return tell(admission.failure);
+  if (!admission.ok) {
+    await tell(admission.failure);
+    return true;
+  }
   const { work } = admission;
   try {
     if (!conversation) await ctx.conversations.start(id, { model, ownerId: message.author.id });
     const sendable = channel as SendableChannels;
     // Typing is a courtesy: its failure must not stop the answer.
     void sendable.sendTyping().catch(() => undefined);
-    const author = displayNameOf(message.member, message.author);
-    await ctx.conversations.withLock(id, () => work.run(() => converse(ctx, id, author, text, channelSink(sendable, message), work)));
+    const said = {
+      author: displayNameOf(message.member, message.author),
+      text,
+      files,
+      systemInstruction: systemInstructionFor(ctx.config.bot.systemPrompt, where.settings),
+      search: where.settings.search,
+    };
+    await ctx.conversations.withLock(id, () => work.run(() => converse(ctx, id, said, channelSink(sendable, message), work)));
   } catch (err) {
     if (!isConversationStoreError(err)) throw err;
     await storeAway(err, model);
   } finally {
     work.release();
   }
+  return true;
 }

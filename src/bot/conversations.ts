@@ -4,17 +4,22 @@
  * model can tell people apart. One conversation answers one message at a time.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChatTurn } from '../pool/types.ts';
-import type { ConversationStore, StoredConversation } from '../store/types.ts';
+import type { ConversationStore, StoredConversation, StoredTurn } from '../store/types.ts';
 
 /**
  * The last `maxTurns` turns (one turn = one message, user or model). The kept history
  * always starts with a user turn, as Gemini expects a conversation to.
  */
-export function trimHistory(history: readonly ChatTurn[], maxTurns: number): ChatTurn[] {
+export function trimHistory<T extends { role: 'user' | 'model' }>(history: readonly T[], maxTurns: number): T[] {
   let kept = history.slice(Math.max(0, history.length - maxTurns));
   while (kept.length > 0 && kept[0]!.role !== 'user') kept = kept.slice(1);
   return kept;
+}
+
+/** The name people go by here: server nickname, else global name, else username. */
+export function displayNameOf(member: unknown, user: { displayName: string }): string {
+  if (member && typeof member === 'object' && 'displayName' in member && typeof member.displayName === 'string') return member.displayName;
+  return user.displayName;
 }
 
 /** `Alice: hello`: several people may talk in one thread. */
@@ -120,7 +125,7 @@ export class Conversations {
   }
 
   /** Appends one exchange and trims the history. @throws ConversationStoreError */
-  async append(id: string, base: StoredConversation, turns: readonly ChatTurn[]): Promise<StoredConversation> {
+  async append(id: string, base: StoredConversation, turns: readonly StoredTurn[]): Promise<StoredConversation> {
     const next: StoredConversation = {
       ...base,
       history: trimHistory([...base.history, ...turns], this.#maxTurns),
@@ -138,8 +143,8 @@ export class Conversations {
     return true;
   }
 
-  /** The history to send with a new user message: trimmed so history + message fit. */
-  historyFor(c: StoredConversation): ChatTurn[] {
+  /** The history to send with a new user message: trimmed so history + message fit. Files are references. */
+  historyFor(c: StoredConversation): StoredTurn[] {
     return trimHistory(c.history, Math.max(0, this.#maxTurns - 1));
   }
 

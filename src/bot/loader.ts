@@ -6,9 +6,9 @@
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ApplicationCommandOptionType } from 'discord.js';
-import type { APIApplicationCommandOption, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
-import type { Command } from './types.ts';
+import { ApplicationCommandOptionType, ApplicationCommandType } from 'discord.js';
+import type { APIApplicationCommandOption, RESTPostAPIApplicationCommandsJSONBody } from 'discord.js';
+import type { Command, MessageMenuCommand, SlashCommand } from './types.ts';
 
 /** `commands/` at the root of the project. */
 export const DEFAULT_COMMANDS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../commands');
@@ -28,26 +28,36 @@ export class CommandLoadError extends Error {
 /** Discord allows at most 25 choices for an option. */
 const MAX_CHOICES = 25;
 
+/**
+ * The file name a command must have: its name, or for a context-menu command (whose name is
+ * what people read, "Ask Gemini about this") that name in lower case with dashes.
+ */
+export function commandFileName(name: string, menu: boolean): string {
+  return menu ? name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') : name;
+}
+
 /** Checks one module's default export. @throws CommandLoadError */
 export function validateCommand(file: string, value: unknown): Command {
   const fail = (problem: string): never => {
     throw new CommandLoadError(file, problem);
   };
   if (typeof value !== 'object' || value === null) return fail('must `export default { data, execute } satisfies Command`');
-  const c = value as Partial<Command>;
+  const c = value as { data?: Partial<MessageMenuCommand['data'] | SlashCommand['data']>; execute?: unknown; menu?: unknown; button?: unknown; adminOnly?: unknown };
   if (!c.data || typeof c.data.name !== 'string' || typeof c.data.toJSON !== 'function') {
     return fail('`data` must be a SlashCommandBuilder (with a name and toJSON)');
   }
-  if (typeof c.execute !== 'function') return fail('`execute` must be a function');
-  if (c.button !== undefined && typeof c.button !== 'function') return fail('`button` must be a function when present');
-  const expected = basename(file).replace(/\.ts$/, '');
-  if (c.data.name !== expected) return fail(`the command is named "${c.data.name}" but its file says "${expected}"`);
-  let json: RESTPostAPIChatInputApplicationCommandsJSONBody;
+  let json: RESTPostAPIApplicationCommandsJSONBody;
   try {
-    json = c.data.toJSON();
+    json = (c.data.toJSON as () => RESTPostAPIApplicationCommandsJSONBody)();
   } catch (err) {
     return fail(`its definition is invalid: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }
+  const menu = json.type === ApplicationCommandType.Message;
+  if (menu && typeof c.menu !== 'function') return fail('a message context-menu command must have `menu` (a function)');
+  if (!menu && typeof c.execute !== 'function') return fail('`execute` must be a function');
+  if (c.button !== undefined && typeof c.button !== 'function') return fail('`button` must be a function when present');
+  const expected = basename(file).replace(/\.ts$/, '');
+  if (commandFileName(c.data.name, menu) !== expected) return fail(`the command is named "${c.data.name}" but its file says "${expected}"`);
   const hasDefaultPermissions = json.default_member_permissions !== undefined && json.default_member_permissions !== null;
   if (c.adminOnly === true && !hasDefaultPermissions) return fail('`adminOnly` commands must also setDefaultMemberPermissions');
   if (c.adminOnly !== true && hasDefaultPermissions) return fail('a command with default member permissions must set `adminOnly: true`');
@@ -93,17 +103,21 @@ export interface CommandSettings {
 export function commandPayloads(
   commands: Iterable<Command>,
   settings: CommandSettings,
-): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
+): RESTPostAPIApplicationCommandsJSONBody[] {
   const choices = settings.gemini.models.slice(0, MAX_CHOICES).map((m) => ({ name: m, value: m }));
   const maxLength = Math.min(settings.bot.maxPromptChars, DISCORD_MAX_OPTION_CHARS);
   const fill = (o: APIApplicationCommandOption): APIApplicationCommandOption => {
+    // Sub-commands (and their groups) carry options of their own.
+    if ((o.type === ApplicationCommandOptionType.Subcommand || o.type === ApplicationCommandOptionType.SubcommandGroup) && o.options) {
+      return { ...o, options: o.options.map(fill) } as typeof o;
+    }
     if (o.type !== ApplicationCommandOptionType.String) return o;
     if (o.name === 'model') return { ...o, choices } as typeof o;
     if (o.name === 'prompt') return { ...o, max_length: maxLength };
     return o;
   };
-  return [...commands].map((c) => {
+  return [...commands].map((c): RESTPostAPIApplicationCommandsJSONBody => {
     const json = c.data.toJSON();
-    return json.options ? { ...json, options: json.options.map(fill) } : json;
+    return 'options' in json && json.options ? { ...json, options: json.options.map(fill) } : json;
   });
 }

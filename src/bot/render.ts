@@ -144,6 +144,28 @@ export function answerFooter(model: string, latencyMs: number): string {
   return `-# ${model} · ${formatDuration(latencyMs)}`;
 }
 
+/** At most this much of a message goes to the list of sources. */
+export const SOURCES_MAX_CHARS = 1_500;
+
+/**
+ * The pages a grounded answer cites, as small numbered links under it: `-# [1] [title](<uri>)`.
+ * The angle brackets keep Discord from unfolding a preview of each page; titles lose the
+ * characters that would break the link; a source that does not fit in `maxChars` is left out.
+ */
+export function sourceLines(sources: ReadonlyArray<{ title: string; uri: string }>, maxChars: number = SOURCES_MAX_CHARS): string[] {
+  const lines: string[] = [];
+  let chars = 0;
+  for (const s of sources) {
+    if (!/^https?:\/\/[^\s<>]+$/.test(s.uri) || s.uri.length > 500) continue;
+    const title = truncate(s.title.replace(/[[\]<>`*_~|\\]/g, '').replace(/\s+/g, ' ').trim() || 'source', 80);
+    const line = `-# [${lines.length + 1}] [${title}](<${s.uri}>)`;
+    if (chars + line.length + 1 > maxChars) break;
+    lines.push(line);
+    chars += line.length + 1;
+  }
+  return lines;
+}
+
 /** A thread name from a prompt: one line, at most Discord's 100 characters, an ellipsis when cut. */
 export function threadName(prompt: string): string {
   return truncate(prompt.replace(/\s+/g, ' ').trim(), DISCORD_LIMITS.threadNameChars) || 'Chat';

@@ -4,22 +4,29 @@
  * and continues in further messages once it passes a message's length. The Discord side
  * is an {@link AnswerSink}, so this logic is tested without Discord.
  */
-import { DiscordAPIError, MessageFlags, RESTJSONErrorCodes } from 'discord.js';
-import type { Message, RepliableInteraction, SendableChannels } from 'discord.js';
+import type { APIActionRowComponent, APIComponentInMessageActionRow } from 'discord.js';
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
 import type { PoolError, PoolResult } from '../pool/types.ts';
-import { DISCORD_LIMITS, FOOTER_RESERVE_CHARS, NO_MENTIONS, answerFooter, splitMessage, truncate } from './render.ts';
-import { EMPTY_ANSWER_TEXT, answerCutOffText, answerCutText, expiredPrivateAnswerText, failureText, poolFailureText, waitingForSlotText } from './userText.ts';
+import { DISCORD_LIMITS, FOOTER_RESERVE_CHARS, answerFooter, sourceLines, splitMessage, truncate } from './render.ts';
+import { EMPTY_ANSWER_TEXT, answerCutOffText, answerCutText, failureText, poolFailureText, waitingForSlotText } from './userText.ts';
+
+/** Rows of buttons under a message, as Discord's JSON. */
+export type ComponentRows = APIActionRowComponent<APIComponentInMessageActionRow>[];
 
 /** Where an answer's messages go. Message 0 may already exist (a deferred reply). */
 export interface AnswerSink {
   /** True when message 0 exists already and must be edited, not created. */
   readonly firstExists: boolean;
-  /** Creates message `index` (they are created in order). */
-  create(index: number, content: string): Promise<void>;
-  /** Replaces the content of message `index`. */
-  edit(index: number, content: string): Promise<void>;
+  /** Creates message `index` (they are created in order), with these buttons when given. */
+  create(index: number, content: string, components?: ComponentRows): Promise<void>;
+  /** Replaces the content of message `index` (and its buttons, when given). */
+  edit(index: number, content: string, components?: ComponentRows): Promise<void>;
+  /** Ids of the messages written so far, by index (what the answer's buttons act on later). */
+  messageIds?(): string[];
 }
+
+/** The buttons of each message of an answer: `rows(index, count)`; undefined leaves them as they are. */
+export type RowsFor = (index: number, count: number) => ComponentRows | undefined;
 
 /** Time, injectable so the rate of edits is tested without waiting. */
 export interface StreamClock {
@@ -60,11 +67,11 @@ const THINKING_ROOM_TOKENS = 8_192;
 
 /**
  * The `maxOutputTokens` that fits an answer shown in at most `maxMessages` messages (or one
- * embed, with `maxChars`): so Gemini stops about where Discord would, and a runaway answer
- * costs no more than that.
+ * embed, with `maxChars`), plus `thinkingTokens` (a request's own thinking budget): so
+ * Gemini stops about where Discord would, and a runaway answer costs no more than that.
  */
-export function answerTokenBudget(maxMessages: number, maxChars: number = ANSWER_CHARS): number {
-  return Math.ceil((maxMessages * maxChars) / CHARS_PER_TOKEN_LOW) + THINKING_ROOM_TOKENS;
+export function answerTokenBudget(maxMessages: number, maxChars: number = ANSWER_CHARS, thinkingTokens: number = THINKING_ROOM_TOKENS): number {
+  return Math.ceil((maxMessages * maxChars) / CHARS_PER_TOKEN_LOW) + thinkingTokens;
 }
 
 /**
@@ -103,6 +110,8 @@ export class LiveMessages {
   readonly #clock: StreamClock;
   /** What each message shows; undefined for a deferred reply not yet written. */
   readonly #shown: Array<string | undefined> = [];
+  /** The buttons each message shows, as JSON. */
+  readonly #shownRows: Array<string | undefined> = [];
   /** When each message was last written (created or edited). */
   readonly #writtenAt: number[] = [];
 
@@ -123,21 +132,42 @@ export class LiveMessages {
     if (index < this.#writtenAt.length && at > this.#writtenAt[index]!) this.#writtenAt[index] = at;
   }
 
-  async show(parts: readonly string[]): Promise<void> {
+  /** The show in progress: shows run one after the other, never two at once. */
+  #showing: Promise<void> = Promise.resolve();
+
+  /** Makes message i read `parts[i]`, with the buttons `rows` gives it (when given). */
+  show(parts: readonly string[], rows?: RowsFor): Promise<void> {
+    const next = this.#showing.then(() => this.#show(parts, rows));
+    this.#showing = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Shows `content` as the first message only while nothing has been written there yet. */
+  showFirst(content: string, rows?: RowsFor): Promise<void> {
+    const next = this.#showing.then(() => (this.#shown[0] === undefined ? this.#show([content], rows) : undefined));
+    this.#showing = next.catch(() => undefined);
+    return next;
+  }
+
+  async #show(parts: readonly string[], rows?: RowsFor): Promise<void> {
     for (let i = 0; i < parts.length; i++) {
       const content = parts[i]!;
+      const components = rows?.(i, parts.length);
+      const rowsJson = components ? JSON.stringify(components) : this.#shownRows[i];
       if (i >= this.#writtenAt.length) {
         this.#writtenAt[i] = this.#clock.now();
-        await this.#sink.create(i, content);
+        await this.#sink.create(i, content, components);
         this.#shown[i] = content;
+        this.#shownRows[i] = rowsJson;
         continue;
       }
-      if (this.#shown[i] === content) continue;
+      if (this.#shown[i] === content && this.#shownRows[i] === rowsJson) continue;
       const waitMs = this.#writtenAt[i]! + this.#editIntervalMs - this.#clock.now();
       if (waitMs > 0) await this.#clock.sleep(waitMs);
       this.#writtenAt[i] = this.#clock.now();
-      await this.#sink.edit(i, content);
+      await this.#sink.edit(i, content, components);
       this.#shown[i] = content;
+      this.#shownRows[i] = rowsJson;
     }
   }
 }
@@ -150,7 +180,7 @@ export class LiveMessages {
 export async function pumpStream(
   deltas: AsyncIterable<string>,
   live: LiveMessages,
-  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock },
+  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock; rows?: RowsFor },
 ): Promise<string> {
   const clock = options.clock ?? realClock;
   const layout = options.layout ?? DEFAULT_LAYOUT;
@@ -190,7 +220,7 @@ export async function pumpStream(
     changed = false;
     lastShowAt = clock.now();
     // Past the cap nothing more is shown: the final render says the answer was cut.
-    if (text.trim()) await live.show(layoutAnswer(text, layout).parts);
+    if (text.trim()) await live.show(layoutAnswer(text, layout).parts, options.rows);
   }
   await consumed;
   return text;
@@ -198,7 +228,8 @@ export async function pumpStream(
 
 /**
  * The final messages of an answer: the text split into at most `layout.maxMessages`
- * messages with the footer under the last; an answer longer than that, or stopped by its
+ * messages with the footer under the last (and above it, for a grounded answer, its sources,
+ * in one more message when they do not fit); an answer longer than that, or stopped by its
  * token budget, ends with a line saying it was cut. A failure after some text keeps the
  * text and adds the reason; a failure before any text is only the reason.
  */
@@ -214,13 +245,36 @@ export function finalAnswerParts(
     const footer = answerFooter(truncate(result.model, 60), result.latencyMs);
     const stoppedByBudget = result.finishReason === 'MAX_TOKENS';
     const final = cut || stoppedByBudget ? endWith(parts, answerCutText(cut ? { maxMessages: layout.maxMessages } : {}), layout) : parts;
-    final[final.length - 1] = `${final[final.length - 1]}\n${footer}`;
+    // Sources and footer under the last message, or in one more when they do not fit there.
+    const tail = [...sourceLines(result.sources ?? []), footer].join('\n');
+    if (final[final.length - 1]!.length + 1 + tail.length <= DISCORD_LIMITS.contentChars) final[final.length - 1] = `${final[final.length - 1]}\n${tail}`;
+    else final.push(tail);
     return final;
   }
   const reason = describe(result.error);
   const partial = streamedText.trim() ? streamedText : (result.partialText ?? '');
   if (!partial.trim()) return [reason];
   return endWith(layoutAnswer(partial, layout).parts, answerCutOffText(reason), layout);
+}
+
+/** Options of {@link streamAnswer}. */
+export interface StreamAnswerOptions {
+  editIntervalMs: number;
+  layout?: AnswerLayout;
+  clock?: StreamClock;
+  /** Aborted when the bot is shutting down: the answer then ends with the line saying it restarted. */
+  cancelled?: AbortSignal;
+  /** Words for a failure, when the caller knows better (an answer someone stopped). */
+  describe?: (error: PoolError) => string;
+  /**
+   * Shown (with the streaming buttons) when no text has come after `afterMs`: "thinking"
+   * for a model that thinks first. 0 shows it at once.
+   */
+  placeholder?: { text: string; afterMs: number };
+  /** Buttons while the answer streams, and under its final form. */
+  controls?: { streaming: RowsFor; final: RowsFor };
+  /** The deferred reply says the request waits for quota until the answer begins. */
+  notice?: WaitNotice;
 }
 
 /**
@@ -305,21 +359,48 @@ async function* afterNotice(stream: AsyncIterable<string>, notice: WaitNotice, l
  * `notice`, the deferred reply said the request was waiting for quota until the answer
  * began.
  */
-export async function streamAnswer(
-  stream: PoolStream,
-  sink: AnswerSink,
-  options: { editIntervalMs: number; layout?: AnswerLayout; clock?: StreamClock; cancelled?: AbortSignal; notice?: WaitNotice | undefined },
-): Promise<{ result: PoolResult; text: string }> {
+export async function streamAnswer(stream: PoolStream, sink: AnswerSink, options: StreamAnswerOptions): Promise<{ result: PoolResult; text: string }> {
   const live = new LiveMessages(sink, options);
+  const clock = options.clock ?? realClock;
   const notice = options.notice;
-  const text = await pumpStream(notice ? afterNotice(stream, notice, live) : stream, live, options);
+  const source: AsyncIterable<string> = notice ? afterNotice(stream, notice, live) : stream;
+  let deltas: AsyncIterable<string> = source;
+  let placeholder: Promise<void> = Promise.resolve();
+  if (options.placeholder) {
+    const { text: waiting, afterMs } = options.placeholder;
+    let firstText: () => void = () => undefined;
+    const textCame = new Promise<'text'>((resolve) => (firstText = () => resolve('text')));
+    deltas = (async function* () {
+      try {
+        for await (const d of source) {
+          firstText();
+          yield d;
+        }
+      } finally {
+        firstText();
+      }
+    })();
+    placeholder = (async () => {
+      const first = afterMs > 0 ? await Promise.race([clock.sleep(afterMs).then(() => 'time' as const), textCame]) : 'time';
+      if (first === 'time') await live.showFirst(waiting, options.controls?.streaming);
+    })();
+  }
+  const text = await pumpStream(deltas, live, { ...options, ...(options.controls ? { rows: options.controls.streaming } : {}) });
+  await placeholder;
   const result = await stream.result;
   if (notice) {
     await notice.stop();
     live.written(0, notice.lastWriteAt);
   }
-  await live.show(finalAnswerParts(result, text, options.layout, (error) => failureTextOf(error, options.cancelled)));
+  const describe = options.describe ?? ((error: PoolError) => failureTextOf(error, options.cancelled));
+  await live.show(finalAnswerParts(result, text, options.layout, describe), options.controls?.final);
   return { result, text };
+}
+
+/** Shows one line as the whole answer: the deferred reply edited, or a first message sent. */
+export async function showOnly(sink: AnswerSink, content: string): Promise<void> {
+  if (sink.firstExists) await sink.edit(0, content);
+  else await sink.create(0, content);
 }
 
 /** The words for a failed request: "the bot restarted" when `cancelled` is why. */
@@ -327,102 +408,5 @@ export function failureTextOf(error: PoolError, cancelled: AbortSignal | undefin
   return cancelled?.aborted ? failureText({ kind: 'interrupted' }) : poolFailureText(error);
 }
 
-// ------------------------------------------------------------------ sinks over discord.js
-
-/**
- * True for Discord's answer to an interaction token past its 15 minutes: 401 with code
- * 50027 "Invalid Webhook Token". The token is dead for good, so nothing more goes to it.
- */
-export function isExpiredInteractionToken(err: unknown): boolean {
-  return err instanceof DiscordAPIError && (err.code === RESTJSONErrorCodes.InvalidWebhookToken || err.status === 401);
-}
-
-/**
- * An answer in an interaction's (deferred) reply and its follow-ups. Discord lets a bot
- * use an interaction's token for 15 minutes only: when it expires mid-answer, the rest
- * goes to the channel as normal messages (the first replying to the answer so far), and a
- * message that can no longer be edited is posted there whole. A private answer is never
- * posted in the channel: its owner gets one line there saying it could not be finished.
- */
-export function interactionSink(
-  interaction: RepliableInteraction,
-  options: { ephemeral: boolean; onExpired?: () => void },
-): AnswerSink {
-  /** What edits address: `@original`, then the follow-ups' ids. */
-  const ids: string[] = ['@original'];
-  /** The ids of the messages written so far, by index. */
-  const written: string[] = [];
-  const flags = options.ephemeral ? MessageFlags.Ephemeral : undefined;
-  /** After expiry: the channel messages that took over, by index. */
-  const moved: Message[] = [];
-  let expired = false;
-  let noticeSent = false;
-
-  const channel = async (): Promise<SendableChannels> => {
-    const c = interaction.channel ?? (interaction.channelId ? await interaction.client.channels.fetch(interaction.channelId) : null);
-    if (!c?.isSendable()) throw new Error('the interaction token expired and its channel does not take messages');
-    return c;
-  };
-  const toChannel = async (index: number, content: string): Promise<void> => {
-    if (options.ephemeral) {
-      if (noticeSent) return;
-      noticeSent = true;
-      await (await channel()).send({ content: expiredPrivateAnswerText(interaction.user.id), allowedMentions: NO_MENTIONS });
-      return;
-    }
-    const existing = moved[index];
-    if (existing) {
-      await existing.edit({ content, allowedMentions: NO_MENTIONS });
-      return;
-    }
-    // The first message that moves replies to the answer so far, so it reads as its sequel.
-    const after = moved.length === 0 ? written.slice(0, index + 1).filter(Boolean).at(-1) : undefined;
-    moved[index] = await (await channel()).send({
-      content,
-      allowedMentions: NO_MENTIONS,
-      ...(after ? { reply: { messageReference: after, failIfNotExists: false } } : {}),
-    });
-  };
-  const viaToken = async (index: number, content: string, write: () => Promise<Message>): Promise<void> => {
-    if (!expired) {
-      try {
-        written[index] = (await write()).id;
-        return;
-      } catch (err) {
-        if (!isExpiredInteractionToken(err)) throw err;
-        expired = true;
-        options.onExpired?.();
-      }
-    }
-    await toChannel(index, content);
-  };
-  return {
-    firstExists: true,
-    create: (index, content) =>
-      viaToken(index, content, async () => {
-        const m = await interaction.followUp({ content, allowedMentions: NO_MENTIONS, ...(flags ? { flags } : {}) });
-        ids[index] = m.id;
-        return m;
-      }),
-    edit: (index, content) =>
-      viaToken(index, content, () => interaction.editReply({ message: ids[index] ?? '@original', content, allowedMentions: NO_MENTIONS })),
-  };
-}
-
-/** An answer as channel messages, the first replying to `replyTo` when given. */
-export function channelSink(channel: SendableChannels, replyTo?: Message): AnswerSink {
-  const messages: Message[] = [];
-  return {
-    firstExists: false,
-    async create(index, content) {
-      messages[index] =
-        index === 0 && replyTo
-          ? await replyTo.reply({ content, allowedMentions: NO_MENTIONS, failIfNotExists: false })
-          : await channel.send({ content, allowedMentions: NO_MENTIONS });
-    },
-    async edit(index, content) {
-      const m = messages[index];
-      if (m) await m.edit({ content, allowedMentions: NO_MENTIONS });
-    },
-  };
-}
+// The sinks over discord.js live in sinks.ts; they are part of this module's surface.
+export { channelSink, interactionSink, isExpiredInteractionToken } from './sinks.ts';

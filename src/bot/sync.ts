@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Routes } from 'discord.js';
-import type { REST, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import type { REST, RESTPostAPIApplicationCommandsJSONBody } from 'discord.js';
 import type { ConversationStore } from '../store/types.ts';
 
 /** Store meta entry holding the hash of what was registered last. */
@@ -19,7 +19,7 @@ export interface RegistrationTarget {
 }
 
 /** Hash of what would be registered where: changes when a definition, a model or the target changes. */
-export function commandsHash(target: RegistrationTarget, payloads: readonly RESTPostAPIChatInputApplicationCommandsJSONBody[]): string {
+export function commandsHash(target: RegistrationTarget, payloads: readonly RESTPostAPIApplicationCommandsJSONBody[]): string {
   const canonical = JSON.stringify({
     applicationId: target.applicationId,
     guildId: target.guildId ?? 'global',
@@ -32,7 +32,7 @@ export function commandsHash(target: RegistrationTarget, payloads: readonly REST
 export async function registerCommands(
   rest: REST,
   target: RegistrationTarget,
-  payloads: readonly RESTPostAPIChatInputApplicationCommandsJSONBody[],
+  payloads: readonly RESTPostAPIApplicationCommandsJSONBody[],
 ): Promise<number> {
   const route = target.guildId
     ? Routes.applicationGuildCommands(target.applicationId, target.guildId)
@@ -49,7 +49,7 @@ export async function syncCommands(
   rest: REST,
   store: ConversationStore,
   target: RegistrationTarget,
-  payloads: readonly RESTPostAPIChatInputApplicationCommandsJSONBody[],
+  payloads: readonly RESTPostAPIApplicationCommandsJSONBody[],
 ): Promise<SyncOutcome> {
   const hash = commandsHash(target, payloads);
   if ((await store.getMeta(COMMANDS_HASH_META)) === hash) return { registered: false, hash };

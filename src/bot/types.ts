@@ -1,11 +1,14 @@
 /**
- * What a slash command is, and what it gets to work with. Every file in `commands/` is
- * `export default { data, execute } satisfies Command`.
+ * What a command is, and what it gets to work with. Every file in `commands/` is
+ * `export default { data, execute } satisfies Command` (a slash command), or
+ * `{ data, menu }` (a message context-menu command).
  */
 import type {
   ButtonInteraction,
   ChatInputCommandInteraction,
+  MessageContextMenuCommandInteraction,
   RESTPostAPIChatInputApplicationCommandsJSONBody,
+  RESTPostAPIContextMenuApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
@@ -13,35 +16,56 @@ import type { ClientLimits } from '../limits/clientLimits.ts';
 import type { GeminiAPIPool } from '../pool/GeminiAPIPool.ts';
 import type { StateStore } from '../store/types.ts';
 import type { BotMetrics } from '../ops/metrics.ts';
+import type { Attachments } from './attachments.ts';
 import type { Conversations } from './conversations.ts';
+import type { AnswerRegistry } from './controls.ts';
 import type { RequestGate } from './gate.ts';
 import type { LifecycleView } from './lifecycle.ts';
+import type { GuildSettingsStore } from './settings.ts';
 
-/** The definition part of a command: a `SlashCommandBuilder` (anything with a name and `toJSON`). */
+/** The definition part of a slash command: a `SlashCommandBuilder` (anything with a name and `toJSON`). */
 export interface CommandData {
   readonly name: string;
   toJSON(): RESTPostAPIChatInputApplicationCommandsJSONBody;
 }
 
+/** What every kind of command has. */
+interface CommandBase {
+  /**
+   * Admin commands: the dispatcher checks {@link BotContext.isAdmin} before running them,
+   * on top of `setDefaultMemberPermissions`, which servers can override. The loader
+   * requires both to be set together.
+   */
+  adminOnly?: boolean;
+  /** Buttons whose custom id is `<name>` or starts with `<name>:` come here. */
+  button?(interaction: ButtonInteraction, ctx: BotContext): Promise<void>;
+}
+
 /** One slash command. */
-export interface Command {
+export interface SlashCommand extends CommandBase {
   /**
    * The definition. An option named `model` gets the configured models as its choices and
    * an option named `prompt` MAX_PROMPT_CHARS as its longest length at registration (see
    * `loader.ts`), so command files need not know the configuration.
    */
   data: CommandData;
-  /**
-   * Admin commands: the dispatcher checks {@link BotContext.isAdmin} before `execute`,
-   * on top of `setDefaultMemberPermissions`, which servers can override. The loader
-   * requires both to be set together.
-   */
-  adminOnly?: boolean;
   /** Runs the command. Throwing is allowed: the dispatcher turns it into a friendly reply. */
   execute(interaction: ChatInputCommandInteraction, ctx: BotContext): Promise<void>;
-  /** Buttons whose custom id is `<name>` or starts with `<name>:` come here. */
-  button?(interaction: ButtonInteraction, ctx: BotContext): Promise<void>;
 }
+
+/** One message context-menu command (right-click a message, *Apps*). */
+export interface MessageMenuCommand extends CommandBase {
+  /** A `ContextMenuCommandBuilder` of type Message. */
+  data: { readonly name: string; toJSON(): RESTPostAPIContextMenuApplicationCommandsJSONBody };
+  /** Runs the command on the message it was used on. Throwing is allowed, as for `execute`. */
+  menu(interaction: MessageContextMenuCommandInteraction, ctx: BotContext): Promise<void>;
+}
+
+/** A command file's default export. */
+export type Command = SlashCommand | MessageMenuCommand;
+
+/** Whether a command is a message context-menu command. */
+export const isMenuCommand = (c: Command): c is MessageMenuCommand => 'menu' in c && typeof c.menu === 'function';
 
 /** Who asks, for the admin check. */
 export interface Requester {
@@ -61,6 +85,12 @@ export interface BotContext {
   /** Per-user and per-server limits and usage (USER_RPM, USER_DAILY_REQUESTS, GUILD_DAILY_REQUESTS). */
   readonly limits: ClientLimits;
   readonly conversations: Conversations;
+  /** Files sent with questions: checked, downloaded from Discord only, remembered a while. */
+  readonly attachments: Attachments;
+  /** Per-server settings (`/settings`), from the store. */
+  readonly settings: GuildSettingsStore;
+  /** Recent answers, for their Stop and Regenerate buttons. */
+  readonly answers: AnswerRegistry;
   readonly metrics: BotMetrics;
   /**
    * Whether the bot is stopping (only admission reads it: new work gets a "restarting"

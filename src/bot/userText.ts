@@ -21,6 +21,17 @@ export const BOT_FAILURE_KINDS = [
   'no_conversation',
   'not_owner',
   'store_unavailable',
+  'dms_off',
+  'channel_not_allowed',
+  'role_not_allowed',
+  'private_not_allowed',
+  'not_asker',
+  'answer_gone',
+  'still_answering',
+  'unsupported_file',
+  'file_too_big',
+  'files_too_big',
+  'file_unreadable',
   'internal',
 ] as const;
 /** A refusal the bot makes itself. */
@@ -44,6 +55,26 @@ export interface Failure {
   /** `over_limit`: which limit (the user's a minute or a day, the server's a day), and its value. */
   limit?: 'user_minute' | 'user_day' | 'guild_day';
   limitValue?: number;
+  /** `unsupported_file`: the endings (`.zip`) or types of the files that cannot be read. */
+  fileTypes?: readonly string[];
+  /** File kinds: the file's name. */
+  fileName?: string;
+  /** `file_too_big`, `files_too_big`: the size and the limit, in bytes. */
+  sizeBytes?: number;
+  maxBytes?: number;
+  /** `channel_not_allowed`: the channels the bot answers in on this server. */
+  channels?: readonly string[];
+}
+
+/** `3.2 MB`. */
+export function formatMegabytes(bytes: number): string {
+  const mb = bytes / (1024 * 1024);
+  return `${mb < 10 ? mb.toFixed(1).replace(/\.0$/, '') : Math.round(mb)} MB`;
+}
+
+/** `.zip`, `.zip and .exe`, `.a, .b and .c`. */
+function listOf(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
 /** `~45 s`, `~3 min`, `~2 h`: rounded up, because "try again in 0 s" helps nobody. */
@@ -100,6 +131,20 @@ const USER_TEXT: { readonly [K in FailureKind]: (f: Failure) => string } = {
   no_conversation: () => 'There is no conversation to end here.',
   not_owner: () => '🔒 Only the person who started this conversation (or a moderator) can end it.',
   store_unavailable: () => '💾 I cannot reach the memory of this conversation right now. Please send your message again in a moment.',
+  dms_off: () => '🔒 I do not answer in DMs here. Please ask in a server we share.',
+  channel_not_allowed: (f) =>
+    `🔒 I only answer in ${listOf((f.channels ?? []).slice(0, 10).map((id) => `<#${id}>`))}${(f.channels?.length ?? 0) > 10 ? ' and a few more channels' : ''} on this server.`,
+  role_not_allowed: () => '🔒 On this server only members with certain roles can use me (an admin sets them with `/settings`).',
+  private_not_allowed: () => '🔒 Private answers are turned off on this server. Please ask without `private`.',
+  not_asker: () => '🔒 Only the person who asked (or a moderator) can use the buttons of this answer.',
+  answer_gone: () => '⌛ This answer can no longer be stopped or written again (it is too old, or the bot restarted). Please ask again.',
+  still_answering: () => '⏳ This answer is still being written. Stop it first, or wait for it to finish.',
+  unsupported_file: (f) => `📎 I can't read ${listOf(f.fileTypes ?? ['these'])} files (I read images, PDFs and text or code files).`,
+  file_too_big: (f) =>
+    `📎 ${truncate(f.fileName ?? 'That file', 80)} is too big${f.sizeBytes !== undefined ? ` (${formatMegabytes(f.sizeBytes)})` : ''}: the limit is ${formatMegabytes(f.maxBytes ?? 0)} a file.`,
+  files_too_big: (f) =>
+    `📎 These files are too big together (${formatMegabytes(f.sizeBytes ?? 0)} as sent to Gemini; one request takes at most ${formatMegabytes(f.maxBytes ?? 0)}).`,
+  file_unreadable: (f) => `📎 I could not read ${truncate(f.fileName ?? 'that file', 80)} (the download failed, or it is not the type its name says). Please send it again.`,
   internal: () => '😵 Something went wrong on our side. It has been logged; please try again.',
 };
 
@@ -194,12 +239,68 @@ export function poolResetText(model: string | undefined, cleared?: readonly stri
   return `${rebuilt} ${ended} Disabled keys stay disabled until their re-check passes; the known quota limits still hold.`;
 }
 
-/** `/reset-pool key:N` that cannot be done. */
-export function resetPoolKeyText(keyNumber: number, keyCount: number, clearCooldowns: boolean): string {
-  return clearCooldowns
-    ? `There is no key#${keyNumber}: this bot has ${keyCount} key${keyCount === 1 ? '' : 's'} (key#1 to key#${keyCount}).`
-    : '`key` chooses whose cooldown to end: use it together with `clear-cooldowns:True`.';
+/** `/reset-pool key:N` that cannot be done. `ids` are the keys in use (`key#N`), in order. */
+export function resetPoolKeyText(keyNumber: number, ids: readonly string[], clearCooldowns: boolean): string {
+  if (!clearCooldowns) return '`key` chooses whose cooldown to end: use it together with `clear-cooldowns:True`.';
+  const n = ids.length;
+  // Keys removed while the bot runs leave gaps in the numbers: then the numbers in use are listed.
+  const contiguous = ids.every((id, i) => id === `key#${i + 1}`);
+  const which = contiguous ? `key#1 to key#${n}` : ids.length <= 10 ? ids.join(', ') : `${ids.slice(0, 10).join(', ')} and ${n - 10} more`;
+  return `There is no key#${keyNumber}: this bot has ${n} key${n === 1 ? '' : 's'} (${which}).`;
 }
 
 /** `/reset-api-stats`' reply. */
 export const STATS_RESET_TEXT = '🧹 Usage, error and latency counters cleared. Today\'s request counts stay: they mirror Google\'s daily quota.';
+
+/** `/settings` outside a server. */
+export const SETTINGS_DM_TEXT = '⚙️ Settings are per server: use `/settings` in a server. DMs follow the bot\'s own configuration.';
+
+/** The lines of `/settings show`: each setting with its value, or its default. */
+export function settingsLines(s: {
+  persona?: string | undefined;
+  model?: string | undefined;
+  defaultModel: string;
+  channels?: readonly string[] | undefined;
+  mentions: boolean;
+  allowPrivate: boolean;
+  roles?: readonly string[] | undefined;
+  search: boolean;
+}): string[] {
+  const yesNo = (b: boolean): string => (b ? 'on' : 'off');
+  const quoted = s.persona ? truncate(s.persona.replace(/\s+/g, ' '), 300) : undefined;
+  return [
+    `**Persona:** ${quoted ? `“${quoted}” (${s.persona!.length} characters)` : 'none'}`,
+    `**Model:** \`${s.model ?? s.defaultModel}\`${s.model ? '' : ' (the bot\'s default)'}`,
+    `**Channels:** ${s.channels ? s.channels.map((id) => `<#${id}>`).join(' ') : 'all'}`,
+    `**Answers mentions and replies:** ${yesNo(s.mentions)}`,
+    `**Members may ask for private answers:** ${yesNo(s.allowPrivate)}`,
+    `**Roles allowed:** ${s.roles ? s.roles.map((id) => `<@&${id}>`).join(' ') : 'everyone'}`,
+    `**Google Search by default:** ${yesNo(s.search)}`,
+  ];
+}
+
+/** What `/settings set` could not take: unknown channels or roles, a model not served. */
+export function settingsProblemText(problems: readonly string[]): string {
+  return `⚙️ Nothing was changed: ${problems.join('; ')}.`;
+}
+
+/** Title of the `/settings` embed. */
+export const SETTINGS_TITLE = '⚙️ Settings of this server';
+
+/** `/settings set` or `reset` done. */
+export const SETTINGS_SAVED_TEXT = '⚙️ Saved. Every process of the bot uses the new settings within a few seconds.';
+
+/** Labels of the buttons under an answer. */
+export const STOP_BUTTON_LABEL = 'Stop';
+export const REGENERATE_BUTTON_LABEL = 'Regenerate';
+
+/** Why an answer ended early: someone pressed Stop. */
+export function stoppedText(who: string): string {
+  return `⏹️ Stopped by **${truncate(who, 80)}**.`;
+}
+
+/** Shown in an answer's first message while a new answer is on its way (Regenerate). */
+export const REGENERATING_TEXT = '🔄 *Writing a new answer…*';
+
+/** Shown while a thinking model has not written anything yet. */
+export const THINKING_TEXT = '💭 *Thinking…*';

@@ -2,6 +2,7 @@
  * What every command of the command line starts with: the configuration (problems and
  * warnings on stderr), a logger on stderr, and the state store.
  */
+import { createInterface } from 'node:readline';
 import pino, { type Logger } from 'pino';
 import { formatWarnings, isConfigError, loadConfig, type Config } from '../config.ts';
 import { createStore } from '../store/index.ts';
@@ -11,6 +12,42 @@ import type { StateStore } from '../store/types.ts';
 export interface CliIo {
   out: (line: string) => void;
   err: (line: string) => void;
+  /**
+   * What stdin holds (secrets are read there, never from the command line). `oneLine`: on a
+   * terminal, one line typed without echo; else until end of input.
+   */
+  readStdin?: (prompt: string, oneLine: boolean) => Promise<string>;
+}
+
+/**
+ * Reads stdin: piped, all of it; on a terminal, after `prompt` on stderr, what is typed
+ * without echo (one line, or until Ctrl-D).
+ */
+export function readProcessStdin(prompt: string, oneLine: boolean): Promise<string> {
+  const input = process.stdin;
+  if (!input.isTTY) {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      input.on('data', (c: Buffer) => chunks.push(c));
+      input.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      input.once('error', reject);
+    });
+  }
+  process.stderr.write(prompt);
+  const rl = createInterface({ input, output: process.stderr, terminal: true });
+  // No echo: what is typed is a secret.
+  (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => undefined;
+  const lines: string[] = [];
+  return new Promise((resolve) => {
+    rl.on('line', (line) => {
+      lines.push(line);
+      if (oneLine) rl.close();
+    });
+    rl.once('close', () => {
+      process.stderr.write('\n');
+      resolve(lines.join('\n'));
+    });
+  });
 }
 
 /** The configuration, or undefined when it is bad (its problems are on stderr: exit 2). */

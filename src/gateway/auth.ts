@@ -6,6 +6,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { StoredToken } from '../store/gatewayTypes.ts';
 import type { GatewayTokens } from './deps.ts';
+import type { Exchange } from './exchange.ts';
 
 /** The caller of a request, as the routes see it. */
 export interface GatewayClient {
@@ -15,7 +16,7 @@ export interface GatewayClient {
   token: StoredToken | undefined;
 }
 
-export type GatewayEnv = { Variables: { client: GatewayClient } };
+export type GatewayEnv = { Variables: { client: GatewayClient; exchange: Exchange } };
 
 /** A failure of the caller's credentials, shaped by the dialect. */
 export type AuthFailure = (c: Context, status: 401 | 403, message: string) => Response;

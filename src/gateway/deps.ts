@@ -3,7 +3,9 @@
  * pool (one pool for every front door), the client tokens, the per-client limits and the
  * request log. `server.ts` builds them from the configuration; tests may pass their own.
  */
+import type { Hono } from 'hono';
 import type { Logger } from 'pino';
+import type { DashboardEnv } from './dashboard/app.ts';
 import type { NativeRequest, NativeResult, NativeStream } from '../pool/nativeTypes.ts';
 import type { ClientUsage, RequestLogRow, StoredToken, TokenLimits } from '../store/gatewayTypes.ts';
 
@@ -50,4 +52,6 @@ export interface GatewayDeps {
   fetchUrls: boolean;
   /** Keep prompt and answer text in the request log. */
   logBodies: boolean;
+  /** The web dashboard, served under `/dashboard`; undefined: off (no password configured). */
+  dashboard?: Hono<DashboardEnv>;
 }

@@ -3,8 +3,9 @@
  * model, is it within its limits, and afterwards its usage counted and its row in the
  * request log. The routes only translate.
  */
+import type { Context, MiddlewareHandler } from 'hono';
 import type { NativeResult } from '../pool/nativeTypes.ts';
-import type { GatewayClient } from './auth.ts';
+import type { GatewayClient, GatewayEnv } from './auth.ts';
 import type { GatewayDeps } from './deps.ts';
 import { retryAfterSeconds } from './failures.ts';
 
@@ -44,11 +45,42 @@ export async function refusal(deps: GatewayDeps, client: GatewayClient, model: s
   };
 }
 
-/** Starts an exchange. */
-export function begin(deps: GatewayDeps, client: GatewayClient, route: string, model: string, streamed: boolean, body: unknown): Exchange {
-  const ex: Exchange = { client, route, model, streamed, startedAt: deps.now() };
+/** Starts an exchange; it owns the request's log row from now on (see {@link logUnserved}). */
+export function begin(c: Context<GatewayEnv>, deps: GatewayDeps, route: string, model: string, streamed: boolean, body: unknown): Exchange {
+  const ex: Exchange = { client: c.get('client'), route, model, streamed, startedAt: deps.now() };
   if (deps.logBodies) ex.requestBody = JSON.stringify(body);
+  c.set('exchange', ex);
   return ex;
+}
+
+/**
+ * Logs what never became an exchange: a request refused before it reached the pool (no or a
+ * bad token, a body that is not JSON, a field that cannot be honoured, an unknown route) and
+ * the model lists, so the request log has every request.
+ */
+export function logUnserved(deps: GatewayDeps): MiddlewareHandler<GatewayEnv> {
+  return async (c, next) => {
+    const startedAt = deps.now();
+    await next();
+    if (c.get('exchange')) return;
+    const path = new URL(c.req.url).pathname;
+    try {
+      deps.log.append({
+        at: startedAt,
+        token: c.get('client')?.name ?? '-',
+        route: path.slice(0, 200),
+        model: /\/models\/([A-Za-z0-9._-]{1,128})(?::|$)/.exec(path)?.[1] ?? '',
+        status: c.res.status,
+        attempts: 0,
+        latencyMs: deps.now() - startedAt,
+        tokensIn: 0,
+        tokensOut: 0,
+        streamed: false,
+      });
+    } catch (err) {
+      deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not record a gateway request');
+    }
+  };
 }
 
 /**

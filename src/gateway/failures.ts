@@ -16,9 +16,13 @@ export interface HttpFailure {
   retryAfterS?: number;
 }
 
-/** Seconds for Retry-After: whole seconds, at least 1. */
-export function retryAfterSeconds(ms: number | undefined): number {
-  return Math.max(1, Math.ceil((ms ?? 1_000) / 1_000));
+/**
+ * Seconds for `Retry-After`: the wait rounded up, at least 1 (0 would invite an instant
+ * retry storm). Unknown waits are 1 s: the pool has already tried every key it could.
+ */
+export function retryAfterSeconds(retryAfterMs: number | undefined): number {
+  if (retryAfterMs === undefined || !Number.isFinite(retryAfterMs)) return 1;
+  return Math.max(1, Math.ceil(retryAfterMs / 1000));
 }
 
 const BY_KIND: Record<ErrorKind, { status: number; googleStatus: string }> = {

@@ -14,6 +14,7 @@ import { begin, end, refusal, servedModels, type Exchange } from './exchange.ts'
 import { httpFailure } from './failures.ts';
 import { modelEntry, modelList } from './models.ts';
 import { readJsonObject } from './body.ts';
+import { relay } from './relay.ts';
 
 const ACTION = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127}):(generateContent|streamGenerateContent|countTokens|embedContent|batchEmbedContents)$/;
 
@@ -75,7 +76,7 @@ export function nativeRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
       const bad = batchModelProblem(body, model);
       if (bad) return nativeError(c, 400, bad);
     }
-    const ex = begin(deps, client, route, model, method === 'streamGenerateContent', body);
+    const ex = begin(c, deps, route, model, method === 'streamGenerateContent', body);
     const refused = await refusal(deps, client, model);
     if (refused) {
       end(deps, ex, refused.status, undefined);
@@ -107,64 +108,21 @@ function batchModelProblem(body: NativeBody, model: string): string | undefined 
   return undefined;
 }
 
-const encoder = new TextEncoder();
-
 /**
- * A streamed answer. Nothing is sent until the first chunk or the failure is known, so a
- * failure before any text is a proper HTTP error; after that, each chunk goes out as it
- * arrives, and a failure ends the stream with an error object in the same framing.
+ * A streamed answer: with `alt=sse` server-sent events as Gemini sends them, without it the
+ * JSON array Gemini sends. A failure after the first chunk ends the stream with an error
+ * object in the same framing.
  */
-async function stream(c: Context<GatewayEnv>, deps: GatewayDeps, ex: Exchange, body: NativeBody, sse: boolean): Promise<Response> {
-  const cancel = new AbortController();
-  const onClientGone = (): void => cancel.abort();
-  c.req.raw.signal.addEventListener('abort', onClientGone, { once: true });
-  const s = deps.pool.streamNative({ model: ex.model, body, client: ex.client.name, signal: cancel.signal });
-  const it = s[Symbol.asyncIterator]();
-  const first = await it.next();
-  if (first.done) {
-    c.req.raw.signal.removeEventListener('abort', onClientGone);
-    const result = await s.result;
-    if (result.ok) {
-      // A stream that ended with no chunk at all and no failure: nothing to pass on.
-      end(deps, ex, 200, result);
-      return sse ? c.body('', 200, { 'content-type': 'text/event-stream' }) : c.json([]);
-    }
-    const failed = failureResponse(c, result);
-    end(deps, ex, failed.response.status, result);
-    return failed.response;
-  }
-  const frame = (chunk: unknown, index: number): Uint8Array =>
-    encoder.encode(sse ? `data: ${JSON.stringify(chunk)}\r\n\r\n` : `${index === 0 ? '[' : ',\r\n'}${JSON.stringify(chunk)}`);
+function stream(c: Context<GatewayEnv>, deps: GatewayDeps, ex: Exchange, body: NativeBody, sse: boolean): Promise<Response> {
   let index = 0;
-  const readable = new ReadableStream<Uint8Array>({
-    start(controller) {
-      controller.enqueue(frame(first.value, index++));
-    },
-    async pull(controller) {
-      const next = await it.next();
-      if (!next.done) {
-        controller.enqueue(frame(next.value, index++));
-        return;
-      }
-      const result = await s.result;
-      if (!result.ok) controller.enqueue(frame(failureBody(result), index++));
-      if (!sse) controller.enqueue(encoder.encode(']'));
-      c.req.raw.signal.removeEventListener('abort', onClientGone);
-      end(deps, ex, 200, result);
-      controller.close();
-    },
-    cancel() {
-      cancel.abort();
-      void s.result.then((result) => end(deps, ex, 499, result));
-    },
-  });
-  return new Response(readable, {
-    status: 200,
-    headers: {
-      'content-type': sse ? 'text/event-stream' : 'application/json; charset=UTF-8',
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-    },
+  const frame = (chunk: unknown): string => (sse ? `data: ${JSON.stringify(chunk)}\r\n\r\n` : `${index++ === 0 ? '[' : ',\r\n'}${JSON.stringify(chunk)}`);
+  return relay(c, deps, ex, body, {
+    contentType: sse ? 'text/event-stream' : 'application/json; charset=UTF-8',
+    chunk: frame,
+    end: (result) => (result.ok ? '' : frame(failureBody(result))) + (sse ? '' : ']'),
+    noChunk: (result) =>
+      // No chunk at all and no failure: nothing to pass on.
+      result.ok ? (sse ? c.body('', 200, { 'content-type': 'text/event-stream' }) : c.json([])) : failureResponse(c, result).response,
   });
 }
 

@@ -9,6 +9,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { NativeBody, NativeResult } from '../pool/nativeTypes.ts';
 import { authenticate, type GatewayEnv } from './auth.ts';
 import { readJsonObject } from './body.ts';
+import { relay } from './relay.ts';
 import type { GatewayDeps } from './deps.ts';
 import { begin, end, refusal, type Exchange } from './exchange.ts';
 import { fetchImage } from './fetchImage.ts';
@@ -58,7 +59,7 @@ export function openaiRoutes(deps: GatewayDeps, signatures: SignatureStore = new
       signatures,
     });
     if (!t.ok) return c.json(openaiError(400, t.message, { param: t.param, code: t.code }), 400);
-    const ex = begin(deps, c.get('client'), '/v1/chat/completions', t.model, t.stream, parsed.body);
+    const ex = begin(c, deps, '/v1/chat/completions', t.model, t.stream, parsed.body);
     const no = await refused(c, deps, ex);
     if (no) return no;
     const meta: ChatMeta = { id: newCompletionId(), model: t.model, created: Math.floor(deps.now() / 1000), signatures };
@@ -84,7 +85,7 @@ export function openaiRoutes(deps: GatewayDeps, signatures: SignatureStore = new
     if (!parsed.ok) return openaiErrorResponse(c, 400, parsed.message);
     const t = embeddingsToGemini(parsed.body, { models: deps.embeddingModels });
     if (!t.ok) return c.json(openaiError(400, t.message, { param: t.param, code: t.code }), 400);
-    const ex = begin(deps, c.get('client'), '/v1/embeddings', t.model, false, parsed.body);
+    const ex = begin(c, deps, '/v1/embeddings', t.model, false, parsed.body);
     const no = await refused(c, deps, ex);
     if (no) return no;
     const result = await deps.pool.callNative({ model: t.model, method: t.method, body: t.body, client: ex.client.name, signal: c.req.raw.signal });
@@ -106,61 +107,24 @@ export function openaiRoutes(deps: GatewayDeps, signatures: SignatureStore = new
   return app;
 }
 
-const encoder = new TextEncoder();
-
 /**
- * A streamed completion. Nothing is sent until the first Gemini chunk or the failure is
- * known, so a failure before any text is a proper HTTP error (a 429 the client's retry
- * logic understands); then each chunk goes out as it arrives and `[DONE]` ends the stream.
- * A failure after the first chunk is sent as an error event before `[DONE]`.
+ * A streamed completion: OpenAI's `data:` chunks ending with `[DONE]`; a failure after the
+ * first chunk is sent as an error event before `[DONE]`.
  */
-async function streamChat(c: Context<GatewayEnv>, deps: GatewayDeps, ex: Exchange, body: NativeBody, meta: ChatMeta, includeUsage: boolean): Promise<Response> {
-  const cancel = new AbortController();
-  const onClientGone = (): void => cancel.abort();
-  c.req.raw.signal.addEventListener('abort', onClientGone, { once: true });
-  const s = deps.pool.streamNative({ model: ex.model, body, client: ex.client.name, signal: cancel.signal });
-  const it = s[Symbol.asyncIterator]();
-  const first = await it.next();
+function streamChat(c: Context<GatewayEnv>, deps: GatewayDeps, ex: Exchange, body: NativeBody, meta: ChatMeta, includeUsage: boolean): Promise<Response> {
   const translator = new ChatStreamTranslator(meta, includeUsage);
-  if (first.done) {
-    c.req.raw.signal.removeEventListener('abort', onClientGone);
-    const result = await s.result;
-    if (result.ok || result.error.kind === 'blocked') {
+  return relay(c, deps, ex, body, {
+    contentType: 'text/event-stream',
+    chunk: (chunk) => translator.chunk(chunk).map(sse).join(''),
+    end: (result) => (result.ok || result.error.kind === 'blocked' ? translator.end().map(sse).join('') : sse(poolFailureToOpenAI(result).body)) + SSE_DONE,
+    noChunk: (result) => {
+      if (!result.ok && result.error.kind !== 'blocked') return failure(c, result);
       // No chunk came: a refusal of the prompt, or an empty answer. Either way the stream
       // still says how it ended.
       const tail = result.ok ? translator.end() : [blockedChunk(result, meta, includeUsage)];
-      end(deps, ex, 200, result);
       return c.body(tail.map(sse).join('') + SSE_DONE, 200, { 'content-type': 'text/event-stream' });
-    }
-    const res = failure(c, result);
-    end(deps, ex, res.status, result);
-    return res;
-  }
-  const readable = new ReadableStream<Uint8Array>({
-    start(controller) {
-      controller.enqueue(encoder.encode(translator.chunk(first.value).map(sse).join('')));
-    },
-    async pull(controller) {
-      const next = await it.next();
-      if (!next.done) {
-        const out = translator.chunk(next.value).map(sse).join('');
-        if (out) controller.enqueue(encoder.encode(out));
-        return;
-      }
-      const result = await s.result;
-      if (result.ok || result.error.kind === 'blocked') controller.enqueue(encoder.encode(translator.end().map(sse).join('')));
-      else controller.enqueue(encoder.encode(sse(poolFailureToOpenAI(result).body)));
-      controller.enqueue(encoder.encode(SSE_DONE));
-      c.req.raw.signal.removeEventListener('abort', onClientGone);
-      end(deps, ex, 200, result);
-      controller.close();
-    },
-    cancel() {
-      cancel.abort();
-      void s.result.then((result) => end(deps, ex, 499, result));
     },
   });
-  return new Response(readable, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } });
 }
 
 /** A refused prompt as the one chunk of a stream: empty content, `finish_reason: "content_filter"`. */

@@ -9,8 +9,12 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AddressInfo } from 'node:net';
 import type { GatewayEnv } from './auth.ts';
 import type { GatewayDeps } from './deps.ts';
+import { logUnserved } from './exchange.ts';
 import { googleError, nativeRoutes } from './native.ts';
 import { openaiRoutes, openaiErrorResponse } from './openaiRoutes.ts';
+
+/** What `/dashboard` says while the dashboard is off. */
+const DASHBOARD_OFF = 'The dashboard is off. Set DASHBOARD_PASSWORD (12 characters or more) or DASHBOARD_PASSWORD_HASH (npm run cli -- dashboard hash-password) and restart; it is then served here, under /dashboard.\n';
 
 /** Whether a path belongs to the OpenAI dialect (its errors have OpenAI's shape). */
 function isOpenAiPath(path: string): boolean {
@@ -30,7 +34,8 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   app.use('*', async (c, next) => {
     await next();
     c.header('x-content-type-options', 'nosniff');
-    c.header('cache-control', 'no-store');
+    // The dashboard's front-end files say how long they may be kept; nothing else may be.
+    if (!c.res.headers.has('cache-control')) c.header('cache-control', 'no-store');
   });
   app.use(
     '*',
@@ -39,6 +44,10 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
       onError: (c) => dialectError(c, 413, `the request body is larger than ${Math.round(deps.maxBodyBytes / 1024 / 1024)} MB (GATEWAY_MAX_BODY_MB)`),
     }),
   );
+  if (deps.dashboard) app.route('/dashboard', deps.dashboard);
+  else app.all('/dashboard/*', (c) => c.text(DASHBOARD_OFF, 404)).all('/dashboard', (c) => c.text(DASHBOARD_OFF, 404));
+  app.use('/v1/*', logUnserved(deps));
+  app.use('/v1beta/*', logUnserved(deps));
   app.route('/v1', openaiRoutes(deps));
   app.route('/v1', nativeRoutes(deps));
   app.route('/v1beta', nativeRoutes(deps));

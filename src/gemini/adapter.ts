@@ -4,7 +4,7 @@
  * throws into classified values.
  */
 import { GoogleGenAI, type GenerateContentResponse } from '@google/genai';
-import type { ChatTurn, TokenUsage } from './types.ts';
+import { THINKING_BUDGET_TOKENS, type ChatTurn, type Source, type ThinkingLevel, type TokenUsage } from './types.ts';
 import { classifyBlocked, type Classified } from './classify.ts';
 import { nativeCall, nativeStreamCall, usageOf, type GeminiJson, type GeminiMethod, type NativeEndpoint } from './native.ts';
 
@@ -14,6 +14,10 @@ export interface AdapterRequest {
   temperature?: number;
   systemInstruction?: string;
   maxOutputTokens?: number;
+  /** The Google Search tool (and URL context for links in the prompt). */
+  search?: boolean;
+  /** Sent as `thinkingConfig.thinkingBudget`. */
+  thinking?: ThinkingLevel;
 }
 
 /** One complete answer, or a refusal that came back as a 200. */
@@ -22,14 +26,17 @@ export interface AdapterAnswer {
   usage: TokenUsage;
   finishReason?: string;
   blocked?: Classified;
+  /** Pages the grounding metadata cites. */
+  sources?: Source[];
 }
 
-/** A piece of a streamed answer; the last one carries usage and finish reason. */
+/** A piece of a streamed answer; the last one carries usage and finish reason (and, grounded, the sources). */
 export interface AdapterChunk {
   text: string;
   usage?: TokenUsage;
   finishReason?: string;
   blocked?: Classified;
+  sources?: Source[];
 }
 
 /** What the pool calls for one key. Implemented over the SDK; injectable for tests and benches. */
@@ -102,12 +109,54 @@ function finishReasonOf(r: GenerateContentResponse): string | undefined {
   return typeof f === 'string' && f ? f : undefined;
 }
 
+/**
+ * The pages an answer's grounding metadata cites (`groundingChunks[].web`), each once, only
+ * http(s) ones with a title; whatever else a proxy sends is left out.
+ */
+export function sourcesOf(r: GenerateContentResponse): Source[] | undefined {
+  const meta: unknown = (firstCandidate(r) as { groundingMetadata?: unknown } | undefined)?.groundingMetadata;
+  const chunks: unknown = typeof meta === 'object' && meta !== null ? (meta as { groundingChunks?: unknown }).groundingChunks : undefined;
+  if (!Array.isArray(chunks)) return undefined;
+  const out: Source[] = [];
+  for (const c of chunks as unknown[]) {
+    const web: unknown = typeof c === 'object' && c !== null ? (c as { web?: unknown }).web : undefined;
+    if (typeof web !== 'object' || web === null) continue;
+    const { uri, title } = web as { uri?: unknown; title?: unknown };
+    if (typeof uri !== 'string' || !/^https?:\/\/\S+$/.test(uri) || out.some((s) => s.uri === uri)) continue;
+    out.push({ uri, title: typeof title === 'string' && title.trim() ? title.trim() : hostOf(uri) });
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+function hostOf(uri: string): string {
+  try {
+    return new URL(uri).hostname;
+  } catch {
+    return uri;
+  }
+}
+
+/** Whether the newest user turn has a link, for URL context. */
+function promptHasLink(contents: readonly ChatTurn[]): boolean {
+  const last = [...contents].reverse().find((c) => c.role === 'user');
+  return last?.parts.some((p) => 'text' in p && /https?:\/\/\S/.test(p.text)) ?? false;
+}
+
+/** Tools of a grounded request: Google Search, and URL context when the prompt has a link. */
+function toolsOf(req: AdapterRequest) {
+  if (!req.search) return undefined;
+  return [{ googleSearch: {} }, ...(promptHasLink(req.contents) ? [{ urlContext: {} }] : [])];
+}
+
 function configOf(req: AdapterRequest, signal: AbortSignal | undefined) {
+  const tools = toolsOf(req);
   return {
     ...(signal ? { abortSignal: signal } : {}),
     ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     ...(req.systemInstruction !== undefined ? { systemInstruction: req.systemInstruction } : {}),
     ...(req.maxOutputTokens !== undefined ? { maxOutputTokens: req.maxOutputTokens } : {}),
+    ...(tools ? { tools } : {}),
+    ...(req.thinking !== undefined ? { thinkingConfig: { thinkingBudget: THINKING_BUDGET_TOKENS[req.thinking] } } : {}),
   };
 }
 
@@ -135,6 +184,8 @@ export class SdkGeminiClient implements GeminiClient {
     if (finishReason) answer.finishReason = finishReason;
     const blocked = classifyBlocked(r);
     if (blocked) answer.blocked = blocked;
+    const sources = sourcesOf(r);
+    if (sources) answer.sources = sources;
     return answer;
   }
 
@@ -152,6 +203,8 @@ export class SdkGeminiClient implements GeminiClient {
       if (finishReason) chunk.finishReason = finishReason;
       const blocked = classifyBlocked(r);
       if (blocked) chunk.blocked = blocked;
+      const sources = sourcesOf(r);
+      if (sources) chunk.sources = sources;
       yield chunk;
     }
   }

@@ -28,7 +28,8 @@ import { Announcer, unavailableMessage } from './announcer.ts';
 import { answerAttempt, poolResult, sharedConnections, streamAttempt, timed, type Attempt, type AttemptOutcome, type RunOutcome, type RunSpec } from './attempt.ts';
 import { PoolChat } from './chat.ts';
 import { Instances, type Choice, type Instance } from './instances.ts';
-import { KeyRing, type PoolKey } from './keys.ts';
+import { KeyRing, parseKeySpec, redactSecrets, type KeySpec, type PoolKey } from './keys.ts';
+import { KeyWatch, type KeyList } from './keyWatch.ts';
 import { KeyStates } from './keyStates.ts';
 import { QuotaLimiter } from './limiter.ts';
 import { Maintenance } from './maintenance.ts';
@@ -43,13 +44,15 @@ import { PushQueue } from './queue.ts';
 import { prepareRequest, requestTokens } from './request.ts';
 import { findUnhealthyKeys } from './select.ts';
 import { modelSlotTimes } from './slots.ts';
-import { PoolCounters } from './stats.ts';
+import { PoolCounters, quotaReport, type QuotaUsage } from './stats.ts';
 import { StoreSync } from './storeSync.ts';
 import { pacificDay, systemClock, type Clock } from './time.ts';
 import type { ChatTurn, GenerateRequest, KeyState, KeyStatsReport, PoolError, PoolEvents, PoolFailure, PoolResult, PoolStatsReport, PoolStream, TokenUsage } from './types.ts';
 import { WaitQueue } from './waitQueue.ts';
 
 export type { GeminiAPIPoolOptions } from './options.ts';
+export type { KeyList } from './keyWatch.ts';
+export type { QuotaUsage } from './stats.ts';
 export type { PoolStream } from './types.ts';
 export type { NativeRequest, NativeResult, NativeStream } from './nativeTypes.ts';
 export { PoolChat } from './chat.ts';
@@ -97,6 +100,8 @@ export class GeminiAPIPool {
   /** Connections every instance shares (`sharedConnections`): a backstop behind each attempt's timer. */
   readonly #agent: Agent;
   readonly #fetch: typeof globalThis.fetch;
+  /** Keys added while it runs, in step with a list (the store's). */
+  readonly #keyWatch: KeyWatch;
 
   constructor(options: GeminiAPIPoolOptions) {
     if (!options || !Array.isArray(options.keys)) throw new TypeError('GeminiAPIPool: `keys` must be an array of API keys');
@@ -123,12 +128,13 @@ export class GeminiAPIPool {
     this.#core = { ...core, instances: this.#instances };
     this.#sync = new StoreSync({ ...core, backgroundFailed: (task, err) => this.#maintenance.failed(task, err) });
     this.#maintenance = new Maintenance({ ...core, rotate: () => this.rotate(), check: (index) => this.checkKey(index) });
+    this.#keyWatch = new KeyWatch({ ring: this.#ring, log: this.#log, add: (spec) => this.addKey(spec), remove: (i) => this.removeKey(i), backgroundFailed: (task, err) => this.#maintenance.failed(task, err) });
     this.#log.info({ keys: this.#ring.keys.length, models: this.models, poolSize: this.options.poolSize, strategy: this.options.strategy }, 'pool ready');
   }
 
-  /** Keys as the pool shows them (no secrets). */
+  /** The keys in use as the pool shows them (no secrets); removed keys are left out. */
   get keys(): readonly PoolKey[] {
-    return this.#ring.keys;
+    return this.#ring.live;
   }
 
   // ---------------------------------------------------------------- events
@@ -202,8 +208,7 @@ export class GeminiAPIPool {
    * for an index that is not a key).
    */
   async checkKey(index: number, timeoutMs = this.options.attemptTimeoutMs): Promise<{ ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: Classified }> {
-    const key = this.#ring.keys[index];
-    if (!key) throw new RangeError(`no key at index ${index}`);
+    const key = this.#liveKey(index);
     const started = this.#clock.now();
     const checked = await timed(timeoutMs, timeoutMs, undefined, async (signal) => {
       try {
@@ -244,7 +249,7 @@ export class GeminiAPIPool {
   rotate(): void {
     const now = this.#clock.now();
     this.#maintenance.rotated(now);
-    const windows = this.#ring.keys.map((k) => ({ index: k.index, ...this.#counters.window(k.index), usable: !this.#states.disabled(k.index) }));
+    const windows = this.#ring.live.map((k) => ({ index: k.index, ...this.#counters.window(k.index), usable: !this.#states.disabled(k.index) }));
     const unhealthy = findUnhealthyKeys(windows, this.options.rotationRules);
     this.#counters.resetWindow();
     this.#counters.decay();
@@ -270,11 +275,103 @@ export class GeminiAPIPool {
    * is announced with `keyRecovered`. Returns the ids (`key#N`) whose cooldown ended.
    */
   clearCooldowns(keyIndex?: number, model?: string): string[] {
-    if (keyIndex !== undefined && !this.#ring.keys[keyIndex]) throw new RangeError(`no key at index ${keyIndex}`);
+    if (keyIndex !== undefined) this.#liveKey(keyIndex);
     const models = model === undefined ? this.models : [this.#model(model)];
-    const targets = keyIndex === undefined ? this.#ring.keys.map((k) => k.index) : [keyIndex];
+    const targets = keyIndex === undefined ? this.#ring.live.map((k) => k.index) : [keyIndex];
     this.#counters.resetStreaks(targets, models);
     return [...this.#states.clear(targets, models, 'local')].map((i) => this.#ring.keys[i]!.id);
+  }
+
+  // ---------------------------------------------------------------- keys while it runs
+
+  /**
+   * Adds a key while the pool runs (`key` or `{ key, group }`): it gets the next `key#N` (ids
+   * are never reused), takes instances from the most crowded keys (so it is used at once when
+   * the pool has more instances than keys), and what the store remembers of it is loaded.
+   * Emits `keyAdded`. Check it first (`probeKey`): a bad key is disabled by its first request.
+   * @throws TypeError when the key is empty or already in use.
+   */
+  async addKey(spec: KeySpec | string): Promise<PoolKey> {
+    if (this.#closed) throw new Error('GeminiAPIPool: the pool is closed');
+    const k = this.#ring.add(typeof spec === 'string' ? parseKeySpec(spec) : spec);
+    this.#counters.addKey();
+    this.#states.addKey(k, 'local');
+    await this.#sync.loadKeys([k.hash]);
+    return k;
+  }
+
+  /**
+   * Removes a key for good (any key but the last in use): its instances move to other keys,
+   * requests on it finish, its `key#N` is never reused, its stored state stays under its hash.
+   * Emits `keyRemoved`. Returns false when it was removed already.
+   * @throws RangeError for an index that is not a key, or the last key in use.
+   */
+  removeKey(index: number): boolean {
+    if (!this.#ring.keys[index]) throw new RangeError(`no key at index ${index}`);
+    if (this.#ring.isRetired(index)) return false;
+    if (this.#ring.live.length <= 1) throw new RangeError('the last key in use cannot be removed');
+    this.#ring.retire(index);
+    return this.#states.retire(index, 'local');
+  }
+
+  /**
+   * Disables a key by hand: no request uses it, and no re-check enables it again; only
+   * {@link enableKey} does. Stored and shared like every state. Returns false when it was
+   * disabled by hand already.
+   */
+  disableKey(index: number, reason = 'disabled by an operator'): boolean {
+    this.#liveKey(index);
+    return this.#states.disable('key', index, { status: 'disabled', since: this.#clock.now(), reason, kind: 'auth', manual: true }, 'local');
+  }
+
+  /** Enables a disabled key by hand (whatever disabled it, its project's billing too). Returns false when it was not disabled. */
+  enableKey(index: number): boolean {
+    this.#liveKey(index);
+    return this.#states.enable(index, 'local', true);
+  }
+
+  /**
+   * Checks a key that is not in the pool with the cheap call of {@link checkKey}: whether it
+   * would work, before it joins. Changes nothing. Never throws.
+   */
+  async probeKey(key: string, timeoutMs = this.options.attemptTimeoutMs): Promise<{ ok: true; latencyMs: number } | { ok: false; latencyMs: number; error: Classified }> {
+    const started = this.#clock.now();
+    const checked = await timed(timeoutMs, timeoutMs, undefined, async (signal) => {
+      try {
+        return await classified(this.#factory(key.trim(), this.#clientOptions())).check(signal);
+      } catch (err) {
+        return { ok: false as const, error: classifyFailure(err, signal) };
+      }
+    });
+    const latencyMs = this.#clock.now() - started;
+    if (checked.ok) return { ok: true, latencyMs };
+    return { ok: false, latencyMs, error: { ...checked.error, message: redactSecrets(this.#ring.redact(checked.error.message), [key.trim()]) } };
+  }
+
+  /**
+   * Keeps the keys added at runtime in step with `list` (the keys operators added, as the
+   * store holds them): read now (awaited) and every `intervalMs` until {@link close}. What
+   * it lists joins (`addKey`), what the pool added and it no longer lists leaves
+   * (`removeKey`); keys of the configuration stay.
+   */
+  watchKeys(list: KeyList, intervalMs: number): Promise<void> {
+    return this.#keyWatch.start(list, positiveInt('intervalMs', intervalMs));
+  }
+
+  /** Reads the list of {@link watchKeys} now (after any reading in progress). @throws what the list throws. */
+  syncKeys(): Promise<void> {
+    return this.#keyWatch.sync();
+  }
+
+  /** Today's requests per project and model against the limits in force (configured or learned). */
+  getQuotaReport(): QuotaUsage[] {
+    return quotaReport(this.#counters, this.#ring.live, this.models, (g, m) => this.#limiter.limitsFor(g, m), this.#clock.now());
+  }
+
+  #liveKey(index: number): PoolKey {
+    const key = this.#ring.keys[index];
+    if (!key || this.#ring.isRetired(index)) throw new RangeError(`no key at index ${index}`);
+    return key;
   }
 
   /** Clears usage, error and latency counters. Today's request counts stay: they mirror Google's quota. */
@@ -293,6 +390,7 @@ export class GeminiAPIPool {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    this.#keyWatch.stop();
     await this.#maintenance.stop();
     await this.#sync.close();
     // Lets requests in flight finish (their attempt timers bound them), then closes.
@@ -333,13 +431,12 @@ export class GeminiAPIPool {
   }
 
   getKeyStats(): KeyStatsReport {
-    return this.#counters.keyReport(this.#ring.keys, this.models, this.#states, this.#clock.now());
+    return this.#counters.keyReport(this.#ring.live, this.models, this.#states, this.#clock.now());
   }
 
   /** State of one key for one model at `now`. */
   keyState(index: number, model: string, now = this.#clock.now()): KeyState {
-    const k = this.#ring.keys[index];
-    if (!k) throw new RangeError(`no key at index ${index}`);
+    const k = this.#liveKey(index);
     return this.#states.state(k.index, model, now);
   }
 

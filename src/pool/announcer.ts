@@ -95,7 +95,7 @@ export class Announcer {
    * not. Returns how far apart the first and last refusal were, and the answer.
    */
   #sameAuthFailure(): { withinMs: number; reason: string } | undefined {
-    const keys = this.parts.ring.keys;
+    const keys = this.parts.ring.live;
     if (keys.length < 2) return undefined;
     let first = Infinity;
     let last = -Infinity;
@@ -133,7 +133,8 @@ export class Announcer {
         const { disabled } = change;
         const by = ring.keys[change.by]!;
         if (!local) break;
-        if (change.scope === 'key') log.error({ key: describeKey(by), reason: disabled.reason }, 'key disabled until a re-check succeeds');
+        if (disabled.manual) log.warn({ key: describeKey(by) }, 'key disabled by an operator');
+        else if (change.scope === 'key') log.error({ key: describeKey(by), reason: disabled.reason }, 'key disabled until a re-check succeeds');
         else log.error({ key: by.id, keys: ids(change.keys), group: by.groupLabel }, 'quota group disabled (billing) until a re-check succeeds');
         this.emit('keyDisabled', { keyId: by.id, keyIds: ids(change.keys), reason: disabled.reason, kind: disabled.kind });
         break;
@@ -142,10 +143,22 @@ export class Announcer {
         if (!local) break;
         for (const i of change.back) {
           const k = ring.keys[i]!;
-          log.info({ key: describeKey(k) }, 'check passed; key enabled again');
+          log.info({ key: describeKey(k) }, change.byOperator ? 'key enabled by an operator' : 'check passed; key enabled again');
           this.emit('keyRecovered', { keyId: k.id, model: null });
         }
         break;
+      case 'added': {
+        const k = ring.keys[change.keys[0]!]!;
+        log.info({ key: describeKey(k), group: k.groupLabel, by: local ? 'this process' : 'another process' }, 'key added to the pool');
+        this.emit('keyAdded', { keyId: k.id, hint: k.hint, group: k.groupLabel });
+        break;
+      }
+      case 'retired': {
+        const k = ring.keys[change.keys[0]!]!;
+        log.info({ key: describeKey(k), by: local ? 'this process' : 'another process' }, 'key removed from the pool');
+        this.emit('keyRemoved', { keyId: k.id });
+        break;
+      }
       case 'ended': {
         const { model } = change;
         if (!local || change.cause === 'reset') break;

@@ -4,8 +4,8 @@
  */
 import type { AdapterRequest } from '../gemini/adapter.ts';
 import { AttemptTimeoutError, CancelledError, type Classified } from '../gemini/classify.ts';
-import type { ClassifiedClient } from '../gemini/client.ts';
-import type { TokenUsage } from '../gemini/types.ts';
+import { classifyFailure, type ClassifiedClient } from '../gemini/client.ts';
+import type { Source, TokenUsage } from '../gemini/types.ts';
 import { Agent } from 'undici';
 import type { PushQueue } from './queue.ts';
 import type { PoolFailure, PoolResult } from './types.ts';
@@ -15,6 +15,15 @@ export interface Answer {
   text: string;
   usage: TokenUsage;
   finishReason?: string;
+  sources?: Source[];
+}
+
+/** Sources of a stream's chunks together, first seen first, each page once. */
+function addSources(into: Source[] | undefined, more: readonly Source[] | undefined): Source[] | undefined {
+  if (!more || more.length === 0) return into;
+  const out = [...(into ?? [])];
+  for (const s of more) if (!out.some((o) => o.uri === s.uri)) out.push(s);
+  return out;
 }
 
 /**
@@ -50,7 +59,17 @@ export type RunOutcome<T> =
 export function poolResult(r: RunOutcome<Answer>): PoolResult {
   if (!r.ok) return r.failure;
   const { value, keyId, model, attempts, latencyMs } = r;
-  return { ok: true, text: value.text, keyId, model, attempts, latencyMs, usage: value.usage, ...(value.finishReason ? { finishReason: value.finishReason } : {}) };
+  return {
+    ok: true,
+    text: value.text,
+    keyId,
+    model,
+    attempts,
+    latencyMs,
+    usage: value.usage,
+    ...(value.finishReason ? { finishReason: value.finishReason } : {}),
+    ...(value.sources ? { sources: value.sources } : {}),
+  };
 }
 
 /**
@@ -69,6 +88,7 @@ export function answerAttempt(req: AdapterRequest): Attempt<Answer> {
     const a = r.value;
     const out: Answer = { text: a.text, usage: a.usage };
     if (a.finishReason) out.finishReason = a.finishReason;
+    if (a.sources?.length) out.sources = a.sources;
     return { ok: true, value: out };
   };
 }
@@ -79,7 +99,10 @@ export function streamAttempt(req: AdapterRequest, queue: PushQueue<string>): At
     let text = '';
     let usage: TokenUsage = { promptTokens: 0, outputTokens: 0, totalTokens: 0 };
     let finishReason: string | undefined;
+    let sources: Source[] | undefined;
     for await (const piece of client.stream(req, signal)) {
+      // Pieces the client had already read still come after an abort: none goes on past it.
+      if (signal.aborted) return { ok: false, error: classifyFailure(signal.reason, signal), committed: text.length > 0, partialText: text };
       if (!piece.ok) {
         const committed = text.length > 0;
         // A refusal withholds the answer: what came before it is not passed on.
@@ -88,6 +111,7 @@ export function streamAttempt(req: AdapterRequest, queue: PushQueue<string>): At
       const chunk = piece.chunk;
       if (chunk.usage) usage = chunk.usage;
       if (chunk.finishReason) finishReason = chunk.finishReason;
+      sources = addSources(sources, chunk.sources);
       if (chunk.text) {
         progress();
         text += chunk.text;
@@ -96,6 +120,7 @@ export function streamAttempt(req: AdapterRequest, queue: PushQueue<string>): At
     }
     const out: Answer = { text, usage };
     if (finishReason) out.finishReason = finishReason;
+    if (sources) out.sources = sources;
     return { ok: true, value: out };
   };
 }

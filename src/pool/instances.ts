@@ -66,8 +66,22 @@ export class Instances {
     parts.states.onChange((change) => this.#stateChanged(change));
   }
 
-  /** Instances leave the keys a cooldown or a disable took away, for spare keys. */
+  /**
+   * Instances leave the keys a cooldown or a disable took away, for spare keys; a removed
+   * key's instances go to the best usable keys; a key that joins takes instances from the
+   * most crowded keys, so it is used at once.
+   */
   #stateChanged(change: StateChange): void {
+    if (change.type === 'added') {
+      const now = this.parts.clock.now();
+      for (const model of this.parts.models) this.balance(model, new Set(), now);
+      return;
+    }
+    if (change.type === 'retired') {
+      const off = new Set(change.keys);
+      for (const model of this.parts.models) this.rebind(model, (i) => off.has(i), new Set(), false);
+      return;
+    }
     if (change.type !== 'cooling' && change.type !== 'disabled') return;
     const off = new Set(change.keys);
     for (const model of change.type === 'cooling' ? [change.model] : this.parts.models) this.rebind(model, (i) => off.has(i));
@@ -123,7 +137,7 @@ export class Instances {
     let errorKind: ErrorKind = 'auth';
     let throttled = false;
     const groupsSeen = new Map<string, number>();
-    for (const k of this.parts.ring.keys) {
+    for (const k of this.parts.ring.live) {
       const disabled = this.parts.states.disabled(k.index);
       if (disabled) {
         if (retryAt === undefined) errorKind = disabled.kind;
@@ -157,11 +171,12 @@ export class Instances {
     return { retryAt, errorKind, throttled };
   }
 
+  /** The instances of a model in the initial cycle: instance i on the i-th key in use (mod their number). */
   build(model: string): void {
-    const keyCount = this.parts.ring.keys.length;
+    const live = this.parts.ring.live;
     const list: Instance[] = [];
     for (let slot = 0; slot < this.parts.options.poolSize; slot++) {
-      list.push({ model, slot, keyIndex: slot % keyCount, client: undefined, inFlight: 0, attempts: 0, errors: 0, consecutiveFailures: 0, rebuilds: 0 });
+      list.push({ model, slot, keyIndex: live[slot % live.length]!.index, client: undefined, inFlight: 0, attempts: 0, errors: 0, consecutiveFailures: 0, rebuilds: 0 });
     }
     this.#lists.set(model, list);
     this.#cursor.set(model, 0);
@@ -196,7 +211,7 @@ export class Instances {
     let best: number | undefined;
     let bestBound = Infinity;
     let bestScore = -Infinity;
-    for (const k of this.parts.ring.keys) {
+    for (const k of this.parts.ring.live) {
       if (!allowed(k.index) || !this.parts.states.usable(k.index, model, now)) continue;
       const n = bound.get(k.index) ?? 0;
       const c = this.parts.counters.peek(k.index, model);

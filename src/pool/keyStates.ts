@@ -36,13 +36,17 @@ export type StateChange =
     }
   | { type: 'disabled'; scope: 'group' | 'key'; by: number; keys: readonly number[]; disabled: Disabled; source: ChangeSource }
   /** A key (and its project) usable again: `keys` lost their disable, `back` are usable now. */
-  | { type: 'enabled'; keys: readonly number[]; back: readonly number[]; source: ChangeSource }
+  | { type: 'enabled'; keys: readonly number[]; back: readonly number[]; source: ChangeSource; byOperator?: true }
   /**
    * Cooldowns that ended: by time (`expired`), an admin (`cleared`), a pool reset (`reset`),
    * or soft cooldowns that gave way (`released`: the overload is every key's, or no other key
    * could take a request).
    */
-  | { type: 'ended'; keys: readonly number[]; model: string; cause: 'expired' | 'cleared' | 'reset' | 'released'; source: ChangeSource };
+  | { type: 'ended'; keys: readonly number[]; model: string; cause: 'expired' | 'cleared' | 'reset' | 'released'; source: ChangeSource }
+  /** A key joined the pool while it runs (`keys` holds its index). */
+  | { type: 'added'; keys: readonly number[]; source: ChangeSource }
+  /** A key left the pool for good: it keeps its index and is never usable again. */
+  | { type: 'retired'; keys: readonly number[]; source: ChangeSource };
 
 interface GroupState {
   readonly members: number[];
@@ -56,6 +60,8 @@ interface KeyEntry {
   readonly group: GroupState;
   disabled: Disabled | undefined;
   cooling: Map<string, Cooling> | undefined;
+  /** Removed from the pool: never usable again, in no project's members. */
+  retired: boolean;
 }
 
 /** Per-key and per-project state, keyed by key index, project and model (no joined strings). */
@@ -63,7 +69,9 @@ export class KeyStates {
   readonly #keys: KeyEntry[] = [];
   readonly #groups = new Map<string, GroupState>();
   readonly #listeners: Array<(change: StateChange) => void> = [];
+  /** Disabled keys and projects, and removed keys: while 0, every key is enabled. */
   #disabledCount = 0;
+  #retiredCount = 0;
   #coolingCount = 0;
   /** The earliest end of any cooldown: nothing to sweep before. */
   #nextExpiry = Infinity;
@@ -72,13 +80,47 @@ export class KeyStates {
     keys: readonly PoolKey[],
     private readonly maxCooldownMs: number,
   ) {
-    for (const k of keys) {
-      let g = this.#groups.get(k.group);
-      // A literal of one: most projects are one key, and an array grown by push reserves 17.
-      if (!g) this.#groups.set(k.group, (g = { members: [k.index], disabled: undefined, cooling: undefined, bareRateLimits: undefined }));
-      else g.members.push(k.index);
-      this.#keys.push({ group: g, disabled: undefined, cooling: undefined });
-    }
+    for (const k of keys) this.#addEntry(k);
+  }
+
+  #addEntry(k: PoolKey): void {
+    if (k.index !== this.#keys.length) throw new RangeError(`key index ${k.index} out of order (expected ${this.#keys.length})`);
+    let g = this.#groups.get(k.group);
+    // A literal of one: most projects are one key, and an array grown by push reserves 17.
+    if (!g) this.#groups.set(k.group, (g = { members: [k.index], disabled: undefined, cooling: undefined, bareRateLimits: undefined }));
+    else g.members.push(k.index);
+    this.#keys.push({ group: g, disabled: undefined, cooling: undefined, retired: false });
+  }
+
+  /**
+   * A key joins while the pool runs (its index is the next one). It shares its project's
+   * state at once: a project that is cooling or disabled holds the new key too.
+   */
+  addKey(k: PoolKey, source: ChangeSource): void {
+    this.#addEntry(k);
+    this.#tell({ type: 'added', keys: [k.index], source });
+  }
+
+  /**
+   * Removes a key for good: never usable again, out of its project's members (its project's
+   * cooldowns and disables no longer name it). Returns false when it was removed already.
+   */
+  retire(index: number, source: ChangeSource): boolean {
+    const k = this.#keys[index]!;
+    if (k.retired) return false;
+    k.retired = true;
+    this.#retiredCount++;
+    this.#disabledCount++;
+    const members = k.group.members;
+    const at = members.indexOf(index);
+    if (at >= 0) members.splice(at, 1);
+    this.#tell({ type: 'retired', keys: [index], source });
+    return true;
+  }
+
+  /** Whether the key was removed from the pool. */
+  retired(index: number): boolean {
+    return this.#keys[index]!.retired;
   }
 
   /** Hears every change, after it is made. Returns the function that stops it. */
@@ -103,7 +145,7 @@ export class KeyStates {
   usable(index: number, model: string, now: number): boolean {
     if (this.#disabledCount > 0) {
       const k = this.#keys[index]!;
-      if (k.disabled !== undefined || k.group.disabled !== undefined) return false;
+      if (k.disabled !== undefined || k.group.disabled !== undefined || k.retired) return false;
     }
     if (this.#coolingCount === 0) return true;
     const k = this.#keys[index]!;
@@ -119,9 +161,9 @@ export class KeyStates {
     return k.disabled ?? k.group.disabled;
   }
 
-  /** Whether any key or project is disabled. */
+  /** Whether any key or project is disabled (removed keys aside). */
   get anyDisabled(): boolean {
-    return this.#disabledCount > 0;
+    return this.#disabledCount - this.#retiredCount > 0;
   }
 
   /** The state of one key for one model at `now`: disabled, else the longest live cooldown, else active. */
@@ -190,28 +232,37 @@ export class KeyStates {
     return true;
   }
 
-  /** Disables the key, or its whole project. A second disable changes nothing. */
+  /**
+   * Disables the key, or its whole project. A second disable changes nothing, except that
+   * an operator's disable (`manual`) of a key replaces a policy's: only an operator lifts it.
+   */
   disable(scope: 'group' | 'key', index: number, disabled: Disabled, source: ChangeSource): boolean {
     const k = this.#keys[index]!;
     const owner = scope === 'group' ? k.group : k;
-    if (owner.disabled) return false;
+    const replaces = scope === 'key' && disabled.manual === true && owner.disabled !== undefined && owner.disabled.manual !== true;
+    if (owner.disabled && !replaces) return false;
     owner.disabled = source === 'local' ? disabled : { ...disabled };
-    this.#disabledCount++;
+    if (!replaces) this.#disabledCount++;
     this.#tell({ type: 'disabled', scope, by: index, keys: scope === 'group' ? k.group.members : [index], disabled: owner.disabled, source });
     return true;
   }
 
-  /** The key and its project usable again (a passing check, or another process said so). */
-  enable(index: number, source: ChangeSource): boolean {
+  /**
+   * The key and its project usable again (a passing check, an operator, or another process
+   * or the store said so). A key an operator disabled stays disabled unless `byOperator`
+   * (or the change comes from another process or the store, where an operator lifted it).
+   */
+  enable(index: number, source: ChangeSource, byOperator = false): boolean {
     const k = this.#keys[index]!;
-    const wasKey = k.disabled !== undefined;
+    const keepsManual = k.disabled?.manual === true && source === 'local' && !byOperator;
+    const wasKey = k.disabled !== undefined && !keepsManual;
     const wasGroup = k.group.disabled !== undefined;
     if (!wasKey && !wasGroup) return false;
     if (wasKey) (k.disabled = undefined), this.#disabledCount--;
     if (wasGroup) (k.group.disabled = undefined), this.#disabledCount--;
     const keys = wasGroup ? k.group.members : [index];
-    const back = wasGroup ? keys.filter((i) => this.#keys[i]!.disabled === undefined) : keys;
-    this.#tell({ type: 'enabled', keys, back, source });
+    const back = (wasGroup ? keys : [index]).filter((i) => this.#keys[i]!.disabled === undefined);
+    this.#tell({ type: 'enabled', keys, back, source, ...(byOperator ? { byOperator: true as const } : {}) });
     return true;
   }
 
@@ -289,6 +340,7 @@ export class KeyStates {
   *entries(now: number): Iterable<{ keys: readonly number[]; model: string; state: Disabled | Cooling }> {
     const groupsDone = new Set<GroupState>();
     for (const [index, k] of this.#keys.entries()) {
+      if (k.retired) continue;
       if (k.disabled) yield { keys: [index], model: '*', state: k.disabled };
       for (const [model, c] of k.cooling ?? []) if (c.until > now) yield { keys: [index], model, state: c };
       const g = k.group;
@@ -299,10 +351,13 @@ export class KeyStates {
     }
   }
 
-  /** Keys to re-check: every disabled key, and one usable key of each disabled project. */
+  /**
+   * Keys to re-check: every disabled key (but those an operator disabled, and removed
+   * ones), and one key of each disabled project that is not disabled on its own.
+   */
   recheckTargets(): number[] {
     const targets = new Set<number>();
-    for (const [index, k] of this.#keys.entries()) if (k.disabled) targets.add(index);
+    for (const [index, k] of this.#keys.entries()) if (k.disabled && !k.disabled.manual && !k.retired) targets.add(index);
     for (const g of this.#groups.values()) {
       if (!g.disabled) continue;
       const first = g.members.find((i) => !this.#keys[i]!.disabled);

@@ -21,10 +21,26 @@ export function prepareRequest(req: GenerateRequest, models: readonly string[], 
   if (req.temperature !== undefined) adapter.temperature = req.temperature;
   if (req.systemInstruction !== undefined) adapter.systemInstruction = req.systemInstruction;
   if (req.maxOutputTokens !== undefined) adapter.maxOutputTokens = req.maxOutputTokens;
+  if (req.search) adapter.search = true;
+  if (req.thinking !== undefined) adapter.thinking = req.thinking;
   return { adapter };
 }
 
-/** The tokens a request will likely use, estimated from its text: what the quota check counts. */
+/**
+ * What an inline file (an image, a PDF) counts as in the estimate: Gemini bills an image
+ * 258 tokens per 768-pixel tile, so a photo of a few tiles is about this much.
+ */
+export const INLINE_PART_TOKENS = 1_000;
+
+/** The tokens a request will likely use, estimated from its text and files: what the quota check counts. */
 export function requestTokens(adapter: AdapterRequest): number {
-  return estimateTokens(adapter.contents.reduce((n, c) => n + c.parts.reduce((m, p) => m + p.text.length, 0), adapter.systemInstruction?.length ?? 0));
+  let chars = adapter.systemInstruction?.length ?? 0;
+  let files = 0;
+  for (const c of adapter.contents) {
+    for (const p of c.parts) {
+      if ('text' in p) chars += p.text.length;
+      else files++;
+    }
+  }
+  return estimateTokens(chars) + files * INLINE_PART_TOKENS;
 }

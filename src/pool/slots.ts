@@ -105,18 +105,19 @@ export function slotSchedule(sources: readonly SlotSource[], k: number): number[
 
 /** What {@link modelSlotTimes} reads. */
 export interface SlotParts {
-  ring: { readonly keys: ReadonlyArray<{ readonly index: number; readonly group: string }> };
+  /** The keys in use: a key removed at runtime frees no slot. */
+  ring: { readonly live: ReadonlyArray<{ readonly index: number; readonly group: string }> };
   states: Pick<KeyStates, 'disabled' | 'state'>;
   limiter: Pick<QuotaLimiter, 'slotSource'>;
 }
 
 /**
  * The first `k` times a waiting request of `model` can go: over every quota group with a key
- * that is not disabled, from the moment its first key is usable (a cooldown's end).
+ * in use and not disabled, from the moment its first key is usable (a cooldown's end).
  */
 export function modelSlotTimes(parts: SlotParts, model: string, k: number, now: number): number[] {
   const from = new Map<string, number>();
-  for (const key of parts.ring.keys) {
+  for (const key of parts.ring.live) {
     if (parts.states.disabled(key.index)) continue;
     const st = parts.states.state(key.index, model, now);
     const at = st.status === 'cooling' ? st.until : now;

@@ -64,9 +64,16 @@ export class PoolCounters {
   totalRequests = 0;
   failedRequests = 0;
 
-  constructor(private readonly keyCount: number) {
+  constructor(private keyCount: number) {
     this.#perKey = Array.from({ length: keyCount }, () => new Map());
     this.resetWindow();
+  }
+
+  /** Room for one more key (the next index), added while the pool runs. */
+  addKey(): void {
+    this.keyCount++;
+    this.#perKey.push(new Map());
+    this.#window.push({ requests: 0, errors: 0 });
   }
 
   /** The counters of a key and model, created on first use. */
@@ -272,6 +279,8 @@ export class PoolCounters {
       };
       if (disabled) s.disabledReason = disabled.reason;
       else if (soft && !anyHardCooling) s.softCooldown = soft.label;
+      if (disabled?.manual) s.disabledByOperator = true;
+      if (k.source === 'added') s.added = true;
       report.push(s);
       totals[state]++;
       totals.usage += attempts;
@@ -281,4 +290,50 @@ export class PoolCounters {
     }
     return { keys: report, totals };
   }
+}
+
+/** Requests of one project (quota group) and model today, against its known limits. */
+export interface QuotaUsage {
+  /** The project's name, or the key's `key#N` for a key that is its own project. */
+  group: string;
+  /** The keys in use of that project. */
+  keyIds: string[];
+  model: string;
+  /** Requests that reached Gemini today (Pacific day), as this process counts them. */
+  requestsToday: number;
+  /** Limits configured or learned from Gemini's 429s; absent: unknown. */
+  limits: { rpm?: number; rpd?: number; tpm?: number };
+}
+
+/**
+ * Today's requests per project and model, with the limits in force (`limitsFor`): what a
+ * quota view shows. Keys of one project share one quota, so their counts add up.
+ */
+export function quotaReport(
+  counters: PoolCounters,
+  keys: readonly PoolKey[],
+  models: readonly string[],
+  limitsFor: (group: string, model: string) => QuotaUsage['limits'],
+  now: number,
+): QuotaUsage[] {
+  const today = pacificDay(now);
+  const groups = new Map<string, PoolKey[]>();
+  for (const k of keys) {
+    const list = groups.get(k.group);
+    if (list) list.push(k);
+    else groups.set(k.group, [k]);
+  }
+  const out: QuotaUsage[] = [];
+  for (const [group, members] of groups) {
+    const label = members[0]!.groupLabel === 'own' ? members[0]!.id : members[0]!.groupLabel;
+    for (const model of models) {
+      let requestsToday = 0;
+      for (const k of members) {
+        const c = counters.peek(k.index, model);
+        if (c && c.day === today) requestsToday += c.requestsToday;
+      }
+      out.push({ group: label, keyIds: members.map((k) => k.id), model, requestsToday, limits: { ...limitsFor(group, model) } });
+    }
+  }
+  return out;
 }

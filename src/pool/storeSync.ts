@@ -29,6 +29,19 @@ export interface StoreSyncParts {
   backgroundFailed(task: string, err: unknown): void;
 }
 
+/**
+ * The kind an operator's disable is stored with. Stores keep kinds as text; code that does
+ * not know this one takes it as a key's own disable, which it is.
+ */
+export const MANUAL_KIND = 'manual';
+
+/** A state as the store keeps it: an operator's disable under its own kind. */
+function toStored(state: Disabled | Cooling | null): StoredKeyState | null {
+  if (state?.status !== 'disabled') return state;
+  const { manual, ...rest } = state;
+  return manual ? { ...rest, kind: MANUAL_KIND } : rest;
+}
+
 /** Per project, per model: a value of this process's since the last flush. */
 type PerGroupModel<T> = Map<string, Map<string, T>>;
 
@@ -51,7 +64,12 @@ export class StoreSync {
 
   constructor(private readonly parts: StoreSyncParts) {
     for (const k of parts.ring.keys) this.#byHash.set(k.hash, k.index);
-    parts.states.onChange((change) => this.#persistChange(change));
+    parts.states.onChange((change) => {
+      if (change.type === 'added') for (const i of change.keys) this.#byHash.set(parts.ring.keys[i]!.hash, i);
+      else if (change.type === 'retired') {
+        for (const i of change.keys) if (this.#byHash.get(parts.ring.keys[i]!.hash) === i) this.#byHash.delete(parts.ring.keys[i]!.hash);
+      } else this.#persistChange(change);
+    });
   }
 
   /** Whether a store is attached. */
@@ -187,11 +205,20 @@ export class StoreSync {
     );
   }
 
-  async #load(): Promise<void> {
+  /**
+   * Loads what the store remembers of keys that just joined (a key removed and added again,
+   * or one another process disabled). Never throws; nothing to do without a store.
+   */
+  async loadKeys(hashes: readonly string[]): Promise<void> {
+    if (!this.#store) return;
+    await this.#load(hashes).catch((err: unknown) => this.#failed(err));
+  }
+
+  async #load(only?: readonly string[]): Promise<void> {
     const { ring, clock, counters, limiter, models, log } = this.parts;
     const store = this.#store!;
     const now = clock.now();
-    const hashes = ring.keys.map((k) => k.hash);
+    const hashes = only ?? ring.live.map((k) => k.hash);
     try {
       const states = await store.loadKeyStates(hashes, now);
       for (const [keyHash, perModel] of states) {
@@ -230,7 +257,7 @@ export class StoreSync {
   async #writeBackCounters(): Promise<void> {
     const { ring, clock, log } = this.parts;
     const store = this.#store!;
-    const rows = await this.#synced.loadCounters(ring.keys.map((k) => k.hash), pacificDay(clock.now()));
+    const rows = await this.#synced.loadCounters(ring.live.map((k) => k.hash), pacificDay(clock.now()));
     try {
       await store.raiseCounters(rows);
       this.#up();
@@ -250,9 +277,11 @@ export class StoreSync {
     // The store keeps kinds as text. One this code does not know (another version wrote it)
     // still counts: as a key's own disable, or as its group's cooldown.
     const st: Disabled | Cooling | null =
-      stored === null || (ERROR_KINDS as readonly string[]).includes(stored.kind)
-        ? (stored as Disabled | Cooling | null)
-        : { ...stored, kind: stored.status === 'disabled' ? 'auth' : 'rate_limited' };
+      stored?.status === 'disabled' && stored.kind === MANUAL_KIND
+        ? { status: 'disabled', since: stored.since, reason: stored.reason, kind: 'auth', manual: true }
+        : stored === null || (ERROR_KINDS as readonly string[]).includes(stored.kind)
+          ? (stored as Disabled | Cooling | null)
+          : { ...stored, kind: stored.status === 'disabled' ? 'auth' : 'rate_limited' };
     const source = remote ? 'remote' : 'stored';
     if (change.model === '*') {
       if (st === null) states.enable(index, source);
@@ -295,10 +324,11 @@ export class StoreSync {
     }
   }
 
-  #persist(indexes: readonly number[], model: string, state: StoredKeyState | null): void {
+  #persist(indexes: readonly number[], model: string, state: Disabled | Cooling | null): void {
     const store = this.#store!;
+    const stored = toStored(state);
     for (const i of indexes) {
-      store.setKeyState(this.parts.ring.keys[i]!.hash, model, state).then(
+      store.setKeyState(this.parts.ring.keys[i]!.hash, model, stored).then(
         () => this.#up(),
         (err: unknown) => this.#failed(err),
       );

@@ -2,8 +2,8 @@
  * Public types of the pool: results are values, states are discriminated unions.
  */
 
-import type { ErrorKind, TokenUsage, ChatTurn } from '../gemini/types.ts';
-export { ERROR_KINDS, type ErrorKind, type TokenUsage, type ChatTurn } from '../gemini/types.ts';
+import type { ErrorKind, TokenUsage, ChatTurn, Source, ThinkingLevel } from '../gemini/types.ts';
+export { ERROR_KINDS, THINKING_BUDGET_TOKENS, THINKING_LEVELS, type ErrorKind, type TokenUsage, type ChatTurn, type ChatPart, type InlineData, type Source, type ThinkingLevel } from '../gemini/types.ts';
 
 /** Key-selection strategies. `health` is the default. */
 export const STRATEGIES = ['health', 'round-robin', 'random', 'least-busy'] as const;
@@ -29,6 +29,8 @@ export interface PoolSuccess {
   latencyMs: number;
   usage: TokenUsage;
   finishReason?: string;
+  /** With `search`: the pages Gemini's grounding metadata cites, in its order, without repeats. */
+  sources?: Source[];
 }
 
 export interface PoolFailure {
@@ -46,7 +48,14 @@ export type PoolResult = PoolSuccess | PoolFailure;
 export type KeyState =
   | { status: 'active' }
   | { status: 'cooling'; until: number; reason: string; kind: ErrorKind }
-  | { status: 'disabled'; since: number; reason: string; kind: ErrorKind };
+  | {
+      status: 'disabled';
+      since: number;
+      reason: string;
+      kind: ErrorKind;
+      /** Disabled by an operator (dashboard, CLI): no re-check enables it, only an operator. */
+      manual?: true;
+    };
 
 export type KeyStatus = KeyState['status'];
 
@@ -59,6 +68,10 @@ export interface GenerateRequest {
   temperature?: number;
   systemInstruction?: string;
   maxOutputTokens?: number;
+  /** Ground the answer in Google Search (and read the links of the prompt); the answer's `sources` cite it. */
+  search?: boolean;
+  /** A thinking budget (`THINKING_BUDGET_TOKENS`); unset, the model decides. */
+  thinking?: ThinkingLevel;
   /** Cancels the request (all attempts). */
   signal?: AbortSignal;
   /** Overrides the pool's deadline for this request. */
@@ -105,6 +118,10 @@ export interface KeyStats {
   /** Set when the key is cooling and every cooldown it has is a soft one (the longest's reason). */
   softCooldown?: SoftCooldown;
   disabledReason?: string;
+  /** Disabled by an operator: stays disabled until an operator enables it. */
+  disabledByOperator?: true;
+  /** Added while the pool runs (`addKey`); absent for keys of the configuration. */
+  added?: true;
   usage: number;
   errors: number;
   errorRate: number;
@@ -164,6 +181,10 @@ export interface PoolEvents {
    */
   allKeysUnavailable: { model: string; retryAfterMs?: number; kind: ErrorKind; message: string; sameFailure?: { withinMs: number; reason: string } };
   serviceRecovered: { model: string };
+  /** A key joined while the pool runs (`addKey`, or another process added it). */
+  keyAdded: { keyId: string; hint: string; group: string };
+  /** A key left the pool (`removeKey`); its `key#N` is never reused. */
+  keyRemoved: { keyId: string };
 }
 
 /** A streamed answer: iterate for text deltas, await `result` for the outcome. */

@@ -23,6 +23,7 @@ export type {
   UsageReport,
 } from './types.ts';
 export type { ClientUsage, GatewayStore, RequestLogQuery, RequestLogRow, StoredToken, TokenLimits } from './gatewayTypes.ts';
+export type { DashboardStore, StoredApiKey, StoredSession } from './dashboardTypes.ts';
 export { MemoryStore } from './memory.ts';
 export { MIGRATIONS, SCHEMA_VERSION, SqliteStore, migrate, type Migration, type SqliteStoreOptions } from './sqlite.ts';
 export { RedisStore, redactRedisUrl, type RedisStoreOptions } from './redis.ts';

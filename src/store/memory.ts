@@ -2,6 +2,7 @@
  * MemoryStore: the StateStore in plain maps. Nothing touches the disk, nothing is shared,
  * `subscribe` never fires. For tests and for people who want no state on disk.
  */
+import { MemoryDashboardStore } from './dashboardMemory.ts';
 import { DelegatesGatewayStore } from './gatewayDelegate.ts';
 import { MemoryGatewayStore } from './gatewayMemory.ts';
 import type {
@@ -24,6 +25,7 @@ const copy = <T>(value: T): T => structuredClone(value);
 export class MemoryStore extends DelegatesGatewayStore implements StateStore {
   readonly kind = 'memory' as const;
   protected readonly gateway = new MemoryGatewayStore();
+  protected readonly dashboard = new MemoryDashboardStore();
 
   /** keyHash -> model -> state. */
   private readonly states = new Map<string, Map<ModelScope, StoredKeyState>>();

@@ -12,6 +12,7 @@
  * | `conv:{id}` | string (JSON) | a conversation |
  * | `meta:{name}` | string | meta values |
  * | `gw:...` | | the gateway's tokens, client usage and request log (see gatewayRedis.ts) |
+ * | `dash:...` | | the dashboard's sessions and added keys (see dashboardRedis.ts) |
  *
  * Every setKeyState is also published on `${prefix}keystate`; a second connection in
  * subscriber mode hands other processes' changes to `subscribe` listeners.
@@ -35,6 +36,7 @@ import type {
   UsageReport,
 } from './types.ts';
 import { StoreUnavailableError } from './errors.ts';
+import { RedisDashboardStore } from './dashboardRedis.ts';
 import { DelegatesGatewayStore } from './gatewayDelegate.ts';
 import { RedisGatewayStore } from './gatewayRedis.ts';
 import { defineScripts, type ScriptedRedis } from './redisScripts.ts';
@@ -121,6 +123,8 @@ export class RedisStore extends DelegatesGatewayStore implements StateStore {
   private lastError: Error | undefined;
   /** Tokens, client usage and the request log: layout in gatewayRedis.ts. */
   protected readonly gateway: RedisGatewayStore;
+  /** Sessions and added keys: layout in dashboardRedis.ts. */
+  protected readonly dashboard: RedisDashboardStore;
 
   private constructor(
     private readonly redis: ScriptedRedis,
@@ -135,6 +139,7 @@ export class RedisStore extends DelegatesGatewayStore implements StateStore {
     this.usageChannel = `${this.prefix}usage`;
     this.dayTtlSeconds = options.dayTtlSeconds ?? 172_800;
     this.gateway = new RedisGatewayStore(redis, () => this.ready(), this.prefix, this.dayTtlSeconds);
+    this.dashboard = new RedisDashboardStore(() => this.ready(), this.prefix);
   }
 
   /**

@@ -21,6 +21,7 @@ import type {
   StoredConversation,
   StoredKeyState,
 } from './types.ts';
+import { dashboardSchema, SqliteDashboardStore } from './dashboardSqlite.ts';
 import { DelegatesGatewayStore } from './gatewayDelegate.ts';
 import { gatewaySchema, SqliteGatewayStore } from './gatewaySqlite.ts';
 import { openDatabase, prepareDataDir } from './sqliteFile.ts';
@@ -82,6 +83,7 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   { version: 2, description: 'gateway: client tokens, client usage, request log', up: gatewaySchema },
+  { version: 3, description: 'dashboard: sessions, keys added at runtime', up: dashboardSchema },
 ];
 
 /** The schema version this code writes. */
@@ -177,6 +179,7 @@ export class SqliteStore extends DelegatesGatewayStore implements StateStore {
   /** The underlying connection, for tests and maintenance (`PRAGMA integrity_check`). */
   readonly db: Database.Database;
   protected readonly gateway: SqliteGatewayStore;
+  protected readonly dashboard: SqliteDashboardStore;
 
   private readonly stmt;
   private readonly addBatch: (deltas: readonly CounterDelta[]) => void;
@@ -202,6 +205,7 @@ export class SqliteStore extends DelegatesGatewayStore implements StateStore {
 
     const db = this.db;
     this.gateway = new SqliteGatewayStore(db);
+    this.dashboard = new SqliteDashboardStore(db);
     this.stmt = {
       statesOf: db.prepare<[string, number]>(
         `SELECT key_hash, model, status, until_ms, since_ms, reason, kind FROM key_states

@@ -9,6 +9,7 @@
  * The shapes here are what is persisted, owned by the store; the pool's and the bot's own
  * types are assignable to them.
  */
+import type { DashboardStore } from './dashboardTypes.ts';
 import type { GatewayStore } from './gatewayTypes.ts';
 
 /**
@@ -48,10 +49,23 @@ export interface CounterRow {
   tokensToday: number;
 }
 
-/** One turn of a stored conversation, in Gemini's `Content` shape (the pool's `ChatTurn`). */
+/**
+ * A file of a stored conversation, kept as a reference (where Discord serves it, its type and
+ * name), never as its bytes: conversations stay small in every store.
+ */
+export interface StoredFileRef {
+  url: string;
+  mimeType: string;
+  name: string;
+}
+
+/**
+ * One turn of a stored conversation, in Gemini's `Content` shape (the pool's `ChatTurn`),
+ * except that a file is a `fileRef` instead of its bytes.
+ */
 export interface StoredTurn {
   role: 'user' | 'model';
-  parts: Array<{ text: string }>;
+  parts: Array<{ text: string } | { fileRef: StoredFileRef }>;
 }
 
 /** A conversation the bot keeps (a thread, or a DM channel). */
@@ -145,12 +159,12 @@ export interface ConversationStore {
 }
 
 /**
- * A whole store: the pool's, the bot's and the gateway's interfaces over one connection,
+ * A whole store: the pool's, the bot's, the gateway's and the dashboard's interfaces over one connection,
  * and its lifetime. Three implementations: memory, sqlite (default), redis. Whoever opens
  * it (`createStore`) closes it; the pool, the bot and the gateway each get the narrow side
  * they use.
  */
-export interface StateStore extends PoolStateStore, ConversationStore, GatewayStore {
+export interface StateStore extends PoolStateStore, ConversationStore, GatewayStore, DashboardStore {
   /** Writes what is pending and releases the connection or file. Safe to call twice. */
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answerTokenBudget } from '../../src/bot/stream.ts';
+import { THINKING_TEXT } from '../../src/bot/userText.ts';
 import {
   ALERT_CHANNEL_ID,
   CHANNEL_ID,
@@ -180,7 +181,8 @@ describe('/ask against the fakes', () => {
     w.gemini.inject({ type: 'rateLimit', per: 'minute', retryDelay: '30s' }, { times: Number.POSITIVE_INFINITY });
     try {
       const it1 = await w.discord.sendCommand({ name: 'ask', options: [str('prompt', 'anyone?')], user: alice, channelId: CHANNEL_ID });
-      const [m] = await waitForAnswer(w, it1, (ms) => !(ms[0]!.flags & 128), 8000);
+      // Done: no longer loading, and past "thinking" should the failure take a moment.
+      const [m] = await waitForAnswer(w, it1, (ms) => !(ms[0]!.flags & 128) && ms[0]!.content !== THINKING_TEXT, 8000);
       expect(m!.content).toMatch(/rate-limited.*try again in ~\d+ s/);
       expect(m!.content).not.toMatch(/Error|at .*\.ts|test-key/);
     } finally {

@@ -30,7 +30,8 @@ function recordingStreams(started: string[]): ClientFactory {
       native: (method, model, body, signal) => real.native(method, model, body, signal),
       nativeStream: (model, body, signal) => real.nativeStream(model, body, signal),
       stream(req, signal) {
-        started.push(req.contents?.at(-1)?.parts?.[0]?.text ?? '');
+        const first = req.contents?.at(-1)?.parts?.[0];
+        started.push(first && 'text' in first ? first.text : '');
         return real.stream(req, signal);
       },
     };

@@ -106,7 +106,7 @@ describe('npm start: graceful shutdown', () => {
     expect(code, output).toBe(0);
     expect(output).toContain(`to guild ${GUILD_ID}`);
     expect((discord.commands.guild.get(GUILD_ID) ?? []).map((c: { name: string }) => c.name).sort()).toEqual(
-      ['api-key-stats', 'art', 'ask', 'chat', 'chat-end', 'pool-stats', 'reset-api-stats', 'reset-pool', 'status', 'usage'],
+      ['Ask Gemini about this', 'api-key-stats', 'art', 'ask', 'chat', 'chat-end', 'pool-stats', 'reset-api-stats', 'reset-pool', 'settings', 'status', 'usage'],
     );
   });
 

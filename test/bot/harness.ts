@@ -129,6 +129,34 @@ export async function waitForAnswer(
   return messages;
 }
 
+/**
+ * The bot's answer to a user's message: the bot messages replying to it, then to each other,
+ * once the last carries the footer (or `done` says so) and the bot has let go of the request.
+ */
+export async function replyAnswer(
+  w: World,
+  userMessage: FakeMessage,
+  options: { channelId?: string; timeoutMs?: number; done?: (last: FakeMessage) => boolean } = {},
+): Promise<FakeMessage[]> {
+  const channelId = options.channelId ?? userMessage.channelId;
+  const done = options.done ?? ((m: FakeMessage) => /\n-# \S+ · /.test(m.content));
+  const chain = (): FakeMessage[] => {
+    const out: FakeMessage[] = [];
+    for (let parent = userMessage.id; ; ) {
+      const next = w.discord.channelMessages(channelId).find((m) => m.referenceMessageId === parent);
+      if (!next) return out;
+      out.push(next);
+      parent = next.id;
+    }
+  };
+  const messages = await w.discord.waitFor(() => {
+    const ms = chain();
+    return ms.length > 0 && done(ms[ms.length - 1]!) ? ms : undefined;
+  }, options.timeoutMs ?? 8000);
+  await w.discord.waitFor(() => w.bot.gate.inFlight === 0, 2000);
+  return messages;
+}
+
 /** Fence lines in a message: even means every code block is closed. */
 export const fenceLines = (s: string): number => s.split('\n').filter((l) => /^ {0,3}```/.test(l)).length;
 

@@ -1,22 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { SlashCommandBuilder, PermissionFlagsBits } from 'discord.js';
+import { ApplicationCommandType, ContextMenuCommandBuilder, SlashCommandBuilder, PermissionFlagsBits } from 'discord.js';
+import type { RESTPostAPIApplicationCommandsJSONBody, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import { CommandLoadError, commandPayloads, loadCommands, validateCommand } from '../../src/bot/loader.ts';
 import { commandsHash, syncCommands } from '../../src/bot/sync.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 
-const ADMIN = ['api-key-stats', 'pool-stats', 'reset-pool', 'reset-api-stats', 'usage'];
+const ADMIN = ['api-key-stats', 'pool-stats', 'reset-pool', 'reset-api-stats', 'settings', 'usage'];
 
 /** The part of the configuration the definitions are built from. */
 const settings = (models: string[], maxPromptChars = 4000) => ({ gemini: { models }, bot: { maxPromptChars } });
+/** A registered slash command's definition (context-menu ones have no options). */
+const slash = (p: RESTPostAPIApplicationCommandsJSONBody | undefined): RESTPostAPIChatInputApplicationCommandsJSONBody => p as RESTPostAPIChatInputApplicationCommandsJSONBody;
 /** `max_length` of the `prompt` option of a command. */
 const promptMax = (payloads: ReturnType<typeof commandPayloads>, name: string): number | undefined =>
-  (payloads.find((p) => p.name === name)!.options!.find((o) => o.name === 'prompt') as { max_length?: number }).max_length;
+  (slash(payloads.find((p) => p.name === name)).options!.find((o) => o.name === 'prompt') as { max_length?: number }).max_length;
 
 describe('command loader', () => {
   it('loads every command in commands/, one per file, admin ones flagged and restricted', async () => {
     const commands = await loadCommands();
     expect([...commands.keys()].sort()).toEqual(
-      ['api-key-stats', 'art', 'ask', 'chat', 'chat-end', 'pool-stats', 'reset-api-stats', 'reset-pool', 'status', 'usage'].sort(),
+      ['Ask Gemini about this', 'api-key-stats', 'art', 'ask', 'chat', 'chat-end', 'pool-stats', 'reset-api-stats', 'reset-pool', 'settings', 'status', 'usage'].sort(),
     );
     for (const [name, c] of commands) {
       const json = c.data.toJSON();
@@ -28,7 +31,7 @@ describe('command loader', () => {
   it('fills model choices from the configuration and validates option ranges', async () => {
     const commands = await loadCommands();
     const payloads = commandPayloads(commands.values(), settings(['gemini-2.5-flash', 'gemini-2.5-pro']));
-    const ask = payloads.find((p) => p.name === 'ask')!;
+    const ask = slash(payloads.find((p) => p.name === 'ask'));
     const model = ask.options!.find((o) => o.name === 'model') as { choices?: Array<{ value: string }> };
     expect(model.choices!.map((c) => c.value)).toEqual(['gemini-2.5-flash', 'gemini-2.5-pro']);
     const temperature = ask.options!.find((o) => o.name === 'temperature') as { min_value?: number; max_value?: number };
@@ -43,8 +46,16 @@ describe('command loader', () => {
     expect(promptMax(commandPayloads(commands.values(), settings(['m1'], 500)), 'ask')).toBe(500);
     expect(promptMax(commandPayloads(commands.values(), settings(['m1'], 10_000)), 'ask')).toBe(6000);
     // Other string options keep their own limits.
-    const art = payloads.find((p) => p.name === 'art')!.options!.find((o) => o.name === 'topic') as { max_length?: number };
+    const art = slash(payloads.find((p) => p.name === 'art')).options!.find((o) => o.name === 'topic') as { max_length?: number };
     expect(art.max_length).toBe(200);
+  });
+
+  it('takes a message context-menu command from the file named after it, with `menu` instead of `execute`', () => {
+    const data = new ContextMenuCommandBuilder().setName('Ask Gemini about this').setType(ApplicationCommandType.Message);
+    const menu = async () => undefined;
+    expect(validateCommand('ask-gemini-about-this.ts', { data, menu }).data.name).toBe('Ask Gemini about this');
+    expect(() => validateCommand('ask.ts', { data, menu })).toThrow(/named "Ask Gemini about this" but its file says "ask"/);
+    expect(() => validateCommand('ask-gemini-about-this.ts', { data, execute: menu })).toThrow(/`menu`/);
   });
 
   it('rejects malformed command modules with the file name', () => {

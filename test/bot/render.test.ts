@@ -14,7 +14,7 @@ import {
   truncate,
 } from '../../src/bot/render.ts';
 import { ERROR_KINDS, type KeyStats, type KeyStatsReport } from '../../src/pool/types.ts';
-import { BOT_FAILURE_KINDS, failureText, formatWait, poolFailureText } from '../../src/bot/userText.ts';
+import { BOT_FAILURE_KINDS, failureText, formatWait, poolFailureText, resetPoolKeyText } from '../../src/bot/userText.ts';
 
 const FENCE = /^ {0,3}```/;
 const fenceLines = (s: string): number => s.split('\n').filter((l) => FENCE.test(l)).length;
@@ -235,6 +235,14 @@ describe('admin embeds respect Discord limits', () => {
 });
 
 describe('the one table of user texts', () => {
+  it('/reset-pool key:N names the keys in use, also when keys removed at runtime left gaps', () => {
+    expect(resetPoolKeyText(5, ['key#1', 'key#2', 'key#3'], true)).toBe('There is no key#5: this bot has 3 keys (key#1 to key#3).');
+    expect(resetPoolKeyText(2, ['key#1', 'key#3', 'key#4'], true)).toBe('There is no key#2: this bot has 3 keys (key#1, key#3, key#4).');
+    const many = Array.from({ length: 12 }, (_, i) => `key#${i + 2}`);
+    expect(resetPoolKeyText(1, many, true)).toBe(`There is no key#1: this bot has 12 keys (${many.slice(0, 10).join(', ')} and 2 more).`);
+    expect(resetPoolKeyText(1, ['key#1'], false)).toMatch(/use it together with `clear-cooldowns:True`/);
+  });
+
   it('has a friendly text for every pool kind and bot refusal, never "undefined"', () => {
     for (const kind of [...ERROR_KINDS, ...BOT_FAILURE_KINDS]) {
       const text = failureText({ kind });

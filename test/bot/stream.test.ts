@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ANSWER_CHARS, LiveMessages, answerTokenBudget, finalAnswerParts, pumpStream, type AnswerSink, type StreamClock } from '../../src/bot/stream.ts';
+import { ANSWER_CHARS, LiveMessages, answerTokenBudget, finalAnswerParts, pumpStream, streamAnswer, type AnswerSink, type StreamClock } from '../../src/bot/stream.ts';
 import type { PoolResult, PoolSuccess } from '../../src/pool/types.ts';
 
 interface Write {
@@ -170,5 +170,35 @@ describe('streaming into messages', () => {
     // 5 messages of 1,900 characters at 3 characters a token, plus 8,192 thinking tokens.
     expect(answerTokenBudget(5)).toBe(Math.ceil((5 * 1900) / 3) + 8192);
     expect(answerTokenBudget(1)).toBeLessThan(answerTokenBudget(5));
+  });
+
+  it('sources go above the footer, or into one more message with it when the last is full', () => {
+    const sources = [
+      { title: 'A', uri: 'https://a.example/x' },
+      { title: 'bad', uri: 'javascript:alert(1)' },
+      { title: 'B', uri: 'https://b.example/y' },
+    ];
+    expect(finalAnswerParts({ ...ok('Short.'), sources }, 'Short.')).toEqual([
+      'Short.\n-# [1] [A](<https://a.example/x>)\n-# [2] [B](<https://b.example/y>)\n-# gemini-2.5-flash · 1.5 s',
+    ]);
+    const full = 'word '.repeat(380).trim();
+    const long = [{ title: 'A page with a long address', uri: `https://a.example/${'x'.repeat(100)}` }];
+    const parts = finalAnswerParts({ ...ok(full), sources: long }, full);
+    expect(parts).toEqual([full, `-# [1] [A page with a long address](<${long[0]!.uri}>)\n-# gemini-2.5-flash · 1.5 s`]);
+  });
+
+  it('a placeholder shows only when no text came in time, and never over text', async () => {
+    const run = async (firstChunkAfterMs: number) => {
+      const clock = new VirtualClock();
+      const sink = recordingSink(false, clock);
+      const chunks = timed(['Hello', ' world'], firstChunkAfterMs, clock);
+      const stream = Object.assign(chunks, { result: Promise.resolve(ok('Hello world')) });
+      await clock.run(streamAnswer(stream, sink, { editIntervalMs: 100, clock, placeholder: { text: '💭 Thinking…', afterMs: 250 } }));
+      return sink.writes.map((w) => `${w.at} ${w.op} ${w.content.split('\n')[0]}`);
+    };
+    expect(await run(400)).toEqual(['250 create 💭 Thinking…', '400 edit Hello', '800 edit Hello world', '900 edit Hello world']);
+    const quick = await run(100);
+    expect(quick.some((w) => w.includes('Thinking'))).toBe(false);
+    expect(quick[0]).toBe('100 create Hello');
   });
 });

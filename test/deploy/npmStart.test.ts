@@ -40,7 +40,7 @@ describe('npm scripts', () => {
     // npm runs a script as `sh -c '<script>'`, and npm forwards SIGTERM to that shell only;
     // a shell that forks (dash does) dies of it and leaves node running. `exec` makes the
     // shell become node.
-    for (const name of ['start', 'start:sharded']) expect(scripts[name], name).toMatch(/^exec node --import tsx src\/[\w/]+\.ts$/);
+    for (const name of ['start', 'start:sharded', 'gateway']) expect(scripts[name], name).toMatch(/^exec node --import tsx src\/[\w/]+\.ts$/);
     // The short-lived ones run node itself too (no tsx wrapper process in between).
     for (const name of ['register', 'cli']) expect(scripts[name], name).toMatch(/^node --import tsx src\/[\w/]+\.ts$/);
   });

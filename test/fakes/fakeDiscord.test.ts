@@ -271,6 +271,31 @@ describe('FakeDiscord with a real discord.js Client', () => {
     expect(fake.channelMessages(thread.id, { includeUsers: true })).toHaveLength(2);
   });
 
+  it('serves uploaded files from its CDN route at the URL a message or an attachment option gives', async () => {
+    const { fake, client } = await start();
+    const received = within(
+      new Promise<Message>((resolve) => client.on(Events.MessageCreate, (m) => !m.author.bot && resolve(m))),
+      4000,
+      'messageCreate',
+    );
+    fake.sendUserMessage({ channelId: CHANNEL, content: 'see file', author: alice, attachments: [{ filename: 'a b.txt', contentType: 'text/plain', data: 'hello file' }] });
+    const file = (await received).attachments.first()!;
+    expect(file).toMatchObject({ name: 'a b.txt', size: 10, contentType: 'text/plain' });
+    const res = await fetch(file.url);
+    expect([res.status, res.headers.get('content-length'), await res.text()]).toEqual([200, '10', 'hello file']);
+    expect(fake.cdnRequests).toEqual([`/attachments/${CHANNEL}/${file.id}/a%20b.txt`]);
+
+    const liar = fake.upload({ filename: 'big.png', contentType: 'image/png', data: Buffer.alloc(100_000), declaredSize: 5, omitLength: true });
+    const got = nextInteraction(client);
+    await fake.sendCommand({ name: 'ask', options: [{ name: 'attachment', type: 11, value: liar.id }], user: alice, channelId: CHANNEL });
+    const option = ((await got) as ChatInputCommandInteraction).options.getAttachment('attachment')!;
+    expect(option.size).toBe(5);
+    const big = await fetch(option.url);
+    expect(big.headers.get('content-length')).toBeNull();
+    expect((await big.arrayBuffer()).byteLength).toBe(100_000);
+    expect((await fetch(`${fake.apiUrl.replace(/\/api$/, '')}/attachments/${CHANNEL}/1/none.png`)).status).toBe(404);
+  });
+
   it('blanks content of other users without the MessageContent intent unless the bot is mentioned', async () => {
     const { fake, client } = await start(baseOptions, { intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages] });
     const seen: string[] = [];

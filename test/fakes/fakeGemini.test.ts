@@ -123,6 +123,21 @@ describe('FakeGemini: happy paths', () => {
     expect(fake.requests[0]).toMatchObject({ route: 'streamGenerateContent', status: 200 });
   });
 
+  it('grounds an answer when the request has the Google Search tool, and only then', async () => {
+    const fake = await startFake();
+    const grounded = await client(fake).models.generateContent({ model: MODEL, contents: 'who won', config: { tools: [{ googleSearch: {} }] } });
+    const meta = grounded.candidates?.[0]?.groundingMetadata;
+    expect(meta?.webSearchQueries).toEqual(['who won']);
+    expect(meta?.groundingChunks?.map((c) => c.web?.title)).toEqual(['example.com', 'en.wikipedia.org']);
+    const plain = await client(fake).models.generateContent({ model: MODEL, contents: 'who won' });
+    expect(plain.candidates?.[0]?.groundingMetadata).toBeUndefined();
+    fake.setGrounding(() => [{ title: 'one', uri: 'https://one.example/' }]);
+    const stream = await client(fake).models.generateContentStream({ model: MODEL, contents: 'x', config: { tools: [{ googleSearch: {} }] } });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    expect(chunks.at(-1)?.candidates?.[0]?.groundingMetadata?.groundingChunks).toEqual([{ web: { uri: 'https://one.example/', title: 'one' } }]);
+  });
+
   it('serves both v1 and v1beta', async () => {
     const fake = await startFake();
     expect((await gen(client(fake, 'k1', 'v1'))).text).toBe('echo: hello');

@@ -141,6 +141,25 @@ describe('Gemini-native routes', () => {
     expect(d.rows[0]).toMatchObject({ token: 'app', status: 429, attempts: 0 });
   });
 
+  it('logs every request, also those refused before the pool, without the query string', async () => {
+    const pool = new ScriptedPool();
+    const good = secret(5);
+    const d = deps(pool, { tokens: new ListTokens(new Map([token('app', good)])) });
+    const app = createGatewayApp(d);
+    await app.request(`/v1beta/models/${MODEL}:generateContent?key=${secret(6)}`, post({ contents: [] }));
+    await app.request(`/v1beta/models/${MODEL}:generateContent`, post('{nope', { 'x-goog-api-key': good }));
+    await app.request('/v1/chat/completions', post({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], n: 3 }, { authorization: `Bearer ${good}` }));
+    await app.request('/v1beta/models', { headers: { 'x-goog-api-key': good } });
+    expect(d.rows.map((r) => [r.token, r.route, r.model, r.status, r.attempts])).toEqual([
+      ['-', `/v1beta/models/${MODEL}:generateContent`, MODEL, 401, 0],
+      ['app', `/v1beta/models/${MODEL}:generateContent`, MODEL, 400, 0],
+      ['app', '/v1/chat/completions', '', 400, 0],
+      ['app', '/v1beta/models', '', 200, 0],
+    ]);
+    expect(JSON.stringify(d.rows)).not.toContain(secret(6));
+    expect(pool.calls).toHaveLength(0);
+  });
+
   it('lists the served models in both shapes', async () => {
     const app = createGatewayApp(deps(new ScriptedPool()));
     const list = (await (await app.request('/v1beta/models')).json()) as { models: Array<{ name: string }>; data: Array<{ id: string }> };

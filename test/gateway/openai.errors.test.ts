@@ -3,7 +3,8 @@ import type { Model } from 'openai/resources/models';
 import { describe, expect, it } from 'vitest';
 import type { NativeFailure } from '../../src/pool/nativeTypes.ts';
 import type { ErrorKind } from '../../src/pool/types.ts';
-import { blockedCompletion, openaiError, poolFailureToOpenAI, retryAfterSeconds } from '../../src/gateway/openai/errors.ts';
+import { blockedCompletion, openaiError, poolFailureToOpenAI } from '../../src/gateway/openai/errors.ts';
+import { retryAfterSeconds } from '../../src/gateway/failures.ts';
 import { openaiModel, openaiModelList } from '../../src/gateway/openai/models.ts';
 
 const failure = (kind: ErrorKind, extra: Partial<NativeFailure['error']> = {}, rest: Partial<NativeFailure> = {}): NativeFailure => ({

@@ -47,6 +47,21 @@ describe('a body that trickles', () => {
   });
 });
 
+describe('a cancelled stream', () => {
+  it('passes on no text after the cancel, not even pieces the client had already read', async () => {
+    const { pool } = await setup({ fake: { streamChunkChars: 1 } });
+    const cancel = new AbortController();
+    const s = pool.generateContentStream({ prompt: 'a prompt long enough to stream many pieces', signal: cancel.signal });
+    let afterCancel = 0;
+    for await (const _ of s) {
+      if (cancel.signal.aborted) afterCancel++;
+      cancel.abort();
+    }
+    expect(await s.result).toMatchObject({ ok: false, error: { kind: 'timeout', message: 'the request was cancelled' } });
+    expect(afterCancel).toBe(0);
+  });
+});
+
 describe('SSE comment lines', () => {
   it('comments without data do not hold a stream past the attempt timeout and the deadline', async () => {
     const { pool, fake } = await setup({ pool: { attemptTimeoutMs: 200, deadlineMs: 500 } });

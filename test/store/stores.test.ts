@@ -12,6 +12,7 @@ import { RedisStore } from '../../src/store/redis.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { StateStore } from '../../src/store/types.ts';
 import { describeConversationStoreContract } from './conversationContract.ts';
+import { describeDashboardStoreContract } from './dashboardContract.ts';
 import type { StoreHarness } from './contract.ts';
 import { describeGatewayStoreContract } from './gatewayContract.ts';
 import { describePoolStateStoreContract } from './poolStateContract.ts';
@@ -35,6 +36,7 @@ function describeStore(name: string, open: () => Promise<Opened>, options: { sam
   describePoolStateStoreContract(name, make);
   describeConversationStoreContract(name, make);
   describeGatewayStoreContract(name, make, options);
+  describeDashboardStoreContract(name, make, options);
 }
 
 describeStore('memory', async () => ({ store: new MemoryStore() }), { sameData: false });

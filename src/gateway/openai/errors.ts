@@ -6,6 +6,7 @@
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import type { NativeFailure } from '../../pool/nativeTypes.ts';
 import { geminiToChat, type ChatMeta } from './response.ts';
+import { retryAfterSeconds } from '../failures.ts';
 
 /** The body of every OpenAI error answer. */
 export interface OpenAIErrorBody {
@@ -43,15 +44,6 @@ export interface OpenAIErrorResponse {
   status: number;
   body: OpenAIErrorBody;
   headers: Record<string, string>;
-}
-
-/**
- * Seconds for `Retry-After`: the wait rounded up, at least 1 (0 would invite an instant
- * retry storm). Unknown waits are 1 s: the pool has already tried every key it could.
- */
-export function retryAfterSeconds(retryAfterMs: number | undefined): number {
-  if (retryAfterMs === undefined || !Number.isFinite(retryAfterMs)) return 1;
-  return Math.max(1, Math.ceil(retryAfterMs / 1000));
 }
 
 /**
