@@ -3,13 +3,13 @@
  * and a server's backlog does not hold back a request from elsewhere (fair shares); users
  * and servers over their limits are told in one private line when they can ask again,
  * without any call to Gemini; admins are exempt; `/usage` shows today's top users and
- * servers.
+ * servers. Mentions, Regenerate and "Ask Gemini about this" count and are held like `/ask`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FakeUser } from '../../fakes/fakeDiscord.ts';
+import type { FakeMessage, FakeUser } from '../../fakes/fakeDiscord.ts';
 import { sdkClientFactory, type ClientFactory } from '../../src/gemini/adapter.ts';
 import { pacificDay } from '../../src/pool/time.ts';
-import { CHANNEL_ID, GUILD_ID, alice, bob, carol, expectWorldInvariants, startWorld, str, waitForAnswer, type World } from './harness.ts';
+import { APP_ID, CHANNEL_ID, GUILD_ID, alice, bob, carol, expectWorldInvariants, replyAnswer, startWorld, str, waitForAnswer, type World } from './harness.ts';
 
 const dave: FakeUser = { id: '1100000000000000020', username: 'dave', globalName: 'Dave' };
 const erin: FakeUser = { id: '1100000000000000021', username: 'erin', globalName: 'Erin' };
@@ -167,6 +167,53 @@ describe('limits per user and per server on the fake Discord', () => {
       const member = await w.discord.sendCommand({ name: 'usage', user: bob, channelId: CHANNEL_ID, memberPermissions: '0' });
       await member.waitForResponse();
       expect(member.original()!.content).toContain('for server admins');
+    });
+  });
+
+  describe('mentions, Regenerate and "Ask Gemini about this" count in the same limits', () => {
+    let w: World;
+    beforeAll(async () => {
+      w = await startWorld({ env: { USER_DAILY_REQUESTS: '3', LIMITS_EXEMPT_ADMINS: 'false' } });
+    });
+    afterAll(async () => {
+      if (!w) return;
+      expectWorldInvariants(w);
+      await w.close();
+    });
+
+    const regenId = (m: FakeMessage | undefined): string =>
+      (m?.components ?? []).flatMap((row: { components: Array<{ custom_id: string }> }) => row.components.map((c) => c.custom_id)).find((id: string) => id.startsWith('ask:regen:'))!;
+
+    it('each is one request of the user and the server; over the limit each is refused without a call to Gemini', async () => {
+      const mention = w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: `<@${APP_ID}> one`, author: alice });
+      const [answer] = await replyAnswer(w, mention);
+      const firstContent = answer!.content;
+      const press = await w.discord.sendButton({ customId: regenId(answer), messageId: answer!.id, channelId: CHANNEL_ID, user: alice });
+      await press.waitForResponse();
+      await w.discord.waitFor(() => {
+        const m = w.discord.messages.get(answer!.id)!;
+        return m.content !== firstContent && /\n-# \S+ · /.test(m.content) && w.bot.gate.inFlight === 0;
+      }, 8_000);
+      const target = w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: 'what is this?', author: bob });
+      await waitForAnswer(w, await w.discord.sendMessageCommand({ name: 'Ask Gemini about this', targetMessageId: target.id, user: alice, channelId: CHANNEL_ID }));
+      // /usage writes what was counted to the store first.
+      await (await w.discord.sendCommand({ name: 'usage', user: carol, channelId: CHANNEL_ID })).waitForResponse();
+      const day = pacificDay(Date.now());
+      expect((await w.bot.store.clientUsage(`discord:user:${alice.id}`, day)).day.requests).toBe(3);
+      expect((await w.bot.store.clientUsage(`discord:guild:${GUILD_ID}`, day)).day.requests).toBe(3);
+
+      const calls = w.gemini.requests.length;
+      const over = w.discord.sendUserMessage({ channelId: CHANNEL_ID, content: `<@${APP_ID}> four`, author: alice });
+      const [refused] = await replyAnswer(w, over, { done: (m) => m.content.startsWith('📅') });
+      expect(refused!.content).toMatch(/^📅 You have used your 3 requests for today/);
+      const again = await w.discord.sendButton({ customId: regenId(w.discord.messages.get(answer!.id)), messageId: answer!.id, channelId: CHANNEL_ID, user: alice });
+      await again.waitForResponse();
+      expect(again.ephemeral()).toBe(true);
+      expect(again.original()!.content).toMatch(/^📅 You have used your 3 requests for today/);
+      const menu = await w.discord.sendMessageCommand({ name: 'Ask Gemini about this', targetMessageId: target.id, user: alice, channelId: CHANNEL_ID });
+      await menu.waitForResponse();
+      expect(menu.original()!.content).toMatch(/^📅 You have used your 3 requests for today/);
+      expect(w.gemini.requests.length).toBe(calls);
     });
   });
 });
