@@ -79,6 +79,24 @@ describe('bounded wait for quota', () => {
     expect((await second).ok).toBe(true);
   });
 
+  it('a key removed at runtime frees no slot: the schedule of waits reads only the keys in use', async () => {
+    const { pool, fake, clock } = await setup({ keys: ['test-key-1', 'test-key-2'], pool: { limits: { defaults: { rpm: 1 }, maxWaitMs: 10_000 }, deadlineMs: 300_000 } });
+    expect((await pool.generateContent({ prompt: 'a' })).ok).toBe(true);
+    expect((await pool.generateContent({ prompt: 'b' })).ok).toBe(true);
+    expect(pool.removeKey(1)).toBe(true);
+    await clock.advance(1_000);
+    const told: number[] = [];
+    const third = pool.generateContent({ prompt: 'c', onWait: (ms) => told.push(ms) });
+    expect(told).toEqual([60_000]);
+    // With the removed key's slot counted, `d` would be told 60 s too; with one key its turn is a window later.
+    const fourth = await pool.generateContent({ prompt: 'd', onWait: (ms) => told.push(ms) });
+    expect(fourth).toMatchObject({ ok: false, attempts: 0, error: { kind: 'rate_limited', retryAfterMs: 121_000 } });
+    expect(told).toEqual([60_000]);
+    expect(fake.requests).toHaveLength(2);
+    await clock.advance(60_000);
+    expect((await third).ok).toBe(true);
+  });
+
   it('a request that goes at once is not told anything', async () => {
     const { pool } = await setup({ pool: { limits: { defaults: { rpm: 5 } } } });
     const told: number[] = [];
