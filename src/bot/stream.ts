@@ -8,7 +8,8 @@ import type { APIActionRowComponent, APIComponentInMessageActionRow } from 'disc
 import type { PoolStream } from '../pool/GeminiAPIPool.ts';
 import type { PoolError, PoolResult } from '../pool/types.ts';
 import { DISCORD_LIMITS, FOOTER_RESERVE_CHARS, answerFooter, sourceLines, splitMessage, truncate } from './render.ts';
-import { EMPTY_ANSWER_TEXT, answerCutOffText, answerCutText, failureText, poolFailureText, waitingForSlotText } from './userText.ts';
+import { EMPTY_ANSWER_TEXT, answerCutOffText, answerCutText, failureText, poolFailureText } from './userText.ts';
+import type { WaitNotice } from './waitNotice.ts';
 
 /** Rows of buttons under a message, as Discord's JSON. */
 export type ComponentRows = APIActionRowComponent<APIComponentInMessageActionRow>[];
@@ -277,68 +278,6 @@ export interface StreamAnswerOptions {
   notice?: WaitNotice;
 }
 
-/**
- * The deferred reply while a request waits for quota: "waiting for a free slot, about N s",
- * written when the pool says the request waits (its `onWait`), then counted down at most
- * every `refreshMs`. {@link WaitNotice.stop} ends it before the answer is shown: no notice
- * is written after that.
- */
-export class WaitNotice {
-  #expectedAt: number | undefined;
-  #shown: string | undefined;
-  #writing: Promise<void> = Promise.resolve();
-  #timer: NodeJS.Timeout | undefined;
-  #stopped = false;
-  /** When the notice was last written (-Infinity: never). */
-  lastWriteAt = Number.NEGATIVE_INFINITY;
-
-  constructor(
-    private readonly write: (text: string) => Promise<void>,
-    private readonly options: { refreshMs: number; now?: () => number; onError?: (err: unknown) => void },
-  ) {}
-
-  #now(): number {
-    return this.options.now?.() ?? Date.now();
-  }
-
-  /** The pool's `onWait`: the request waits, about this long from now. */
-  readonly waiting = (expectedWaitMs: number): void => {
-    if (this.#stopped) return;
-    this.#expectedAt = this.#now() + expectedWaitMs;
-    // A write is due at once, or the timer already set writes the latest expectation.
-    if (this.#timer === undefined) this.#due();
-  };
-
-  #due(): void {
-    const inMs = this.lastWriteAt + this.options.refreshMs - this.#now();
-    if (inMs > 0) this.#timer = setTimeout(() => this.#show(), inMs);
-    else this.#show();
-  }
-
-  #show(): void {
-    this.#timer = undefined;
-    if (this.#stopped || this.#expectedAt === undefined) return;
-    const now = this.#now();
-    const leftMs = this.#expectedAt - now;
-    const text = waitingForSlotText(Math.max(0, leftMs));
-    if (text !== this.#shown) {
-      this.#shown = text;
-      this.lastWriteAt = now;
-      this.#writing = this.#writing.then(() => (this.#stopped ? undefined : this.write(text))).catch((err: unknown) => this.options.onError?.(err));
-    }
-    // The count goes down while the request waits.
-    if (leftMs > 1_000) this.#timer = setTimeout(() => this.#show(), this.options.refreshMs);
-  }
-
-  /** Ends the notice for good; resolves once a write in flight is done. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#writing;
-  }
-}
-
 /** The deltas of `stream`, the notice stopped (and its write done) before the first. */
 async function* afterNotice(stream: AsyncIterable<string>, notice: WaitNotice, live: LiveMessages): AsyncGenerator<string> {
   let first = true;
@@ -381,8 +320,13 @@ export async function streamAnswer(stream: PoolStream, sink: AnswerSink, options
       }
     })();
     placeholder = (async () => {
-      const first = afterMs > 0 ? await Promise.race([clock.sleep(afterMs).then(() => 'time' as const), textCame]) : 'time';
-      if (first === 'time') await live.showFirst(waiting, options.controls?.streaming);
+      const after = (ms: number) => (ms > 0 ? Promise.race([clock.sleep(ms).then(() => 'time' as const), textCame]) : ('time' as const));
+      let first = await after(afterMs);
+      // While the request waits for quota the notice says so: the placeholder comes after the wait.
+      while (first === 'time' && notice && notice.msLeft() > 0) first = await after(notice.msLeft() + afterMs);
+      if (first !== 'time') return;
+      if (notice) live.written(0, notice.lastWriteAt);
+      await live.showFirst(waiting, options.controls?.streaming);
     })();
   }
   const text = await pumpStream(deltas, live, { ...options, ...(options.controls ? { rows: options.controls.streaming } : {}) });
@@ -408,5 +352,6 @@ export function failureTextOf(error: PoolError, cancelled: AbortSignal | undefin
   return cancelled?.aborted ? failureText({ kind: 'interrupted' }) : poolFailureText(error);
 }
 
-// The sinks over discord.js live in sinks.ts; they are part of this module's surface.
+// The sinks over discord.js live in sinks.ts, the wait notice in waitNotice.ts; they are part of this module's surface.
 export { channelSink, interactionSink, isExpiredInteractionToken } from './sinks.ts';
+export { WaitNotice } from './waitNotice.ts';

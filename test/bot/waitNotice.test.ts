@@ -87,3 +87,55 @@ describe('streamAnswer with a wait notice', () => {
     expect(ops.at(-1)).toMatch(/^edit 0: hello\n-# m · /);
   });
 });
+
+describe('streamAnswer with a wait notice and a placeholder', () => {
+  it('"thinking" does not replace the notice while the request waits: it shows one interval after the expected wait', async () => {
+    let now = 1_000_000;
+    const sleeps: Array<{ at: number; wake: () => void }> = [];
+    const clock = {
+      now: () => now,
+      sleep: (ms: number) => new Promise<void>((wake) => void sleeps.push({ at: now + ms, wake })),
+    };
+    const advance = (ms: number) => {
+      now += ms;
+      for (const s of sleeps.splice(0).filter((x) => (x.at <= now ? (x.wake(), false) : true))) sleeps.push(s);
+    };
+    const ops: string[] = [];
+    const sink: AnswerSink = {
+      firstExists: true,
+      create: async (i, c) => void ops.push(`create ${i}: ${c}`),
+      edit: async (i, c) => void ops.push(`edit ${i}: ${c}`),
+    };
+    // No countdown in this test: only the first write of the notice.
+    const notice = new WaitNotice((t) => sink.edit(0, t), { refreshMs: 3_600_000, now: () => now });
+    let push!: (s: string) => void;
+    let end!: () => void;
+    const result: PoolResult = { ok: true, text: 'hello', keyId: 'key#1', model: 'm', attempts: 1, latencyMs: 5, usage: { promptTokens: 1, outputTokens: 1, totalTokens: 2 } };
+    const stream: PoolStream = {
+      result: new Promise((r) => (end = () => r(result))),
+      async *[Symbol.asyncIterator]() {
+        yield await new Promise<string>((r) => (push = r));
+      },
+    };
+    // The pool tells the wait as the request starts, before anything streams.
+    notice.waiting(2_000);
+    let finished = false;
+    const done = streamAnswer(stream, sink, { editIntervalMs: 1, clock, notice, placeholder: { text: 'thinking', afterMs: 100 } }).then(() => (finished = true));
+    await until(() => sleeps.length === 1 && ops.length === 1);
+    expect(ops).toEqual(['edit 0: ⏳ Waiting for a free slot, about 2 s…']);
+    advance(100);
+    // Still waiting for quota: the placeholder waits too, and the notice stays.
+    await until(() => sleeps.length === 1 && sleeps[0]!.at > now);
+    expect(ops).toEqual(['edit 0: ⏳ Waiting for a free slot, about 2 s…']);
+    advance(2_000);
+    await until(() => ops.includes('edit 0: thinking'));
+    push('hello');
+    end();
+    for (let i = 0; i < 200 && !finished; i++) {
+      advance(10);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await done;
+    expect(ops.at(-1)).toMatch(/^edit 0: hello\n-# m · /);
+  });
+});
